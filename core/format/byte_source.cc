@@ -1,0 +1,216 @@
+#include "core/format/byte_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace neobert::format {
+namespace {
+
+constexpr size_t kBufferSize = 4 << 20;  // output buffer and copy chunk
+
+absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
+  int e = errno;
+  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(e));
+  if (e == ENOENT) return absl::NotFoundError(msg);
+  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
+  if (e == ENOSPC) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+bool RangeInside(uint64_t offset, uint64_t n, uint64_t size) {
+  return offset <= size && n <= size - offset;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<FileSource>> FileSource::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    auto s = ErrnoStatus("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::shared_ptr<FileSource>(new FileSource(path, fd, static_cast<uint64_t>(st.st_size)));
+}
+
+FileSource::~FileSource() { ::close(fd_); }
+
+absl::Status FileSource::ReadAt(uint64_t offset, absl::Span<uint8_t> out) const {
+  if (!RangeInside(offset, out.size(), size_)) {
+    return absl::OutOfRangeError(absl::StrCat(path_, ": read of ", out.size(), " bytes at offset ",
+                                              offset, " is past the end of the file (", size_,
+                                              " bytes)"));
+  }
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t r = ::pread(fd_, out.data() + done, out.size() - done,
+                        static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read", path_);
+    }
+    if (r == 0) {
+      return absl::OutOfRangeError(absl::StrCat(path_, ": file shrank while reading"));
+    }
+    done += static_cast<size_t>(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemorySource::ReadAt(uint64_t offset, absl::Span<uint8_t> out) const {
+  if (!RangeInside(offset, out.size(), bytes_.size())) {
+    return absl::OutOfRangeError(absl::StrCat(name_, ": read of ", out.size(), " bytes at offset ",
+                                              offset, " is past the end (", bytes_.size(),
+                                              " bytes)"));
+  }
+  if (!out.empty()) std::memcpy(out.data(), bytes_.data() + offset, out.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t offset, uint64_t n,
+                                               uint64_t limit) {
+  if (n > limit) {
+    return absl::InvalidArgumentError(absl::StrCat(src.name(), ": record of ", n,
+                                                   " bytes exceeds the limit of ", limit));
+  }
+  if (!RangeInside(offset, n, src.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
+                                                   ") is outside the file (", src.size(),
+                                                   " bytes)"));
+  }
+  std::vector<uint8_t> out(n);
+  if (auto s = src.ReadAt(offset, absl::MakeSpan(out)); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("cannot create", path);
+  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd));
+  f->buffer_.reserve(kBufferSize);
+  return f;
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status OutputFile::Flush() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t w = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot write", path_);
+    }
+    done += static_cast<size_t>(w);
+  }
+  buffer_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status OutputFile::Write(absl::Span<const uint8_t> bytes) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": already closed"));
+  if (buffer_.size() + bytes.size() > kBufferSize) {
+    if (auto s = Flush(); !s.ok()) return s;
+  }
+  if (bytes.size() >= kBufferSize) {
+    // Large writes bypass the buffer.
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t w = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("cannot write", path_);
+      }
+      done += static_cast<size_t>(w);
+    }
+  } else {
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+  }
+  position_ += bytes.size();
+  return absl::OkStatus();
+}
+
+absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64_t n) {
+  if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": already closed"));
+  if (!RangeInside(offset, n, src.size())) {
+    return absl::OutOfRangeError(absl::StrCat(src.name(), ": copy range [", offset, ", +", n,
+                                              ") is outside the source"));
+  }
+  if (src.fd() >= 0) {
+    if (auto s = Flush(); !s.ok()) return s;
+    loff_t in_off = static_cast<loff_t>(offset);
+    uint64_t left = n;
+    bool fallback = false;
+    while (left > 0) {
+      ssize_t c = ::copy_file_range(src.fd(), &in_off, fd_, nullptr, left, 0);
+      if (c < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+          fallback = true;
+          break;
+        }
+        return ErrnoStatus("cannot copy into", path_);
+      }
+      if (c == 0) return absl::OutOfRangeError(absl::StrCat(src.name(), ": source shrank"));
+      left -= static_cast<uint64_t>(c);
+      position_ += static_cast<uint64_t>(c);
+    }
+    if (!fallback) return absl::OkStatus();
+    offset = static_cast<uint64_t>(in_off);
+    n = left;
+  }
+  std::vector<uint8_t> chunk(std::min<uint64_t>(n, kBufferSize));
+  while (n > 0) {
+    size_t len = static_cast<size_t>(std::min<uint64_t>(n, chunk.size()));
+    if (auto s = src.ReadAt(offset, absl::MakeSpan(chunk.data(), len)); !s.ok()) return s;
+    if (auto s = Write(absl::MakeConstSpan(chunk.data(), len)); !s.ok()) return s;
+    offset += len;
+    n -= len;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OutputFile::WriteAt(uint64_t offset, absl::Span<const uint8_t> bytes) {
+  if (offset + bytes.size() > position_) {
+    return absl::OutOfRangeError(absl::StrCat(path_, ": patch past the written end"));
+  }
+  if (auto s = Flush(); !s.ok()) return s;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                         static_cast<off_t>(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot write", path_);
+    }
+    done += static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OutputFile::Close(bool sync) {
+  if (fd_ < 0) return absl::OkStatus();
+  absl::Status s = Flush();
+  if (s.ok() && sync && ::fsync(fd_) != 0) s = ErrnoStatus("cannot fsync", path_);
+  if (::close(fd_) != 0 && s.ok()) s = ErrnoStatus("cannot close", path_);
+  fd_ = -1;
+  return s;
+}
+
+}  // namespace neobert::format

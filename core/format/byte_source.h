@@ -1,0 +1,112 @@
+// Random-access byte sources and a buffered output file.
+//
+// Readers never slurp a weight file: metadata is read into small buffers and
+// tensor bytes are copied in bounded chunks with positioned reads, so memory
+// use does not grow with the checkpoint size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace neobert::format {
+
+// Read-only bytes addressed by offset. Thread-safe: ReadAt has no shared
+// cursor, so one source may serve several readers at once.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Total size in bytes.
+  virtual uint64_t size() const = 0;
+  // A name for error messages (the file path, or "<memory>").
+  virtual const std::string& name() const = 0;
+  // Fills `out` with bytes [offset, offset + out.size()). Fails (OUT_OF_RANGE)
+  // if that range is not entirely inside the source; never reads short.
+  virtual absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const = 0;
+  // The file descriptor behind the source, or -1. Lets writers use
+  // copy_file_range for contiguous ranges.
+  virtual int fd() const { return -1; }
+};
+
+// A file opened read-only; reads with pread.
+class FileSource final : public ByteSource {
+ public:
+  static absl::StatusOr<std::shared_ptr<FileSource>> Open(const std::string& path);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  uint64_t size() const override { return size_; }
+  const std::string& name() const override { return path_; }
+  absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const override;
+  int fd() const override { return fd_; }
+
+ private:
+  FileSource(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+};
+
+// Bytes owned in memory (casts, unpacked tensors, tests).
+class MemorySource final : public ByteSource {
+ public:
+  explicit MemorySource(std::vector<uint8_t> bytes, std::string name = "<memory>")
+      : bytes_(std::move(bytes)), name_(std::move(name)) {}
+  uint64_t size() const override { return bytes_.size(); }
+  const std::string& name() const override { return name_; }
+  absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const override;
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  std::string name_;
+};
+
+// Reads a whole (small) range into a vector; `limit` guards against hostile
+// lengths (fails with INVALID_ARGUMENT when n > limit).
+absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t offset,
+                                               uint64_t n, uint64_t limit);
+
+// A file being written sequentially, with an internal buffer. Not thread-safe.
+class OutputFile {
+ public:
+  // Creates (truncating) `path` with mode 0644.
+  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(const std::string& path);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  absl::Status Write(absl::Span<const uint8_t> bytes);
+  absl::Status Write(absl::string_view bytes) {
+    return Write(absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                           bytes.size()));
+  }
+  // Copies [offset, offset+n) of `src` to the current position. Uses
+  // copy_file_range when `src` has a descriptor, else bounded chunks.
+  absl::Status CopyFrom(const ByteSource& src, uint64_t offset, uint64_t n);
+  // Overwrites already-written bytes at `offset` (e.g. to patch a header).
+  absl::Status WriteAt(uint64_t offset, absl::Span<const uint8_t> bytes);
+  // Bytes written so far (the current end of file).
+  uint64_t position() const { return position_; }
+  const std::string& path() const { return path_; }
+  // Flushes, fsyncs (when `sync`), and closes. Must be called for success;
+  // the destructor closes without reporting errors.
+  absl::Status Close(bool sync = true);
+
+ private:
+  OutputFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  absl::Status Flush();
+  std::string path_;
+  int fd_;
+  uint64_t position_ = 0;
+  std::vector<uint8_t> buffer_;
+};
+
+}  // namespace neobert::format

@@ -1,0 +1,155 @@
+#include "core/format/tensor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace neobert::format {
+namespace {
+
+constexpr uint64_t kMax63 = (uint64_t{1} << 63) - 1;
+
+bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  if (__builtin_mul_overflow(a, b, out)) return true;
+  return *out > kMax63;
+}
+
+std::string ShapeString(const std::vector<int64_t>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+}
+
+}  // namespace
+
+uint64_t TensorEntry::numel() const {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+uint64_t TensorEntry::nbytes() const { return numel() * ElementSize(dtype); }
+
+bool TensorEntry::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 1) continue;  // stride of a size-1 dim is irrelevant
+    if (strides[i] != expected) return numel() == 0;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * std::max<int64_t>(shape[i], 1);
+  return s;
+}
+
+absl::Status ValidateTensorBounds(const TensorEntry& t) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "': ", why, " (shape ",
+                                                   ShapeString(t.shape), ", stride ",
+                                                   ShapeString(t.strides), ", offset ",
+                                                   t.storage_offset, ")"));
+  };
+  if (t.shape.size() != t.strides.size()) return bad("shape and stride ranks differ");
+  if (t.shape.size() > 16) return bad("more than 16 dimensions");
+  if (t.storage_offset < 0) return bad("negative storage offset");
+  uint64_t numel = 1;
+  uint64_t max_index = 0;  // last element addressed, relative to storage_offset
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    if (t.shape[i] < 0) return bad("negative dimension");
+    if (t.strides[i] < 0) return bad("negative stride");
+    if (MulOverflows(numel, static_cast<uint64_t>(t.shape[i]), &numel)) {
+      return bad("element count overflows");
+    }
+  }
+  if (numel == 0) return absl::OkStatus();
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    uint64_t span;
+    if (MulOverflows(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.strides[i]),
+                     &span) ||
+        __builtin_add_overflow(max_index, span, &max_index) || max_index > kMax63) {
+      return bad("strided extent overflows");
+    }
+  }
+  const uint64_t esize = ElementSize(t.dtype);
+  uint64_t end_elem, end_bytes, nbytes;
+  if (__builtin_add_overflow(static_cast<uint64_t>(t.storage_offset), max_index + 1, &end_elem) ||
+      MulOverflows(end_elem, esize, &end_bytes) || MulOverflows(numel, esize, &nbytes)) {
+    return bad("byte extent overflows");
+  }
+  if (end_bytes > t.storage.nbytes) {
+    return bad(absl::StrCat("view needs ", end_bytes, " bytes but storage '", t.storage.key,
+                            "' has ", t.storage.nbytes));
+  }
+  if (!t.storage.source) return bad("no storage source");
+  if (t.storage.offset > t.storage.source->size() ||
+      t.storage.nbytes > t.storage.source->size() - t.storage.offset) {
+    return bad(absl::StrCat("storage '", t.storage.key, "' lies outside ",
+                            t.storage.source->name()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ForEachContiguousChunk(const TensorEntry& t, const ChunkFn& fn, size_t chunk_bytes) {
+  const uint64_t esize = ElementSize(t.dtype);
+  const uint64_t total = t.nbytes();
+  if (total == 0) return absl::OkStatus();
+  chunk_bytes = std::max<size_t>(chunk_bytes, esize);
+  const uint64_t base = t.storage.offset + static_cast<uint64_t>(t.storage_offset) * esize;
+  if (t.is_contiguous()) {
+    std::vector<uint8_t> buf(std::min<uint64_t>(total, chunk_bytes));
+    for (uint64_t done = 0; done < total;) {
+      size_t len = static_cast<size_t>(std::min<uint64_t>(total - done, buf.size()));
+      auto span = absl::MakeSpan(buf.data(), len);
+      if (auto s = t.storage.source->ReadAt(base + done, span); !s.ok()) return s;
+      if (auto s = fn(span); !s.ok()) return s;
+      done += len;
+    }
+    return absl::OkStatus();
+  }
+  // Strided view: read the storage window the view spans once, then gather.
+  // The window is bounded by the storage size, which ValidateTensorBounds
+  // checked against the source.
+  uint64_t extent = 1;
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    extent += static_cast<uint64_t>(t.shape[i] - 1) * static_cast<uint64_t>(t.strides[i]);
+  }
+  std::vector<uint8_t> window(extent * esize);
+  if (auto s = t.storage.source->ReadAt(base, absl::MakeSpan(window)); !s.ok()) return s;
+  std::vector<uint8_t> out;
+  out.reserve(std::min<uint64_t>(total, chunk_bytes));
+  std::vector<int64_t> idx(t.shape.size(), 0);
+  const uint64_t n = t.numel();
+  for (uint64_t e = 0; e < n; ++e) {
+    uint64_t off = 0;
+    for (size_t i = 0; i < idx.size(); ++i) off += static_cast<uint64_t>(idx[i] * t.strides[i]);
+    const uint8_t* p = window.data() + off * esize;
+    out.insert(out.end(), p, p + esize);
+    if (out.size() + esize > chunk_bytes) {
+      if (auto s = fn(absl::MakeConstSpan(out)); !s.ok()) return s;
+      out.clear();
+    }
+    for (size_t i = idx.size(); i-- > 0;) {
+      if (++idx[i] < t.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  if (!out.empty()) return fn(absl::MakeConstSpan(out));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadContiguous(const TensorEntry& t) {
+  std::vector<uint8_t> out;
+  out.reserve(t.nbytes());
+  auto s = ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
+    out.insert(out.end(), c.begin(), c.end());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace neobert::format

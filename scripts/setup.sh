@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every system and npm dependency of neobert-export on Debian 12.
+# Run as root (or with sudo available). Idempotent. Used by the README's first
+# command, by .ci/run and (same package list) by the Dockerfile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Build toolchain and libraries (the fixed stack), plus test-only packages:
+# python3-torch (real torch.save fixtures), python3-grpcio (independent client),
+# clang (ASan/UBSan + libFuzzer builds).
+PACKAGES=(
+  build-essential cmake git pkg-config clang
+  libtorch-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
+  libgtest-dev libgmock-dev libssl-dev zlib1g-dev
+  python3 python3-torch python3-grpcio python3-numpy python3-yaml
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+# The HF tokenizers library (Rust, via npm) builds the fixture tokenizers.
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: done"
