@@ -1,0 +1,83 @@
+#include "core/neobert/tokenizer_info.h"
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/neobert/file_util.h"
+
+namespace neobert::core {
+namespace {
+
+// JSON integers only; a float such as 30522.0 or a bool is not an id.
+std::optional<int64_t> AsInt(const nlohmann::json& v) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX}) return std::nullopt;
+  if (v.is_number_integer()) return v.get<int64_t>();
+  return std::nullopt;
+}
+
+// A short rendering of a JSON value for messages.
+std::string Show(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 64) s = s.substr(0, 61) + "...";
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
+    const std::optional<std::string>& json_text, const NeoBertConfig& config,
+    const std::string& source) {
+  std::vector<std::string> warnings;
+  if (!json_text.has_value()) {  // R4
+    warnings.push_back(absl::StrCat(source, " not found; skipping tokenizer/vocab checks"));
+    return warnings;
+  }
+  if (json_text->size() > kMaxTokenizerInfoBytes || JsonNestingDepth(*json_text) > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": too large or too deeply nested"));
+  }
+  nlohmann::json j = nlohmann::json::parse(*json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
+  }
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": top level must be an object"));
+  }
+
+  if (auto it = j.find("vocab_size"); it != j.end() && !it->is_null()) {  // R5
+    std::optional<int64_t> v = AsInt(*it);
+    if (!v.has_value()) {
+      warnings.push_back(absl::StrCat(source, ": vocab_size is not an integer (", Show(*it),
+                                      "); not compared with config.yaml"));
+    } else if (*v != config.vocab_size) {
+      warnings.push_back(absl::StrCat(source, ": vocab_size ", *v,
+                                      " differs from config.yaml model.vocab_size ",
+                                      config.vocab_size));
+    }
+  }
+  if (auto it = j.find("pad_token_id"); it != j.end() && !it->is_null()) {  // R6
+    std::optional<int64_t> v = AsInt(*it);
+    if (!v.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": pad_token_id must be an integer, got ", Show(*it)));
+    }
+    if (*v != config.pad_token_id) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": pad_token_id ", *v, " does not match config.yaml model.pad_token_id ",
+          config.pad_token_id));
+    }
+  }
+  return warnings;
+}
+
+absl::StatusOr<std::vector<std::string>> CheckTokenizerInfoFile(const std::string& path,
+                                                                const NeoBertConfig& config) {
+  auto text = ReadFileCapped(path, kMaxTokenizerInfoBytes);
+  if (absl::IsNotFound(text.status())) return CheckTokenizerInfo(std::nullopt, config, path);
+  if (!text.ok()) return text.status();
+  return CheckTokenizerInfo(*text, config, path);
+}
+
+}  // namespace neobert::core
