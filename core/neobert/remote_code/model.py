@@ -20,7 +20,6 @@
 import math
 import operator
 import re
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +44,8 @@ def _transformers_major_version():
 
 _TRANSFORMERS_MAJOR = _transformers_major_version()
 
-# Looked up at call time so that a torch without SDPA (1.13) takes the eager path.
+# None on torch 1.13, which then always takes the eager path. A module global read
+# at call time, so tests can substitute an implementation.
 _sdpa = getattr(F, "scaled_dot_product_attention", None)
 
 _SUPPORTED_ACTIVATIONS = ("swiglu", "gelu")
@@ -258,8 +258,6 @@ class NeoBERTPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
     _supports_sdpa = True
     _no_split_modules = ["EncoderBlock"]
-    # Loading an MLM export into the encoder or a classifier leaves decoder.* unused.
-    _keys_to_ignore_on_load_unexpected = [r"decoder\."]
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -346,7 +344,14 @@ def attention_keep_mask(attention_mask, input_ids):
     return keep
 
 
+# Loading an MLM export into the encoder or a classifier leaves decoder.* unused.
+# Not set on the MLM head, where an unexpected decoder.bias must stay visible.
+_UNUSED_MLM_KEYS = [r"^decoder\."]
+
+
 class NeoBERT(NeoBERTPreTrainedModel):
+    _keys_to_ignore_on_load_unexpected = _UNUSED_MLM_KEYS
+
     def __init__(self, config):
         super().__init__(config)
         if getattr(config, "ngpt", False):
@@ -523,6 +528,8 @@ class NeoBERTLMHead(NeoBERTPreTrainedModel):
 
 
 class NeoBERTForSequenceClassification(NeoBERTPreTrainedModel):
+    _keys_to_ignore_on_load_unexpected = _UNUSED_MLM_KEYS
+
     def __init__(self, config):
         super().__init__(config)
         self.num_labels = int(getattr(config, "num_labels", 2))
