@@ -1,0 +1,101 @@
+// torch.save-compatible writer; the archive layout is in torch_writer.h.
+//
+// Each tensor gets its own storage holding exactly its elements (contiguous,
+// offset 0), so tied or strided inputs become independent dense copies — the
+// same bytes torch.save would write for tensor.contiguous().clone().
+#include "core/format/torch_writer.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "core/format/pickle_writer.h"
+#include "core/format/zip_writer.h"
+
+namespace neobert::format {
+namespace {
+
+// A stable id for .data/serialization_id: FNV-1a over names, dtypes and
+// shapes. torch only requires an ASCII token here.
+std::string SerializationId(const std::vector<TensorEntry>& tensors) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](absl::string_view s) {
+    for (char c : s) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 0x100000001b3ull;
+    }
+    h ^= 0xFF;  // separator, so ("ab","c") and ("a","bc") differ
+    h *= 0x100000001b3ull;
+  };
+  for (const TensorEntry& t : tensors) {
+    mix(t.name);
+    mix(TorchName(t.dtype));
+    for (int64_t d : t.shape) mix(absl::StrCat(d));
+  }
+  std::string id = absl::StrCat(h);
+  return std::string(20 - id.size(), '0') + id;  // fixed width, as torch's ids
+}
+
+absl::Status WriteArchive(ZipWriter& zip, const std::vector<TensorEntry>& tensors,
+                          const std::string& pickle, const TorchWriteOptions& options) {
+  const std::string prefix = options.archive_name + "/";
+  if (auto s = zip.AddEntry(prefix + "data.pkl", pickle); !s.ok()) return s;
+  if (auto s = zip.AddEntry(prefix + "byteorder", "little"); !s.ok()) return s;
+  uint64_t written = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorEntry& t = tensors[i];
+    absl::Status s = zip.BeginEntry(absl::StrCat(prefix, "data/", i), t.nbytes());
+    if (s.ok()) {
+      s = ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) { return zip.WriteData(c); });
+    }
+    if (s.ok()) s = zip.EndEntry();
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("writing tensor '", t.name, "': ", s.message()));
+    }
+    written += t.nbytes();
+    if (options.progress) {
+      if (auto p = options.progress(written); !p.ok()) return p;
+    }
+  }
+  if (auto s = zip.AddEntry(prefix + "version", "3\n"); !s.ok()) return s;
+  if (auto s = zip.AddEntry(prefix + ".data/serialization_id", SerializationId(tensors)); !s.ok()) {
+    return s;
+  }
+  return zip.Finish();
+}
+
+}  // namespace
+
+absl::Status WriteTorchBin(const std::vector<TensorEntry>& tensors, const std::string& path,
+                           const TorchWriteOptions& options) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+  };
+  const std::string& archive = options.archive_name;
+  if (archive.empty() || archive.find('/') != std::string::npos || archive == "." ||
+      archive == "..") {
+    return bad(absl::StrCat("archive name '", archive, "' is not a single folder name"));
+  }
+  std::vector<PickledTensor> pickled;
+  pickled.reserve(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorEntry& t = tensors[i];
+    if (auto s = ValidateTensorBounds(t); !s.ok()) return bad(s.message());
+    pickled.push_back(PickledTensor{t.name, t.dtype, absl::StrCat(i), t.numel(), 0, t.shape,
+                                    ContiguousStrides(t.shape)});
+  }
+  PickleOptions popts;
+  popts.ordered_dict = options.ordered_dict;
+  auto pickle = PickleTensorDict(pickled, popts);
+  if (!pickle.ok()) return bad(pickle.status().message());
+  pickled.clear();
+
+  ZipWriterOptions zopts;
+  zopts.alignment = 64;
+  zopts.sync = options.sync;
+  auto zip = ZipWriter::Create(path, zopts);
+  if (!zip.ok()) return zip.status();
+  // On failure the ZipWriter's destructor removes the partial file.
+  return WriteArchive(**zip, tensors, *pickle, options);
+}
+
+}  // namespace neobert::format

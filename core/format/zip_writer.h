@@ -1,0 +1,107 @@
+// Streaming writer for uncompressed (STORED) ZIP archives, the container of
+// torch.save files.
+//
+// Layout written, all integers little-endian:
+//   per entry:   local header  "PK\3\4" ver flags method=0 time date crc32
+//                              csize usize name_len extra_len name extra
+//                extra:        [0x0001 ZIP64 usize csize] (only when the size
+//                              needs it, or force_zip64) then 0x4246 "FB"
+//                              padding of 'Z' bytes so that the data starts at
+//                              a multiple of `alignment` (as torch.save does)
+//                data          the entry's bytes
+//   central dir: "PK\1\2" per entry; ZIP64 extra (0x0001) holding exactly the
+//                fields whose 32-bit slot is 0xFFFFFFFF, in the order usize,
+//                csize, local header offset
+//   [ZIP64 end of central directory record "PK\6\6" + locator "PK\6\7"]
+//                when the entry count, central directory size or offset
+//                overflow the classic fields, or force_zip64
+//   end of central directory "PK\5\6"
+//
+// Entry data is streamed: the local header is written with a zero CRC, the
+// CRC-32 is computed while the data passes through, and the header is patched
+// in place at EndEntry, so no entry is ever held in memory. Sizes are declared
+// up front (BeginEntry) so that the local header knows whether it needs ZIP64.
+//
+// Not thread-safe. After any error the writer is poisoned: every later call
+// fails. A writer destroyed before a successful Finish() deletes its file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "core/format/byte_source.h"
+
+namespace neobert::format {
+
+struct ZipWriterOptions {
+  // Entry data starts at a multiple of this many bytes; a power of two in
+  // [1, 4096]. torch.save aligns to 64.
+  uint64_t alignment = 64;
+  // Write ZIP64 records even when sizes fit in 32 bits (tests the ZIP64 path
+  // without multi-gigabyte files).
+  bool force_zip64 = false;
+  // fsync before closing in Finish().
+  bool sync = true;
+};
+
+class ZipWriter {
+ public:
+  // Creates (truncating) `path`.
+  static absl::StatusOr<std::unique_ptr<ZipWriter>> Create(const std::string& path,
+                                                           const ZipWriterOptions& options = {});
+  ~ZipWriter();
+  ZipWriter(const ZipWriter&) = delete;
+  ZipWriter& operator=(const ZipWriter&) = delete;
+
+  // Writes a whole small entry.
+  absl::Status AddEntry(const std::string& name, absl::Span<const uint8_t> data);
+  absl::Status AddEntry(const std::string& name, absl::string_view data);
+
+  // Starts an entry of exactly `size` bytes, to be supplied by WriteData calls
+  // and closed by EndEntry (which fails if a different amount was written).
+  absl::Status BeginEntry(const std::string& name, uint64_t size);
+  absl::Status WriteData(absl::Span<const uint8_t> data);
+  absl::Status EndEntry();
+
+  // Writes the central directory and end records, then closes the file.
+  absl::Status Finish();
+
+  // Bytes written so far.
+  uint64_t position() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Entry {
+    std::string name;
+    uint64_t header_offset = 0;
+    uint64_t size = 0;
+    uint32_t crc = 0;
+    bool zip64_local = false;  // local header carries a ZIP64 extra field
+  };
+
+  ZipWriter(std::string path, std::unique_ptr<OutputFile> out, const ZipWriterOptions& options)
+      : path_(std::move(path)), out_(std::move(out)), options_(options) {}
+  absl::Status Poison(absl::Status s);
+  absl::Status Ready() const;
+  absl::Status WriteCentralDirectory();
+
+  std::string path_;
+  std::unique_ptr<OutputFile> out_;
+  ZipWriterOptions options_;
+  std::vector<Entry> entries_;
+  std::set<std::string> names_;
+  bool in_entry_ = false;
+  uint64_t entry_written_ = 0;
+  uint32_t entry_crc_ = 0;
+  bool finished_ = false;
+  absl::Status error_;
+};
+
+}  // namespace neobert::format
