@@ -73,7 +73,8 @@ class ModelSection {
 
  private:
   absl::Status Bad(const char* key, const YAML::Node& v, const char* what) const {
-    std::string shown = v.IsScalar() ? absl::StrCat("'", v.Scalar(), "'")
+    std::string shown = !v.IsDefined() ? std::string("nothing")
+                        : v.IsScalar()   ? absl::StrCat("'", v.Scalar(), "'")
                         : v.IsSequence() ? std::string("a list")
                         : v.IsMap()      ? std::string("a mapping")
                                          : std::string("nothing");
@@ -92,13 +93,17 @@ class ModelSection {
     lhs = *std::move(_v);                    \
   } while (0)
 
+// yaml-cpp throws when a missing key's node is asked its type; ask
+// IsDefined() first.
+bool IsScalarNode(const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); }
+
 std::string DatasetName(const YAML::Node& root) {
   const YAML::Node ds = root["dataset"];
-  if (!ds.IsMap()) return "";
+  if (!ds.IsDefined() || !ds.IsMap()) return "";
   const YAML::Node name = ds["name"];
-  if (name.IsScalar() && !name.Scalar().empty()) return name.Scalar();
+  if (IsScalarNode(name) && !name.Scalar().empty()) return name.Scalar();
   const YAML::Node path = ds["path"];
-  if (!path.IsScalar()) return "";
+  if (!IsScalarNode(path)) return "";
   std::string p = path.Scalar();
   // A trailing slash would otherwise give an empty name.
   while (!p.empty() && p.back() == '/') p.pop_back();

@@ -1,0 +1,348 @@
+#include "core/neobert/tokenizer_assets.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/neobert/file_util.h"
+
+namespace neobert::core {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;  // keeps the files' key order on rewrite
+
+constexpr const char* kReservedNames[] = {
+    "config.json",       "model.safetensors",          "model.safetensors.index.json",
+    "pytorch_model.bin", "pytorch_model.bin.index.json", "model.py",
+    "rotary.py",         "README.md",                  "manifest.json",
+};
+constexpr int kMaxJsonDepth = 128;
+constexpr const char* kSpecialKeys[] = {"cls_token", "sep_token", "pad_token", "mask_token",
+                                        "unk_token"};
+
+absl::StatusOr<Json> ParseJsonObject(const std::string& path, const std::string& shown,
+                                     uint64_t cap) {
+  auto text = ReadFileCapped(path, cap);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat(shown, ": ", text.status().message()));
+  }
+  if (JsonNestingDepth(*text) > kMaxJsonDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": JSON nested too deeply"));
+  }
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(shown, ": not valid JSON"));
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": top level must be an object"));
+  }
+  return j;
+}
+
+std::string Dump(const Json& j) {
+  return j.dump(2, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
+// A special-token value: "[CLS]" or {"content": "[CLS]", ...}.
+std::optional<std::string> TokenContent(const Json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) {
+    auto c = it->find("content");
+    if (c != it->end() && c->is_string()) return c->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+bool IsReserved(const std::string& name) {
+  for (const char* r : kReservedNames) {
+    if (name == r) return true;
+  }
+  return false;
+}
+
+// Regular files of the folder, name → path to read (symlinks resolved).
+absl::StatusOr<std::map<std::string, std::string>> ListFiles(const fs::path& dir,
+                                                             const std::string& shown,
+                                                             std::vector<std::string>& notes) {
+  std::map<std::string, std::string> files;
+  std::error_code ec;
+  size_t count = 0;
+  const std::string inside = dir.string() + "/";
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (++count > kMaxTokenizerDirEntries) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(shown, ": more than ", kMaxTokenizerDirEntries, " entries"));
+    }
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') {
+      notes.push_back(absl::StrCat("tokenizer: skipped hidden entry '", name, "'"));
+      continue;
+    }
+    fs::path target = it->path();
+    std::error_code ec2;
+    if (fs::is_symlink(fs::symlink_status(target, ec2))) {
+      fs::path resolved = fs::canonical(target, ec2);
+      if (ec2) {
+        notes.push_back(absl::StrCat("tokenizer: skipped dangling symlink '", name, "'"));
+        continue;
+      }
+      if (!absl::StartsWith(resolved.string(), inside)) {
+        return absl::InvalidArgumentError(absl::StrCat(shown, "/", name, ": symlink points to ",
+                                                       resolved.string(),
+                                                       ", outside the tokenizer folder"));
+      }
+      target = resolved;
+    }
+    if (!fs::is_regular_file(fs::status(target, ec2))) {
+      notes.push_back(absl::StrCat("tokenizer: skipped '", name, "' (not a regular file)"));
+      continue;
+    }
+    files.emplace(name, target.string());
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot list: ", ec.message()));
+  }
+  return files;
+}
+
+// Token strings and ids of tokenizer.json (model vocab + added tokens).
+struct Vocab {
+  std::set<std::string> tokens;
+  std::vector<int64_t> ids;
+};
+
+absl::StatusOr<Vocab> ReadVocab(const Json& tj, const std::string& shown) {
+  Vocab v;
+  auto model = tj.find("model");
+  if (model == tj.end() || !model->is_object() || !model->contains("vocab")) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": model.vocab is missing"));
+  }
+  const Json& vocab = (*model)["vocab"];
+  if (vocab.is_object()) {  // WordPiece / BPE / WordLevel: token → id
+    for (const auto& [token, id] : vocab.items()) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(shown, ": model.vocab['", token, "'] is not a non-negative integer id"));
+      }
+      v.tokens.insert(token);
+      v.ids.push_back(id.get<int64_t>());
+    }
+  } else if (vocab.is_array()) {  // Unigram: [[token, score], ...], id = index
+    for (size_t k = 0; k < vocab.size(); ++k) {
+      const Json& e = vocab[k];
+      if (!e.is_array() || e.empty() || !e[0].is_string()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(shown, ": model.vocab[", k, "] is not a [token, score] pair"));
+      }
+      v.tokens.insert(e[0].get<std::string>());
+      v.ids.push_back(static_cast<int64_t>(k));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(shown, ": model.vocab must be an object or a list"));
+  }
+  auto added = tj.find("added_tokens");
+  if (added != tj.end() && !added->is_null()) {
+    if (!added->is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(shown, ": added_tokens must be a list"));
+    }
+    for (size_t k = 0; k < added->size(); ++k) {
+      const Json& e = (*added)[k];
+      auto id = e.find("id");
+      auto content = e.find("content");
+      if (!e.is_object() || id == e.end() || !id->is_number_integer() ||
+          id->get<int64_t>() < 0 || content == e.end() || !content->is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            shown, ": added_tokens[", k, "] needs a non-negative integer id and a content"));
+      }
+      v.tokens.insert(content->get<std::string>());
+      v.ids.push_back(id->get<int64_t>());
+    }
+  }
+  std::sort(v.ids.begin(), v.ids.end());
+  v.ids.erase(std::unique(v.ids.begin(), v.ids.end()), v.ids.end());
+  return v;
+}
+
+}  // namespace
+
+std::string PlaceholderToken(int64_t id) {
+  return absl::StrCat("<|neobert_extra_token_", id, "|>");
+}
+
+absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_dir,
+                                                  const NeoBertConfig& config) {
+  const std::string& shown = tokenizer_dir;
+  std::error_code ec;
+  if (!fs::exists(tokenizer_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(shown, ": tokenizer folder not found"));
+  }
+  const fs::path dir = fs::canonical(tokenizer_dir, ec);
+  if (ec || !fs::is_directory(dir, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory"));
+  }
+  TokenizerPlan plan;
+  auto files_or = ListFiles(dir, shown, plan.notes);
+  if (!files_or.ok()) return files_or.status();
+  const std::map<std::string, std::string>& files = *files_or;
+  auto path_of = [&](const char* name) -> const std::string* {
+    auto it = files.find(name);
+    return it == files.end() ? nullptr : &it->second;
+  };
+
+  // Special tokens (R17/R18, generalised to transformers 5's layout).
+  std::optional<Json> smap, tcfg;
+  if (const std::string* p = path_of("special_tokens_map.json")) {
+    auto j = ParseJsonObject(*p, shown + "/special_tokens_map.json", kMaxTokenizerSmallJsonBytes);
+    if (!j.ok()) return j.status();
+    smap = *std::move(j);
+  }
+  if (const std::string* p = path_of("tokenizer_config.json")) {
+    auto j = ParseJsonObject(*p, shown + "/tokenizer_config.json", kMaxTokenizerSmallJsonBytes);
+    if (!j.ok()) return j.status();
+    tcfg = *std::move(j);
+  }
+  if (!smap && !tcfg) {
+    return absl::NotFoundError(absl::StrCat(
+        shown, ": neither special_tokens_map.json nor tokenizer_config.json exists"));
+  }
+  std::string* slots[] = {&plan.special.cls, &plan.special.sep, &plan.special.pad,
+                          &plan.special.mask, &plan.special.unk};
+  std::vector<std::string> missing;
+  for (int k = 0; k < 5; ++k) {
+    std::optional<std::string> v;
+    if (smap) v = TokenContent(*smap, kSpecialKeys[k]);
+    if (!v && tcfg) v = TokenContent(*tcfg, kSpecialKeys[k]);
+    if (v) {
+      *slots[k] = *v;
+    } else {
+      missing.push_back(kSpecialKeys[k]);
+    }
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> looked;
+    if (smap) looked.push_back("special_tokens_map.json");
+    if (tcfg) looked.push_back("tokenizer_config.json");
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": special tokens ",
+                                                   absl::StrJoin(missing, ", "), " not found in ",
+                                                   absl::StrJoin(looked, " or ")));
+  }
+
+  // Vocabulary size and alignment (R19).
+  const std::string* tok_path = path_of("tokenizer.json");
+  if (tok_path == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        shown, ": tokenizer.json not found (only fast tokenizers are supported)"));
+  }
+  const std::string tok_shown = shown + "/tokenizer.json";
+  auto tj_or = ParseJsonObject(*tok_path, tok_shown, kMaxTokenizerJsonBytes);
+  if (!tj_or.ok()) return tj_or.status();
+  Json& tj = *tj_or;
+  auto vocab = ReadVocab(tj, tok_shown);
+  if (!vocab.ok()) return vocab.status();
+  const int64_t n = static_cast<int64_t>(vocab->ids.size());
+  const int64_t V = config.vocab_size;
+  if (n > V) {
+    return absl::InvalidArgumentError(absl::StrCat(tok_shown, ": tokenizer has ", n,
+                                                   " tokens, more than model.vocab_size ", V));
+  }
+  if (n > 0 && vocab->ids.back() != n - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tok_shown, ": token ids are not contiguous (", n, " distinct ids, largest ",
+        vocab->ids.back(), ")"));
+  }
+  plan.tokenizer_size = n;
+  plan.metaspace = vocab->tokens.count("\xE2\x96\x81") > 0 && plan.special.unk != "\xE2\x96\x81";
+  const int64_t extra = V - n;
+  if (extra > kMaxPlaceholderTokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tok_shown, ": tokenizer has ", n, " tokens but model.vocab_size is ", V,
+        "; refusing to add more than ", kMaxPlaceholderTokens, " placeholder tokens"));
+  }
+  for (int64_t id = n; id < V; ++id) {
+    if (vocab->tokens.count(PlaceholderToken(id))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          tok_shown, ": placeholder ", PlaceholderToken(id), " already exists with another id"));
+    }
+  }
+  plan.placeholders_added = extra;
+
+  try {
+    if (extra > 0) {
+      Json& added = tj["added_tokens"];
+      if (added.is_null()) added = Json::array();
+      for (int64_t id = n; id < V; ++id) {
+        added.push_back(Json{{"id", id},          {"content", PlaceholderToken(id)},
+                             {"single_word", false}, {"lstrip", false},
+                             {"rstrip", false},      {"normalized", true},
+                             {"special", false}});
+      }
+      plan.files.push_back({"tokenizer.json", Dump(tj), *tok_path});
+      plan.notes.push_back(absl::StrCat("tokenizer: added ", extra, " placeholder tokens (ids ", n,
+                                        "..", V - 1, ") to match vocab_size ", V));
+    }
+    Json cfg = tcfg ? *tcfg : Json::object();
+    if (!tcfg) {
+      cfg["tokenizer_class"] = "PreTrainedTokenizerFast";
+      for (int k = 0; k < 5; ++k) cfg[kSpecialKeys[k]] = *slots[k];
+      plan.notes.push_back("tokenizer: created tokenizer_config.json (none in the checkpoint)");
+    }
+    cfg["model_max_length"] = config.max_position_embeddings;
+    if (extra > 0) {
+      Json& decoder = cfg["added_tokens_decoder"];
+      if (!decoder.is_object()) decoder = Json::object();
+      for (int64_t id = n; id < V; ++id) {
+        decoder[absl::StrCat(id)] = Json{{"content", PlaceholderToken(id)}, {"lstrip", false},
+                                         {"normalized", true},            {"rstrip", false},
+                                         {"single_word", false},          {"special", false}};
+      }
+    }
+    const std::string* cfg_path = path_of("tokenizer_config.json");
+    plan.files.push_back({"tokenizer_config.json", Dump(cfg), cfg_path ? *cfg_path : ""});
+
+    if (const std::string* p = path_of("added_tokens.json"); p != nullptr && extra > 0) {
+      auto at = ParseJsonObject(*p, shown + "/added_tokens.json", kMaxTokenizerSmallJsonBytes);
+      if (!at.ok()) return at.status();
+      for (int64_t id = n; id < V; ++id) (*at)[PlaceholderToken(id)] = id;
+      plan.files.push_back({"added_tokens.json", Dump(*at), *p});
+    }
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot rewrite tokenizer files: ",
+                                                   e.what()));
+  }
+
+  // Everything else is copied as is.
+  std::set<std::string> planned;
+  for (const TokenizerFile& f : plan.files) planned.insert(f.name);
+  for (const auto& [name, path] : files) {
+    if (planned.count(name)) continue;
+    if (IsReserved(name)) {
+      plan.notes.push_back(
+          absl::StrCat("tokenizer: skipped '", name, "' (the exporter writes that file)"));
+      continue;
+    }
+    std::error_code size_ec;
+    const uintmax_t size = fs::file_size(path, size_ec);
+    if (size_ec || size > kMaxCopiedTokenizerFileBytes) {
+      plan.notes.push_back(absl::StrCat("tokenizer: skipped '", name, "' (",
+                                        size_ec ? "unreadable" : "too large", ")"));
+      continue;
+    }
+    plan.files.push_back({name, std::nullopt, path});
+  }
+  std::sort(plan.files.begin(), plan.files.end(),
+            [](const TokenizerFile& a, const TokenizerFile& b) { return a.name < b.name; });
+  return plan;
+}
+
+}  // namespace neobert::core
