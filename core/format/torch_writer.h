@@ -21,10 +21,10 @@ namespace neobert::format {
 struct TorchWriteOptions {
   // Top-level folder name inside the zip ("archive" as torch.save writes).
   std::string archive_name = "archive";
-  // Top object: collections.OrderedDict instead of the plain dict the
-  // reference exporter's pytorch_model.bin holds (reference §8.2). Both load
-  // as a Mapping; an OrderedDict mirrors a trainer's state_dict.pt (§2.1).
-  bool ordered_dict = false;
+  // Top object: collections.OrderedDict (default), as torch.save of a
+  // state_dict() writes it (§2.1), or the plain dict the reference exporter's
+  // pytorch_model.bin holds (§8.2). Both load with weights_only=True.
+  bool ordered_dict = true;
   bool sync = true;
   // Called with the number of tensor bytes written so far; non-OK aborts.
   std::function<absl::Status(uint64_t)> progress;

@@ -1,0 +1,24 @@
+#include "core/format/weights.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "core/format/safetensors.h"
+#include "core/format/torch_reader.h"
+
+namespace neobert::format {
+
+absl::StatusOr<TensorSet> ReadWeights(const std::string& path) {
+  auto src = FileSource::Open(path);
+  if (!src.ok()) return src.status();
+  std::array<uint8_t, 4> magic{};
+  if ((*src)->size() < magic.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file of ", (*src)->size(), " bytes is too small to be a weight file"));
+  }
+  if (auto s = (*src)->ReadAt(0, absl::MakeSpan(magic)); !s.ok()) return s;
+  if (magic == std::array<uint8_t, 4>{'P', 'K', 3, 4}) return ReadTorchCheckpoint(*src);
+  return ReadSafetensors(*src);
+}
+
+}  // namespace neobert::format

@@ -1,0 +1,15 @@
+// Opens a weight file of any supported format, chosen by content (not by
+// name): a zip local-file signature "PK\3\4" means a torch.save checkpoint,
+// anything else is parsed as safetensors.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/format/tensor.h"
+
+namespace neobert::format {
+
+absl::StatusOr<TensorSet> ReadWeights(const std::string& path);
+
+}  // namespace neobert::format
