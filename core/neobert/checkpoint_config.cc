@@ -111,6 +111,23 @@ std::string DatasetName(const YAML::Node& root) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
+// The model card re-dumps the document; the trainer's yaml.dump wrote block
+// style, so hand-edited flow collections are switched to block too. The
+// visit budget matters because aliases turn the tree into a DAG with
+// exponentially many paths; past it the remaining styles are left alone.
+void UseBlockStyle(YAML::Node node, int64_t& budget) {
+  if (--budget < 0) return;
+  if ((node.IsMap() || node.IsSequence()) && node.size() == 0) {
+    node.SetStyle(YAML::EmitterStyle::Flow);  // `key: []`, as PyYAML writes it
+  } else if (node.IsMap()) {
+    node.SetStyle(YAML::EmitterStyle::Block);
+    for (auto kv : node) UseBlockStyle(kv.second, budget);
+  } else if (node.IsSequence()) {
+    node.SetStyle(YAML::EmitterStyle::Block);
+    for (auto item : node) UseBlockStyle(item, budget);
+  }
+}
+
 absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::string& source) {
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
@@ -223,6 +240,8 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
   c.flash_attention = absl::AsciiStrToLower(c.attn_backend) != "sdpa";
 
   c.dataset_name = DatasetName(root);
+  int64_t budget = 1 << 20;
+  UseBlockStyle(root, budget);
   c.raw = root;
   return c;
 }

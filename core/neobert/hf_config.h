@@ -14,7 +14,9 @@
 // Beyond §6: `decoder_bias` (our model.py builds a biased decoder when
 // true), `dtype` (transformers 5 reads it instead of `torch_dtype`; both
 // are written), auto_map module `model` (our files are model.py + rotary.py),
-// transformers_version = the version our modeling code targets.
+// transformers_version = the version our modeling code targets. Float
+// fields are always JSON floats (a YAML `0` becomes 0.0, where Python would
+// have copied the int); readers accept both.
 #pragma once
 
 #include <string>
