@@ -6,6 +6,7 @@
 
 #include "client/cli_args.h"
 #include "client/convert_command.h"
+#include "client/export_command.h"
 #include "client/inspect_command.h"
 
 namespace {
@@ -13,6 +14,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: neobert-export <command> [options]\n"
     "commands:\n"
+    "  export CKPT_DIR [-o DIR] [...]    convert a training checkpoint into a Hugging Face folder\n"
     "  inspect PATH [--hash] [--json]   list the tensors of a weight file or directory\n"
     "  convert INPUT OUTPUT [--to F]     rewrite a weight file as safetensors or torch .bin\n"
     "run 'neobert-export <command> --help' for a command's options.\n";
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
+  if (command == "export") return neobert::cli::RunExport(args);
   if (command == "inspect") return neobert::cli::RunInspect(args);
   if (command == "convert") return neobert::cli::RunConvert(args);
   std::cerr << "neobert-export: unknown command '" << command << "'\n" << kUsage;

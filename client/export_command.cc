@@ -1,0 +1,165 @@
+#include "client/export_command.h"
+
+#include <csignal>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_args.h"
+#include "client/progress_printer.h"
+#include "core/export/exporter.h"
+#include "nlohmann/json.hpp"
+
+namespace neobert::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: neobert-export export CKPT_DIR [-o DIR] [options]\n"
+    "  Converts a NeoBERT training checkpoint directory into a Hugging Face folder.\n"
+    "  -o, --output DIR        destination (default: CKPT/../../hf/<run>_<step>)\n"
+    "  --dtype D               keep (default) | float32 | bfloat16 | float16\n"
+    "  --max-shard-size SIZE   shard model.safetensors (e.g. 2GB, 500MiB); default one file\n"
+    "  --no-pytorch-bin        do not write pytorch_model.bin\n"
+    "  --drop-decoder-bias     drop decoder.bias instead of exporting a biased decoder\n"
+    "  --prefer-newest-file    with both state_dict.pt and model.safetensors, use the newer\n"
+    "                          file (default: model.safetensors)\n"
+    "  --overwrite             replace an existing destination (atomically)\n"
+    "  --dry-run               validate and print the plan; write nothing\n"
+    "  --json                  JSON lines on stdout (progress events, then the result)\n"
+    "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n";
+
+core::CancelToken* g_cancel = nullptr;
+void OnSignal(int) {
+  if (g_cancel) g_cancel->Cancel();
+}
+
+nlohmann::ordered_json ResultJson(const core::ExportResult& r) {
+  nlohmann::ordered_json j;
+  j["event"] = "result";
+  j["ok"] = true;
+  j["output_dir"] = r.output_dir;
+  j["skipped"] = r.skipped;
+  j["dry_run"] = r.dry_run;
+  j["weights_file"] = r.weights_file;
+  j["weights_format"] = r.weights_format;
+  j["dtype"] = r.dtype;
+  j["decoder_bias"] = r.decoder_bias;
+  j["tied_decoder"] = r.tied_decoder;
+  j["tensor_count"] = r.tensor_count;
+  j["tensor_bytes"] = r.tensor_bytes;
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  for (const auto& f : r.files) {
+    files.push_back({{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}});
+  }
+  j["files"] = std::move(files);
+  j["notes"] = r.notes;
+  j["warnings"] = r.warnings;
+  if (r.dry_run) j["mapping"] = r.mapping;
+  j["seconds"] = r.seconds;
+  return j;
+}
+
+}  // namespace
+
+uint64_t ParseByteSize(const std::string& text) {
+  std::string t = absl::AsciiStrToUpper(text);
+  struct Unit {
+    const char* suffix;
+    uint64_t mult;
+  };
+  static const Unit kUnits[] = {{"GIB", 1ull << 30}, {"MIB", 1ull << 20}, {"KIB", 1ull << 10},
+                                {"GB", 1000000000ull}, {"MB", 1000000ull}, {"KB", 1000ull},
+                                {"B", 1}};
+  uint64_t mult = 1;
+  for (const auto& u : kUnits) {
+    const std::string suffix = u.suffix;
+    if (t.size() > suffix.size() && t.compare(t.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      t.resize(t.size() - suffix.size());
+      mult = u.mult;
+      break;
+    }
+  }
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(t, &n) || n == 0 || n > UINT64_MAX / mult) return 0;
+  return n * mult;
+}
+
+int RunExport(const std::vector<std::string>& args) {
+  FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
+                            "json", "no-fsync", "prefer-newest-file"},
+                .valued = {"output", "dtype", "max-shard-size"},
+                .short_names = {{'o', "output"}, {'h', "help"}}};
+  auto parsed = ParseArgs(args, spec);
+  if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
+    if (!parsed.ok()) std::cerr << "neobert-export export: " << parsed.status().message() << "\n";
+    std::cerr << kUsage;
+    return parsed.ok() && parsed->Has("help") ? kExitOk : kExitUsage;
+  }
+  core::ExportOptions o;
+  o.checkpoint_dir = parsed->positional[0];
+  o.output_dir = parsed->Value("output").value_or("");
+  o.dtype = parsed->Value("dtype").value_or("keep");
+  o.write_pytorch_bin = !parsed->Has("no-pytorch-bin");
+  o.drop_decoder_bias = parsed->Has("drop-decoder-bias");
+  o.overwrite = parsed->Has("overwrite");
+  o.dry_run = parsed->Has("dry-run");
+  o.sync = !parsed->Has("no-fsync");
+  o.prefer_newest_file = parsed->Has("prefer-newest-file");
+  if (auto s = parsed->Value("max-shard-size")) {
+    o.max_shard_bytes = ParseByteSize(*s);
+    if (o.max_shard_bytes == 0) {
+      std::cerr << "neobert-export export: invalid --max-shard-size '" << *s << "'\n";
+      return kExitUsage;
+    }
+  }
+  const bool json = parsed->Has("json");
+
+  core::CancelToken cancel;
+  g_cancel = &cancel;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  ProgressPrinter printer(ProgressPrinter::ChooseMode(json));
+  auto result = core::ExportCheckpoint(o, printer, cancel);
+  printer.Finish();
+  g_cancel = nullptr;
+  if (!result.ok()) {
+    if (json) {
+      std::cout << nlohmann::json{{"event", "result"},
+                                  {"ok", false},
+                                  {"code", absl::StatusCodeToString(result.status().code())},
+                                  {"error", std::string(result.status().message())}}
+                       .dump()
+                << std::endl;
+    }
+    std::cerr << "error: " << result.status().message() << "\n";
+    return kExitFailed;
+  }
+  if (json) {
+    std::cout << ResultJson(*result).dump() << std::endl;
+    return kExitOk;
+  }
+  const auto& r = *result;
+  for (const auto& n : r.notes) std::cout << "note: " << n << "\n";
+  if (r.dry_run) {
+    std::cout << "dry run: would write " << r.output_dir << "\n";
+    std::cout << absl::StrFormat("  %d tensors, %.1f MiB per weight file, dtype %s\n",
+                                 r.tensor_count, static_cast<double>(r.tensor_bytes) / (1 << 20),
+                                 r.dtype);
+    for (const auto& f : r.files) std::cout << "  file  " << f.name << "\n";
+    for (const auto& m : r.mapping) std::cout << "  map   " << m << "\n";
+    return kExitOk;
+  }
+  if (r.skipped) {
+    std::cout << "up to date: " << r.output_dir << " already holds this export\n";
+    return kExitOk;
+  }
+  uint64_t total = 0;
+  for (const auto& f : r.files) total += f.size;
+  std::cout << absl::StrFormat("exported %s -> %s\n  %d files, %.1f MiB, dtype %s, %.2f s\n",
+                               r.weights_file, r.output_dir, r.files.size(),
+                               static_cast<double>(total) / (1 << 20), r.dtype, r.seconds);
+  return kExitOk;
+}
+
+}  // namespace neobert::cli

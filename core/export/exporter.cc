@@ -1,0 +1,299 @@
+#include "core/export/exporter.h"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/export/remote_code.h"
+#include "core/export/staging_dir.h"
+#include "core/export/weight_files.h"
+#include "core/format/cast.h"
+#include "core/format/weights.h"
+#include "core/neobert/checkpoint_config.h"
+#include "core/neobert/hf_config.h"
+#include "core/neobert/key_mapping.h"
+#include "core/neobert/model_card.h"
+#include "core/neobert/output_location.h"
+#include "core/neobert/tokenizer_assets.h"
+#include "core/neobert/tokenizer_info.h"
+
+namespace neobert::core {
+namespace fs = std::filesystem;
+using format::DType;
+using format::TensorEntry;
+
+namespace {
+
+constexpr char kToolName[] = "neobert-export 0.1.0";
+
+// Input files whose (size, mtime) identify the source checkpoint.
+std::vector<std::string> SourceFiles(const CheckpointLayout& layout) {
+  std::vector<std::string> files = {fs::path(layout.weights.path).filename().string(),
+                                    "config.yaml"};
+  std::error_code ec;
+  if (fs::is_regular_file(layout.tokenizer_info_json, ec)) files.push_back("tokenizer_info.json");
+  for (const auto& e : fs::directory_iterator(layout.tokenizer_dir, ec)) {
+    if (e.is_regular_file()) files.push_back("tokenizer/" + e.path().filename().string());
+  }
+  return files;
+}
+
+std::string ShapeText(const TensorEntry& t) {
+  return absl::StrCat(format::TorchName(t.dtype), " [", absl::StrJoin(t.shape, ", "), "]");
+}
+
+absl::Status Annotate(const absl::Status& s, absl::string_view where) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
+}
+
+// An earlier export at `out` of the same source with the same options whose
+// files are all present with their recorded sizes.
+bool IdenticalExportExists(const std::string& out, const Manifest& want) {
+  auto have = ReadManifest(out);
+  if (!have.ok() || have->fingerprint != want.fingerprint || have->options != want.options ||
+      have->checkpoint != want.checkpoint) {
+    return false;
+  }
+  std::error_code ec;
+  for (const auto& f : have->files) {
+    if (fs::file_size(fs::path(out) / f.name, ec) != f.size || ec) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o) {
+  return {{"dtype", o.dtype},
+          {"pytorch_model_bin", o.write_pytorch_bin ? "true" : "false"},
+          {"max_shard_bytes", absl::StrCat(o.max_shard_bytes)},
+          {"drop_decoder_bias", o.drop_decoder_bias ? "true" : "false"},
+          {"tool", kToolName}};
+}
+
+absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
+                                              const CancelToken& cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  ExportResult r;
+  r.dry_run = o.dry_run;
+
+  std::optional<DType> target;
+  if (o.dtype != "keep") {
+    target = format::FromTorchName(o.dtype);
+    if (!target || !(*target == DType::kFloat32 || *target == DType::kBFloat16 ||
+                     *target == DType::kFloat16)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown dtype '", o.dtype, "' (expected keep, float32, bfloat16 or float16)"));
+    }
+  }
+
+  // 1. Where things are.
+  progress.OnStage("inspect", o.checkpoint_dir, 0);
+  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  if (!layout.ok()) return layout.status();
+  r.notes = layout->notes;
+  r.notes.insert(r.notes.end(), layout->weights.notes.begin(), layout->weights.notes.end());
+  r.weights_file = layout->weights.path;
+  r.weights_format = layout->weights.format;
+  std::string out;
+  if (o.output_dir.empty()) {
+    auto d = DefaultOutputDir(layout->dir);
+    if (!d.ok()) return d.status();
+    out = *d;
+  } else {
+    std::error_code ec;
+    out = fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
+  }
+  r.output_dir = out;
+
+  Manifest manifest;
+  manifest.tool = kToolName;
+  manifest.checkpoint = layout->dir;
+  manifest.weights = fs::path(layout->weights.path).filename().string();
+  manifest.options = OutputAffectingOptions(o);
+  auto fingerprint = SourceFingerprint(layout->dir, SourceFiles(*layout));
+  if (!fingerprint.ok()) return fingerprint.status();
+  manifest.fingerprint = *fingerprint;
+
+  std::error_code ec;
+  if (fs::exists(out, ec)) {
+    if (IdenticalExportExists(out, manifest)) {
+      r.skipped = true;
+      auto have = ReadManifest(out);
+      if (have.ok()) r.files = have->files;
+      r.notes.push_back("an identical export of this checkpoint is already at the destination");
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return r;
+    }
+    if (!o.overwrite && !o.dry_run) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "output directory ", out,
+          " already exists and holds a different export (pass --overwrite to replace it)"));
+    }
+  }
+
+  // 2. Every check, before anything is written.
+  progress.OnStage("validate", "config.yaml, tokenizer_info.json, tensors, tokenizer", 0);
+  auto config = LoadCheckpointConfig(layout->config_yaml);
+  if (!config.ok()) return config.status();
+  if (fs::is_regular_file(layout->tokenizer_info_json, ec)) {
+    auto warnings = CheckTokenizerInfoFile(layout->tokenizer_info_json, *config);
+    if (!warnings.ok()) return warnings.status();
+    r.warnings.insert(r.warnings.end(), warnings->begin(), warnings->end());
+  } else {
+    r.warnings.push_back(absl::StrCat(layout->dir,
+                                      ": no tokenizer_info.json; pad id and vocab size not "
+                                      "cross-checked"));
+  }
+  auto weights = format::ReadWeights(layout->weights.path);
+  if (!weights.ok()) return weights.status();
+  MappingOptions mapping{.allow_prefix_strip = true,
+                         .keep_decoder_bias = !o.drop_decoder_bias,
+                         .target_dtype = target};
+  auto plan = BuildExportPlan(weights->tensors, *config, mapping, layout->weights.path);
+  if (!plan.ok()) return plan.status();
+  r.notes.insert(r.notes.end(), plan->notes.begin(), plan->notes.end());
+  r.warnings.insert(r.warnings.end(), plan->warnings.begin(), plan->warnings.end());
+  r.dtype = std::string(format::TorchName(plan->dtype));
+  r.decoder_bias = plan->decoder_bias;
+  r.tied_decoder = plan->tied_decoder;
+
+  std::vector<TensorEntry> tensors;
+  tensors.reserve(plan->tensors.size());
+  for (size_t i = 0; i < plan->tensors.size(); ++i) {
+    const TensorEntry& t = plan->tensors[i];
+    TensorEntry final_t = t;
+    if (format::IsFloatingPoint(t.dtype) && t.dtype != plan->dtype) {
+      auto c = format::CastTensor(t, plan->dtype);
+      if (!c.ok()) return c.status();
+      final_t = std::move(*c);
+    }
+    r.mapping.push_back(absl::StrCat(final_t.name, " <- ", plan->source_keys[i], " (",
+                                     ShapeText(t), final_t.dtype != t.dtype
+                                                       ? absl::StrCat(" -> ", r.dtype)
+                                                       : std::string(),
+                                     ")"));
+    r.tensor_bytes += final_t.nbytes();
+    tensors.push_back(std::move(final_t));
+  }
+  r.tensor_count = tensors.size();
+
+  if (!fs::is_directory(layout->tokenizer_dir, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat(layout->tokenizer_dir, ": the checkpoint has no tokenizer/ directory"));
+  }
+  auto tokenizer = PlanTokenizerAssets(layout->tokenizer_dir, *config);
+  if (!tokenizer.ok()) return tokenizer.status();
+  r.notes.insert(r.notes.end(), tokenizer->notes.begin(), tokenizer->notes.end());
+
+  for (const auto& w : r.warnings) progress.OnWarning(w);
+
+  progress.OnStage("scan", "checking weights for NaN/Inf", 0);
+  if (auto s = CheckFinite(tensors, cancel); !s.ok()) {
+    return Annotate(s, layout->weights.path);
+  }
+
+  // Everything that will be written, in order.
+  std::vector<std::string> weight_names;
+  {
+    auto shard_names = AssignShards(tensors, o.max_shard_bytes);
+    for (const auto& n : shard_names) {
+      if (weight_names.empty() || weight_names.back() != n) weight_names.push_back(n);
+    }
+    if (weight_names.size() > 1) weight_names.push_back("model.safetensors.index.json");
+    if (o.write_pytorch_bin) weight_names.push_back("pytorch_model.bin");
+  }
+  std::vector<std::string> tokenizer_names;
+  for (const auto& f : tokenizer->files) tokenizer_names.push_back(f.name);
+
+  if (o.dry_run) {
+    std::vector<std::string> all = {"config.json"};
+    all.insert(all.end(), weight_names.begin(), weight_names.end());
+    for (const auto& n : RemoteCodeFileNames()) all.push_back(n);
+    all.insert(all.end(), tokenizer_names.begin(), tokenizer_names.end());
+    all.push_back("README.md");
+    all.push_back(kManifestName);
+    for (const auto& n : all) r.files.push_back({n, 0, ""});
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
+
+  // 3. Write into a staging directory.
+  auto staging = StagingDir::Create({.destination = out, .overwrite = o.overwrite});
+  if (!staging.ok()) return staging.status();
+  std::vector<std::string> written;
+  auto write_text = [&](const std::string& name, const std::string& text) -> absl::Status {
+    if (auto c = cancel.Check(); !c.ok()) return c;
+    if (auto s = WriteTextFile((*staging)->File(name), text); !s.ok()) return s;
+    written.push_back(name);
+    return absl::OkStatus();
+  };
+
+  progress.OnStage("write", "config.json", 0);
+  HfConfigFields fields;
+  fields.dtype = plan->dtype;
+  fields.decoder_bias = plan->decoder_bias;
+  if (auto s = write_text("config.json", RenderHfConfigJson(*config, fields)); !s.ok()) return s;
+
+  progress.OnStage("write", absl::StrJoin(weight_names, ", "),
+                   r.tensor_bytes * (o.write_pytorch_bin ? 2 : 1));
+  auto files = WriteWeightFiles(tensors,
+                                {.dir = (*staging)->path(),
+                                 .write_pytorch_bin = o.write_pytorch_bin,
+                                 .max_shard_bytes = o.max_shard_bytes,
+                                 .sync = o.sync},
+                                progress, cancel);
+  if (!files.ok()) return files.status();
+  written.insert(written.end(), files->begin(), files->end());
+
+  progress.OnStage("write", "model.py, rotary.py, tokenizer, README.md", 0);
+  for (const auto& name : RemoteCodeFileNames()) {
+    auto code = RemoteCodeFile(name);
+    if (!code.ok()) return code.status();
+    if (auto s = write_text(name, *code); !s.ok()) return s;
+  }
+  for (const auto& f : tokenizer->files) {
+    if (f.content) {
+      if (auto s = write_text(f.name, *f.content); !s.ok()) return s;
+    } else {
+      fs::copy_file(f.source_path, (*staging)->File(f.name), ec);
+      if (ec) {
+        return absl::InternalError(
+            absl::StrCat("cannot copy ", f.source_path, ": ", ec.message()));
+      }
+      written.push_back(f.name);
+    }
+  }
+  ModelCardInputs card;
+  card.repo_id = fs::path(out).filename().string();
+  card.source_checkpoint = layout->dir;
+  card.weights_format = layout->weights.format;
+  card.dtype = plan->dtype;
+  card.decoder_bias = plan->decoder_bias;
+  card.tied_decoder = plan->tied_decoder;
+  card.weight_files = weight_names;
+  card.tokenizer_files = tokenizer_names;
+  card.mask_token = tokenizer->special.mask;
+  card.metaspace = tokenizer->metaspace;
+  card.notes = r.notes;
+  auto readme = RenderModelCard(*config, card);
+  if (!readme.ok()) return readme.status();
+  if (auto s = write_text("README.md", *readme); !s.ok()) return s;
+
+  // 4. Manifest, then publish.
+  progress.OnStage("commit", "hashing files and publishing", 0);
+  auto records = HashFiles((*staging)->path(), written);
+  if (!records.ok()) return records.status();
+  manifest.files = *records;
+  if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;
+  if (auto c = cancel.Check(); !c.ok()) return c;
+  if (auto s = (*staging)->Commit(); !s.ok()) return s;
+  r.files = manifest.files;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace neobert::core

@@ -1,0 +1,79 @@
+// The export pipeline: a NeoBERT training checkpoint directory in, a complete
+// Hugging Face folder out (reference §5), published atomically.
+//
+// Order: inspect the checkpoint dir → parse config.yaml → tokenizer_info.json
+// checks → read weight descriptors → mapping plan (every rule) → non-finite
+// scan → tokenizer plan → (dry run stops here) → write everything into a
+// staging directory → manifest → atomic rename. Nothing is written before
+// every check has passed, and nothing appears at the destination unless the
+// whole export succeeded.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/export/manifest.h"
+#include "core/export/progress.h"
+
+namespace neobert::core {
+
+struct ExportOptions {
+  // The checkpoint directory (config.yaml, state_dict.pt or model.safetensors,
+  // tokenizer/, optional tokenizer_info.json).
+  std::string checkpoint_dir;
+  // Destination; empty → <ckpt>/../../hf/<run>_<step> (reference §1.7).
+  std::string output_dir;
+  // "keep" or a floating dtype name: float32 | bfloat16 | float16. Every
+  // floating tensor is cast (norm weights too: HF loads one dtype per model).
+  std::string dtype = "keep";
+  // Also write pytorch_model.bin (torch.load(weights_only=True)-compatible).
+  bool write_pytorch_bin = true;
+  // Split model.safetensors into shards of at most this many bytes (plus
+  // model.safetensors.index.json, as transformers does); 0 = one file.
+  uint64_t max_shard_bytes = 0;
+  // Replace an existing destination (atomically). Without it an existing
+  // destination is refused, unless it is an identical earlier export.
+  bool overwrite = false;
+  // Validate and describe the plan, write nothing.
+  bool dry_run = false;
+  // Drop decoder.bias instead of exporting a biased decoder.
+  bool drop_decoder_bias = false;
+  // Both state_dict.pt and model.safetensors present: use the file modified
+  // last instead of the newer trainer format (model.safetensors).
+  bool prefer_newest_file = false;
+  // fsync files before publishing (off only in benchmarks/tests).
+  bool sync = true;
+};
+
+struct ExportResult {
+  std::string output_dir;
+  bool skipped = false;  // an identical export was already there
+  bool dry_run = false;
+  std::string weights_file;        // what was read
+  std::string weights_format;      // "torch-zip" | "safetensors"
+  std::string dtype;               // torch_dtype written to config.json
+  bool decoder_bias = false;
+  bool tied_decoder = false;
+  uint64_t tensor_count = 0;
+  uint64_t tensor_bytes = 0;       // bytes of tensor data per weight file
+  std::vector<FileRecord> files;   // as in manifest.json (planned names on dry run)
+  std::vector<std::string> notes;
+  std::vector<std::string> warnings;
+  std::vector<std::string> mapping;  // "final name <- source key (dtype shape)"
+  double seconds = 0;
+};
+
+// Runs one export. Thread-compatible: concurrent exports to different
+// destinations are fine. Cancellation is checked between tensors/files and
+// leaves nothing at the destination.
+absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options,
+                                              ProgressSink& progress,
+                                              const CancelToken& cancel);
+
+// The manifest "options" map for `options` (what makes two exports equal).
+std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& options);
+
+}  // namespace neobert::core

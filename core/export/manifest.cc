@@ -1,0 +1,146 @@
+#include "core/export/manifest.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/format/sha256.h"
+#include "nlohmann/json.hpp"
+
+namespace neobert::core {
+namespace fs = std::filesystem;
+
+std::string ManifestToJson(const Manifest& m) {
+  nlohmann::ordered_json j;
+  j["manifest_version"] = 1;
+  j["tool"] = m.tool;
+  j["source"] = {{"checkpoint", m.checkpoint},
+                 {"weights", m.weights},
+                 {"fingerprint", m.fingerprint}};
+  j["options"] = m.options;
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  for (const auto& f : m.files) {
+    files.push_back({{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}});
+  }
+  j["files"] = std::move(files);
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin) {
+  try {
+    auto j = nlohmann::json::parse(text);
+    if (j.value("manifest_version", 0) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": unsupported manifest_version"));
+    }
+    Manifest m;
+    m.tool = j.at("tool").get<std::string>();
+    m.checkpoint = j.at("source").at("checkpoint").get<std::string>();
+    m.weights = j.at("source").at("weights").get<std::string>();
+    m.fingerprint = j.at("source").at("fingerprint").get<std::string>();
+    m.options = j.at("options").get<std::map<std::string, std::string>>();
+    for (const auto& f : j.at("files")) {
+      m.files.push_back({f.at("name").get<std::string>(), f.at("size").get<uint64_t>(),
+                         f.at("sha256").get<std::string>()});
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": malformed manifest: ", e.what()));
+  }
+}
+
+absl::StatusOr<Manifest> ReadManifest(const std::string& export_dir) {
+  fs::path p = fs::path(export_dir) / kManifestName;
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(p.string(), ": no manifest"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseManifest(ss.str(), p.string());
+}
+
+absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
+                                              const std::vector<std::string>& files) {
+  std::vector<std::string> sorted = files;
+  std::sort(sorted.begin(), sorted.end());
+  format::Sha256 h;
+  for (const auto& name : sorted) {
+    std::string path = (fs::path(root) / name).string();
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot stat input file"));
+    }
+    const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    std::string line = absl::StrCat(name, "\t", st.st_size, "\t", mtime_ns, "\n");
+    h.Update(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
+  }
+  return h.HexDigest();
+}
+
+absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
+                                                  const std::vector<std::string>& names) {
+  std::vector<FileRecord> out(names.size());
+  // Largest first so the two workers stay balanced.
+  std::vector<size_t> order(names.size());
+  std::vector<uint64_t> sizes(names.size(), 0);
+  for (size_t i = 0; i < names.size(); ++i) {
+    order[i] = i;
+    std::error_code ec;
+    sizes[i] = fs::file_size(fs::path(dir) / names[i], ec);
+    if (ec) {
+      return absl::NotFoundError(
+          absl::StrCat((fs::path(dir) / names[i]).string(), ": ", ec.message()));
+    }
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
+  std::vector<size_t> lanes[2];
+  uint64_t load[2] = {0, 0};
+  for (size_t i : order) {
+    int lane = load[0] <= load[1] ? 0 : 1;
+    lanes[lane].push_back(i);
+    load[lane] += sizes[i];
+  }
+  auto work = [&](const std::vector<size_t>& lane) -> absl::Status {
+    for (size_t i : lane) {
+      auto d = format::FileSha256((fs::path(dir) / names[i]).string());
+      if (!d.ok()) return d.status();
+      out[i] = {names[i], sizes[i], *d};
+    }
+    return absl::OkStatus();
+  };
+  auto second = std::async(std::launch::async, work, std::cref(lanes[1]));
+  absl::Status first = work(lanes[0]);
+  absl::Status other = second.get();
+  if (!first.ok()) return first;
+  if (!other.ok()) return other;
+  return out;
+}
+
+absl::Status VerifyManifestFiles(const std::string& dir, const Manifest& m) {
+  std::vector<std::string> names;
+  for (const auto& f : m.files) {
+    if (f.name.empty() || f.name.find("..") != std::string::npos || f.name[0] == '/') {
+      return absl::InvalidArgumentError(absl::StrCat("manifest lists an unsafe path '", f.name, "'"));
+    }
+    names.push_back(f.name);
+  }
+  auto actual = HashFiles(dir, names);
+  if (!actual.ok()) return actual.status();
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    const auto& want = m.files[i];
+    const auto& got = (*actual)[i];
+    if (got.size != want.size) {
+      return absl::DataLossError(absl::StrCat(want.name, ": size ", got.size,
+                                              " differs from the manifest (", want.size, ")"));
+    }
+    if (got.sha256 != want.sha256) {
+      return absl::DataLossError(absl::StrCat(want.name, ": sha256 differs from the manifest"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace neobert::core

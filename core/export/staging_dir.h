@@ -1,0 +1,61 @@
+// Atomic publication of an output directory.
+//
+// Files are written into a hidden sibling `.<name>.partial-<pid>-<n>` of the
+// destination, fsynced, and the directory is renamed into place. Until
+// Commit() succeeds the destination is untouched; a failed, cancelled or
+// killed export leaves no destination (a SIGKILL can leave the hidden staging
+// directory, which the next export to that destination removes).
+// With `overwrite`, an existing destination is swapped out atomically
+// (renameat2 RENAME_EXCHANGE) and then deleted: readers see either the old
+// folder or the new one, never a mix.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace neobert::core {
+
+class StagingDir {
+ public:
+  struct Options {
+    std::string destination;  // the final directory path
+    bool overwrite = false;   // replace an existing destination
+  };
+  // Creates the staging directory (and the destination's parents). Fails with
+  // ALREADY_EXISTS if the destination exists and !overwrite.
+  static absl::StatusOr<std::unique_ptr<StagingDir>> Create(const Options& options);
+  // Removes the staging directory unless committed.
+  ~StagingDir();
+  StagingDir(const StagingDir&) = delete;
+  StagingDir& operator=(const StagingDir&) = delete;
+
+  // Where to write files now.
+  const std::string& path() const { return staging_; }
+  const std::string& destination() const { return destination_; }
+  // Full path of `name` inside the staging directory.
+  std::string File(const std::string& name) const;
+
+  // fsyncs every file and the directory, then renames it into place (and the
+  // parent directory is fsynced). After success the object owns nothing.
+  absl::Status Commit();
+
+  // Removes leftovers of earlier killed exports to `destination`.
+  static void RemoveStale(const std::string& destination);
+
+ private:
+  StagingDir(std::string destination, std::string staging, bool overwrite)
+      : destination_(std::move(destination)), staging_(std::move(staging)),
+        overwrite_(overwrite) {}
+  std::string destination_;
+  std::string staging_;
+  bool overwrite_;
+  bool committed_ = false;
+};
+
+// Writes `content` to `path` (used for small text files).
+absl::Status WriteTextFile(const std::string& path, const std::string& content);
+
+}  // namespace neobert::core

@@ -1,0 +1,185 @@
+#include "core/export/weight_files.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/export/staging_dir.h"
+#include "core/format/safetensors.h"
+#include "core/format/torch_writer.h"
+#include "nlohmann/json.hpp"
+
+namespace neobert::core {
+namespace fs = std::filesystem;
+using format::DType;
+using format::TensorEntry;
+
+std::vector<std::string> AssignShards(const std::vector<TensorEntry>& tensors,
+                                      uint64_t max_shard_bytes) {
+  std::vector<size_t> shard_of(tensors.size(), 0);
+  size_t shard = 0;
+  uint64_t used = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const uint64_t n = tensors[i].nbytes();
+    if (max_shard_bytes > 0 && used > 0 && used + n > max_shard_bytes) {
+      ++shard;
+      used = 0;
+    }
+    shard_of[i] = shard;
+    used += n;
+  }
+  const size_t count = tensors.empty() ? 1 : shard + 1;
+  std::vector<std::string> names(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    names[i] = count == 1 ? "model.safetensors"
+                          : absl::StrFormat("model-%05d-of-%05d.safetensors", shard_of[i] + 1,
+                                            count);
+  }
+  return names;
+}
+
+absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<TensorEntry>& tensors,
+                                                          const WeightWriteOptions& options,
+                                                          ProgressSink& progress,
+                                                          const CancelToken& cancel) {
+  const std::vector<std::string> shard_names = AssignShards(tensors, options.max_shard_bytes);
+  std::vector<std::string> files;
+  std::map<std::string, std::vector<TensorEntry>> shards;  // file name → tensors, in order
+  std::vector<std::string> shard_order;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto [it, inserted] = shards.try_emplace(shard_names[i]);
+    if (inserted) shard_order.push_back(shard_names[i]);
+    it->second.push_back(tensors[i]);
+  }
+
+  std::atomic<uint64_t> st_done{0}, bin_done{0};
+  std::atomic<bool> abort_bin{false};  // the safetensors side failed
+  // The .bin runs on a second thread; it only checks cancellation.
+  std::future<absl::Status> bin;
+  if (options.write_pytorch_bin) {
+    bin = std::async(std::launch::async, [&]() {
+      format::TorchWriteOptions o;
+      o.sync = options.sync;
+      o.progress = [&](uint64_t done) {
+        bin_done.store(done, std::memory_order_relaxed);
+        if (abort_bin.load()) return absl::CancelledError("aborted");
+        return cancel.Check();
+      };
+      return format::WriteTorchBin(tensors, (fs::path(options.dir) / "pytorch_model.bin").string(),
+                                   o);
+    });
+  }
+
+  absl::Status st_status;
+  uint64_t st_base = 0;
+  for (const std::string& name : shard_order) {
+    format::SafetensorsWriteOptions o;
+    o.sync = options.sync;
+    o.progress = [&](uint64_t done) {
+      st_done.store(st_base + done, std::memory_order_relaxed);
+      progress.OnBytes(st_done.load() + bin_done.load());
+      return cancel.Check();
+    };
+    const auto& group = shards[name];
+    st_status = format::WriteSafetensors(group, (fs::path(options.dir) / name).string(), o);
+    if (!st_status.ok()) break;
+    for (const auto& t : group) st_base += t.nbytes();
+    files.push_back(name);
+  }
+  if (st_status.ok() && shard_order.size() > 1) {
+    nlohmann::ordered_json index;
+    index["metadata"] = {{"total_size", st_base}};
+    nlohmann::json weight_map = nlohmann::json::object();  // sorted, as transformers writes it
+    for (size_t i = 0; i < tensors.size(); ++i) weight_map[tensors[i].name] = shard_names[i];
+    index["weight_map"] = weight_map;
+    st_status = WriteTextFile((fs::path(options.dir) / "model.safetensors.index.json").string(),
+                              index.dump(2) + "\n");
+    if (st_status.ok()) files.push_back("model.safetensors.index.json");
+  }
+  if (bin.valid()) {
+    if (!st_status.ok()) abort_bin.store(true);
+    while (bin.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      progress.OnBytes(st_done.load() + bin_done.load());
+    }
+    absl::Status b = bin.get();
+    if (st_status.ok() && !b.ok()) st_status = b;
+    if (b.ok()) files.push_back("pytorch_model.bin");
+  }
+  if (!st_status.ok()) return st_status;
+  progress.OnBytes(st_done.load() + bin_done.load());
+  return files;
+}
+
+namespace {
+
+template <typename Bits>
+uint64_t CountNonFinite(absl::Span<const uint8_t> bytes, Bits exp_mask) {
+  const size_t n = bytes.size() / sizeof(Bits);
+  uint64_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Bits v;
+    std::memcpy(&v, bytes.data() + i * sizeof(Bits), sizeof(Bits));
+    bad += (v & exp_mask) == exp_mask;
+  }
+  return bad;
+}
+
+absl::StatusOr<uint64_t> NonFiniteIn(const TensorEntry& t) {
+  uint64_t bad = 0;
+  auto s = format::ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
+    switch (t.dtype) {
+      case DType::kFloat32:
+        bad += CountNonFinite<uint32_t>(c, 0x7F800000u);
+        break;
+      case DType::kFloat64:
+        bad += CountNonFinite<uint64_t>(c, 0x7FF0000000000000ull);
+        break;
+      case DType::kBFloat16:
+        bad += CountNonFinite<uint16_t>(c, 0x7F80);
+        break;
+      case DType::kFloat16:
+        bad += CountNonFinite<uint16_t>(c, 0x7C00);
+        break;
+      default:
+        break;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return bad;
+}
+
+}  // namespace
+
+absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelToken& cancel) {
+  std::vector<std::string> errors(tensors.size());
+  auto lane = [&](size_t start) -> absl::Status {
+    for (size_t i = start; i < tensors.size(); i += 2) {
+      if (auto c = cancel.Check(); !c.ok()) return c;
+      if (!format::IsFloatingPoint(tensors[i].dtype)) continue;
+      auto bad = NonFiniteIn(tensors[i]);
+      if (!bad.ok()) return bad.status();
+      if (*bad > 0) {
+        errors[i] = absl::StrCat("tensor '", tensors[i].name, "' has ", *bad, " NaN/Inf value",
+                                 *bad == 1 ? "" : "s", " (of ", tensors[i].numel(), ")");
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto second = std::async(std::launch::async, lane, 1);
+  absl::Status a = lane(0);
+  absl::Status b = second.get();
+  if (!a.ok()) return a;
+  if (!b.ok()) return b;
+  for (const auto& e : errors) {
+    if (!e.empty()) return absl::InvalidArgumentError(e);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace neobert::core

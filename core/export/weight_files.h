@@ -1,0 +1,40 @@
+// Writes the planned tensors as model.safetensors (optionally sharded, with
+// model.safetensors.index.json) and pytorch_model.bin, both at once: the
+// safetensors side copies in the kernel (copy_file_range) while the .bin side
+// streams through user space for its CRC-32s, so the two use both cores.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/export/progress.h"
+#include "core/format/tensor.h"
+
+namespace neobert::core {
+
+struct WeightWriteOptions {
+  std::string dir;               // directory to write into
+  bool write_pytorch_bin = true;
+  uint64_t max_shard_bytes = 0;  // 0 = single model.safetensors
+  bool sync = true;
+};
+
+// Shard file names for `tensors` under `max_shard_bytes` (one name when 0);
+// parallel to `tensors`.
+std::vector<std::string> AssignShards(const std::vector<format::TensorEntry>& tensors,
+                                      uint64_t max_shard_bytes);
+
+// Returns the names of the files written, in order.
+absl::StatusOr<std::vector<std::string>> WriteWeightFiles(
+    const std::vector<format::TensorEntry>& tensors, const WeightWriteOptions& options,
+    ProgressSink& progress, const CancelToken& cancel);
+
+// Scans floating tensors for NaN/Inf; the error names the first tensor and
+// counts its non-finite values. Uses two threads.
+absl::Status CheckFinite(const std::vector<format::TensorEntry>& tensors,
+                         const CancelToken& cancel);
+
+}  // namespace neobert::core
