@@ -1,6 +1,7 @@
 #include "core/neobert/tokenizer_assets.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -18,7 +19,11 @@ namespace neobert::core {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::ordered_json;  // keeps the files' key order on rewrite
+// Sorted-key JSON: HF writes tokenizer_config.json and added_tokens.json with
+// sort_keys=True, so re-dumping keeps their order. (ordered_json inserts in
+// O(n), i.e. O(n^2) for a 250k-token vocab.) tokenizer.json is never
+// re-dumped: placeholders are spliced into its text.
+using Json = nlohmann::json;
 
 constexpr const char* kReservedNames[] = {
     "config.json",       "model.safetensors",          "model.safetensors.index.json",
@@ -30,7 +35,7 @@ constexpr const char* kSpecialKeys[] = {"cls_token", "sep_token", "pad_token", "
                                         "unk_token"};
 
 absl::StatusOr<Json> ParseJsonObject(const std::string& path, const std::string& shown,
-                                     uint64_t cap) {
+                                     uint64_t cap, std::string* text_out = nullptr) {
   auto text = ReadFileCapped(path, cap);
   if (!text.ok()) {
     return absl::Status(text.status().code(),
@@ -44,7 +49,72 @@ absl::StatusOr<Json> ParseJsonObject(const std::string& path, const std::string&
   if (!j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(shown, ": top level must be an object"));
   }
+  if (text_out != nullptr) *text_out = *std::move(text);
   return j;
+}
+
+// In valid JSON `text` whose top level is an object: the offset of the `]`
+// that closes the array value of top-level key `key`. nullopt when the key
+// is absent, not an array, or appears twice (the parser kept the last one).
+std::optional<size_t> TopLevelArrayClose(absl::string_view text, absl::string_view key) {
+  std::optional<size_t> found;
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      const size_t start = i + 1;
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+      if (depth != 1) continue;
+      const absl::string_view name = text.substr(start, i - start);
+      size_t j = i + 1;
+      while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+      if (j >= text.size() || text[j] != ':' || name != key) continue;
+      if (found.has_value()) return std::nullopt;
+      for (++j; j < text.size() && std::isspace(static_cast<unsigned char>(text[j]));) ++j;
+      if (j >= text.size() || text[j] != '[') return std::nullopt;
+      // Find the matching bracket, skipping strings.
+      int inner = 0;
+      for (size_t k = j; k < text.size(); ++k) {
+        if (text[k] == '"') {
+          for (++k; k < text.size() && text[k] != '"'; ++k) {
+            if (text[k] == '\\') ++k;
+          }
+        } else if (text[k] == '[' || text[k] == '{') {
+          ++inner;
+        } else if ((text[k] == ']' || text[k] == '}') && --inner == 0) {
+          found = k;
+          i = k;
+          break;
+        }
+      }
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return found;
+}
+
+// tokenizer.json with `count` placeholder entries appended to added_tokens,
+// every other byte unchanged.
+std::optional<std::string> SplicePlaceholders(const std::string& text, int64_t first,
+                                              int64_t count) {
+  const std::optional<size_t> close = TopLevelArrayClose(text, "added_tokens");
+  if (!close.has_value()) return std::nullopt;
+  size_t last = *close;  // last non-space byte before `]`
+  while (last > 0 && std::isspace(static_cast<unsigned char>(text[last - 1]))) --last;
+  const bool empty = text[last - 1] == '[';
+  std::string entries;
+  for (int64_t id = first; id < first + count; ++id) {
+    absl::StrAppend(&entries, (id == first && empty) ? "" : ",", "\n    {\"id\": ", id,
+                    ", \"content\": \"", PlaceholderToken(id),
+                    "\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, "
+                    "\"normalized\": true, \"special\": false}");
+  }
+  return absl::StrCat(text.substr(0, last), entries, "\n  ", text.substr(*close));
 }
 
 std::string Dump(const Json& j) {
@@ -245,7 +315,8 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
         shown, ": tokenizer.json not found (only fast tokenizers are supported)"));
   }
   const std::string tok_shown = shown + "/tokenizer.json";
-  auto tj_or = ParseJsonObject(*tok_path, tok_shown, kMaxTokenizerJsonBytes);
+  std::string tok_text;
+  auto tj_or = ParseJsonObject(*tok_path, tok_shown, kMaxTokenizerJsonBytes, &tok_text);
   if (!tj_or.ok()) return tj_or.status();
   Json& tj = *tj_or;
   auto vocab = ReadVocab(tj, tok_shown);
@@ -279,15 +350,19 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
 
   try {
     if (extra > 0) {
-      Json& added = tj["added_tokens"];
-      if (added.is_null()) added = Json::array();
-      for (int64_t id = n; id < V; ++id) {
-        added.push_back(Json{{"id", id},          {"content", PlaceholderToken(id)},
-                             {"single_word", false}, {"lstrip", false},
-                             {"rstrip", false},      {"normalized", true},
-                             {"special", false}});
+      std::optional<std::string> spliced = SplicePlaceholders(tok_text, n, extra);
+      if (!spliced.has_value()) {  // no added_tokens list to extend: re-dump
+        Json& added = tj["added_tokens"];
+        if (!added.is_array()) added = Json::array();
+        for (int64_t id = n; id < V; ++id) {
+          added.push_back(Json{{"id", id},           {"content", PlaceholderToken(id)},
+                               {"single_word", false}, {"lstrip", false},
+                               {"rstrip", false},      {"normalized", true},
+                               {"special", false}});
+        }
+        spliced = Dump(tj);
       }
-      plan.files.push_back({"tokenizer.json", Dump(tj), *tok_path});
+      plan.files.push_back({"tokenizer.json", *std::move(spliced), *tok_path});
       plan.notes.push_back(absl::StrCat("tokenizer: added ", extra, " placeholder tokens (ids ", n,
                                         "..", V - 1, ") to match vocab_size ", V));
     }

@@ -89,7 +89,11 @@ TEST(TokenizerAssets, AlignedTokenizerIsCopiedAndMaxLengthSet) {
   Json j = Json::parse(*cfg->content);
   EXPECT_EQ(j["model_max_length"], 8);  // = max_position_embeddings
   EXPECT_EQ(j["tokenizer_class"], "BertTokenizer");
-  EXPECT_EQ(j.begin().key(), "do_lower_case");  // key order kept
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  // Sorted, as HF's save_pretrained writes it (sort_keys=True).
+  EXPECT_THAT(keys, ElementsAre("cls_token", "do_lower_case", "model_max_length",
+                                "tokenizer_class"));
   EXPECT_FALSE(j.contains("added_tokens_decoder"));
 }
 
@@ -103,7 +107,15 @@ TEST(TokenizerAssets, AddsPlaceholdersUpToVocabSize) {
   EXPECT_EQ(plan->placeholders_added, 6);
   EXPECT_THAT(plan->notes, Contains(HasSubstr("added 6 placeholder tokens (ids 10..15)")));
 
-  Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
+  const std::string& text = *FindFile(*plan, "tokenizer.json")->content;
+  const std::string original = WordPiece(10).dump(2);
+  // Spliced: everything up to the last original added token is byte-identical.
+  const size_t last_special = original.find("\"special\": true\n    }\n  ]");
+  ASSERT_NE(last_special, std::string::npos);
+  EXPECT_EQ(text.substr(0, last_special), original.substr(0, last_special));
+  EXPECT_EQ(text.substr(text.find("\"normalizer\"")),
+            original.substr(original.find("\"normalizer\"")));
+  Json tok = Json::parse(text);
   ASSERT_EQ(tok["added_tokens"].size(), 5u + 6u);
   EXPECT_EQ(tok["added_tokens"][5].dump(),
             R"({"id":10,"content":"<|neobert_extra_token_10|>","single_word":false,)"
@@ -122,6 +134,37 @@ TEST(TokenizerAssets, AddsPlaceholdersUpToVocabSize) {
   EXPECT_EQ(added["[NEW]"], 9);
   EXPECT_EQ(added["<|neobert_extra_token_12|>"], 12);
   EXPECT_EQ(PlaceholderToken(30522), "<|neobert_extra_token_30522|>");
+}
+
+TEST(TokenizerAssets, PlaceholdersWithoutAddedTokensList) {
+  TempDir d;
+  Json t = WordPiece(14);
+  t.erase("added_tokens");
+  WriteV4(d, t);
+  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->placeholders_added, 2);
+  Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
+  ASSERT_EQ(tok["added_tokens"].size(), 2u);
+  EXPECT_EQ(tok["added_tokens"][1]["id"], 15);
+  EXPECT_EQ(tok["added_tokens"][1]["normalized"], true);
+}
+
+TEST(TokenizerAssets, SpliceFindsOnlyTheTopLevelAddedTokens) {
+  TempDir d;
+  // Decoys before the real list: the key inside a string, and a nested
+  // key of the same name.
+  Json t = {{"decoy", {{"note", "\"added_tokens\": [ \\\"]"},
+                       {"added_tokens", Json::array({1, 2})}}}};
+  const Json real = WordPiece(15);
+  for (auto& [k, v] : real.items()) t[k] = v;
+  WriteV4(d, t);
+  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
+  EXPECT_EQ(tok["added_tokens"].size(), 6u);
+  EXPECT_EQ(tok["added_tokens"][5]["content"], "<|neobert_extra_token_15|>");
+  EXPECT_EQ(tok["decoy"], t["decoy"]);
 }
 
 TEST(TokenizerAssets, TransformersV5LayoutWithoutSpecialTokensMap) {
@@ -232,8 +275,10 @@ TEST(TokenizerAssets, UnigramListVocabAndMetaspace) {
   EXPECT_EQ(cfg["mask_token"], "[MASK]");
   EXPECT_EQ(cfg["model_max_length"], 8);
   EXPECT_EQ(FindFile(*plan, "tokenizer_config.json")->source_path, "");
-  // Scores survive the rewrite.
+  // Spliced into the empty list; scores untouched.
   Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
+  EXPECT_EQ(tok["added_tokens"].size(), 8u);
+  EXPECT_EQ(tok["added_tokens"][0]["id"], 8);
   EXPECT_EQ(tok["model"]["vocab"][6][1], -1.5);
 }
 
