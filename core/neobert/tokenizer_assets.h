@@ -13,7 +13,8 @@
 //    length > vocab_size → error; ids must be 0..length-1 without holes;
 //    length < vocab_size → placeholders `<|neobert_extra_token_{id}|>` for
 //    id = length .. V-1 as non-special added tokens (normalized true, like
-//    HF's add_tokens), appended to tokenizer.json `added_tokens`,
+//    HF's add_tokens), appended to tokenizer.json `added_tokens` (spliced
+//    into the original text, every other byte unchanged),
 //    tokenizer_config.json `added_tokens_decoder` and, when present,
 //    added_tokens.json.
 //  * tokenizer_config.json gets model_max_length = max_position_embeddings
