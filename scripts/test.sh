@@ -3,6 +3,7 @@
 # README's test command and what CI runs after scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh   # idempotent: installs only what is missing
 BUILD_DIR="${BUILD_DIR:-build}"
 JOBS="${JOBS:-$(nproc)}"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
