@@ -10,6 +10,7 @@
 #include "core/export/staging_dir.h"
 #include "core/export/weight_files.h"
 #include "core/format/cast.h"
+#include "core/format/sha256.h"
 #include "core/format/weights.h"
 #include "core/neobert/checkpoint_config.h"
 #include "core/neobert/hf_config.h"
@@ -62,6 +63,24 @@ bool IdenticalExportExists(const std::string& out, const Manifest& want) {
     if (fs::file_size(fs::path(out) / f.name, ec) != f.size || ec) return false;
   }
   return true;
+}
+
+// Compares the values of decoder.weight and model.encoder.weight (both are
+// in every plan; same shape and dtype after the table check unless mixed).
+absl::StatusOr<bool> DecoderDiffersFromEmbedding(const std::vector<TensorEntry>& tensors) {
+  const TensorEntry* embed = nullptr;
+  const TensorEntry* decoder = nullptr;
+  for (const TensorEntry& t : tensors) {
+    if (t.name == "model.encoder.weight") embed = &t;
+    if (t.name == "decoder.weight") decoder = &t;
+  }
+  if (embed == nullptr || decoder == nullptr) return false;
+  if (embed->dtype != decoder->dtype || embed->shape != decoder->shape) return true;
+  auto a = format::TensorSha256(*embed);
+  if (!a.ok()) return a.status();
+  auto b = format::TensorSha256(*decoder);
+  if (!b.ok()) return b.status();
+  return *a != *b;
 }
 
 }  // namespace
@@ -160,6 +179,20 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   r.dtype = std::string(format::TorchName(plan->dtype));
   r.decoder_bias = plan->decoder_bias;
   r.tied_decoder = plan->tied_decoder;
+  // P7: HF ties decoder.weight to the embedding unless config.json says
+  // otherwise, so a decoder with its own values must be declared untied or
+  // it is silently replaced on load (pre-a5f0198 checkpoints).
+  bool decoder_values_tied = plan->tied_decoder;
+  if (!decoder_values_tied) {
+    auto untied = DecoderDiffersFromEmbedding(plan->tensors);
+    if (!untied.ok()) return Annotate(untied.status(), layout->weights.path);
+    decoder_values_tied = !*untied;
+    if (*untied) {
+      r.notes.push_back(
+          "decoder.weight differs from model.encoder.weight (untied); config.json sets "
+          "tie_word_embeddings false");
+    }
+  }
 
   std::vector<TensorEntry> tensors;
   tensors.reserve(plan->tensors.size());
@@ -236,6 +269,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   HfConfigFields fields;
   fields.dtype = plan->dtype;
   fields.decoder_bias = plan->decoder_bias;
+  fields.tie_word_embeddings = decoder_values_tied;
   if (auto s = write_text("config.json", RenderHfConfigJson(*config, fields)); !s.ok()) return s;
 
   progress.OnStage("write", absl::StrJoin(weight_names, ", "),

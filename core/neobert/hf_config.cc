@@ -145,33 +145,34 @@ std::string RenderHfConfigJson(const NeoBertConfig& c, const HfConfigFields& f) 
       },
       1);
   const std::string dtype = PythonJsonString(format::TorchName(f.dtype));
-  return RenderObject(
-      {
-          {"architectures", "[\n    \"NeoBERTLMHead\"\n  ]"},
-          {"model_type", "\"neobert\""},
-          {"auto_map", auto_map},
-          {"hidden_size", absl::StrCat(c.hidden_size)},
-          {"num_hidden_layers", absl::StrCat(c.num_hidden_layers)},
-          {"num_attention_heads", absl::StrCat(c.num_attention_heads)},
-          {"intermediate_size", absl::StrCat(c.intermediate_size)},
-          {"vocab_size", absl::StrCat(c.vocab_size)},
-          {"max_length", absl::StrCat(c.max_position_embeddings)},
-          {"max_position_embeddings", absl::StrCat(c.max_position_embeddings)},
-          {"embedding_init_range", PythonFloatRepr(c.embedding_init_range)},
-          {"decoder_init_range", PythonFloatRepr(c.decoder_init_range)},
-          {"norm_eps", PythonFloatRepr(c.norm_eps)},
-          {"rms_norm", Bool(c.rms_norm)},
-          {"rope", Bool(c.rope)},
-          {"hidden_act", PythonJsonString(c.hidden_act)},
-          {"dropout", PythonFloatRepr(c.dropout)},
-          {"flash_attention", Bool(c.flash_attention)},
-          {"decoder_bias", Bool(f.decoder_bias)},
-          {"pad_token_id", absl::StrCat(c.pad_token_id)},
-          {"torch_dtype", dtype},
-          {"dtype", dtype},
-          {"transformers_version", PythonJsonString(f.transformers_version)},
-      },
-      0);
+  std::vector<Member> members = {
+      {"architectures", "[\n    \"NeoBERTLMHead\"\n  ]"},
+      {"model_type", "\"neobert\""},
+      {"auto_map", auto_map},
+      {"hidden_size", absl::StrCat(c.hidden_size)},
+      {"num_hidden_layers", absl::StrCat(c.num_hidden_layers)},
+      {"num_attention_heads", absl::StrCat(c.num_attention_heads)},
+      {"intermediate_size", absl::StrCat(c.intermediate_size)},
+      {"vocab_size", absl::StrCat(c.vocab_size)},
+      {"max_length", absl::StrCat(c.max_position_embeddings)},
+      {"max_position_embeddings", absl::StrCat(c.max_position_embeddings)},
+      {"embedding_init_range", PythonFloatRepr(c.embedding_init_range)},
+      {"decoder_init_range", PythonFloatRepr(c.decoder_init_range)},
+      {"norm_eps", PythonFloatRepr(c.norm_eps)},
+      {"rms_norm", Bool(c.rms_norm)},
+      {"rope", Bool(c.rope)},
+      {"hidden_act", PythonJsonString(c.hidden_act)},
+      {"dropout", PythonFloatRepr(c.dropout)},
+      {"flash_attention", Bool(c.flash_attention)},
+      {"decoder_bias", Bool(f.decoder_bias)},
+  };
+  if (!f.tie_word_embeddings) members.push_back({"tie_word_embeddings", Bool(false)});
+  members.insert(members.end(),
+                 {{"pad_token_id", absl::StrCat(c.pad_token_id)},
+                  {"torch_dtype", dtype},
+                  {"dtype", dtype},
+                  {"transformers_version", PythonJsonString(f.transformers_version)}});
+  return RenderObject(members, 0);
 }
 
 }  // namespace neobert::core

@@ -9,10 +9,13 @@
 //   num_attention_heads, intermediate_size, vocab_size, max_length,
 //   max_position_embeddings, embedding_init_range, decoder_init_range,
 //   norm_eps, rms_norm, rope, hidden_act, dropout, flash_attention,
-//   decoder_bias, pad_token_id, torch_dtype, dtype, transformers_version
+//   decoder_bias, [tie_word_embeddings], pad_token_id, torch_dtype, dtype,
+//   transformers_version
 //
 // Beyond §6: `decoder_bias` (our model.py builds a biased decoder when
-// true), `dtype` (transformers 5 reads it instead of `torch_dtype`; both
+// true), `tie_word_embeddings: false` only for a decoder whose values differ
+// from the embedding (P7: HF ties by default and would replace it on load),
+// `dtype` (transformers 5 reads it instead of `torch_dtype`; both
 // are written), auto_map module `model` (our files are model.py + rotary.py),
 // transformers_version = the version our modeling code targets. Float
 // fields are always JSON floats (a YAML `0` becomes 0.0, where Python would
@@ -33,6 +36,8 @@ inline constexpr absl::string_view kAutoMapModule = "model";
 struct HfConfigFields {
   format::DType dtype = format::DType::kFloat32;  // torch_dtype / dtype
   bool decoder_bias = false;
+  // false → "tie_word_embeddings": false is written; true → omitted (§6).
+  bool tie_word_embeddings = true;
   std::string auto_map_module = std::string(kAutoMapModule);
   std::string transformers_version = std::string(kTargetTransformersVersion);
 };

@@ -109,6 +109,20 @@ TEST(HfConfig, ReflectsConfigAndFields) {
   EXPECT_THAT(text, ::testing::HasSubstr("\"dropout\": 0.1,"));
 }
 
+TEST(HfConfig, UntiedDecoderDeclaresTieWordEmbeddingsFalse) {
+  auto c = ParseCheckpointConfig(testing::TinyConfigYaml());
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(RenderHfConfigJson(*c, HfConfigFields{}),
+              ::testing::Not(::testing::HasSubstr("tie_word_embeddings")));
+  HfConfigFields f;
+  f.tie_word_embeddings = false;
+  const std::string text = RenderHfConfigJson(*c, f);
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "\"decoder_bias\": false,\n  \"tie_word_embeddings\": false,\n  "
+                        "\"pad_token_id\""));
+  EXPECT_EQ(nlohmann::ordered_json::parse(text)["tie_word_embeddings"], false);
+}
+
 TEST(PythonFloatRepr, MatchesPython) {
   const std::pair<double, const char*> cases[] = {
       {1e-05, "1e-05"},
