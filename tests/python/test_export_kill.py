@@ -1,0 +1,175 @@
+"""Killing the exporter never leaves a partial destination.
+
+Builds a ~200 MB checkpoint with torch.save (the fixture's config.yaml,
+tokenizer/ and tokenizer_info.json with bigger dimensions), measures one
+un-killed export, then SIGKILLs exports to one destination after seeded
+random delays spread over that duration. After every kill the destination
+must not exist (the only legal exception: the kill landed after the atomic
+rename, and then the folder must be a complete export whose manifest
+verifies). Most kills must land while the hidden `.<name>.partial-*` staging
+directory exists, i.e. in the middle of writing. A SIGTERM is a cooperative
+cancel: exit 1 and nothing left at all. A final un-killed export succeeds and
+removes the stale staging directories of the killed runs (their pids are
+dead).
+
+usage: /usr/bin/python3 test_export_kill.py BIN_DIR FIXTURES_DIR
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import torch
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from export_util import exporter, file_sha256, staging_leftovers, swiglu_width  # noqa: E402
+
+BIN = FIXTURES = None
+SOURCE = "fp32_swiglu_rope_rms"
+DIMS = {"hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 16, "intermediate_size": 4096}
+TRIALS = 8
+SEED = 20240607
+
+
+def make_medium_checkpoint(dst):
+    """~205 MB fp32 state_dict.pt; V stays the fixture's (its tokenizer is reused)."""
+    src = os.path.join(FIXTURES, SOURCE)
+    os.makedirs(dst)
+    shutil.copytree(os.path.join(src, "tokenizer"), os.path.join(dst, "tokenizer"))
+    shutil.copy(os.path.join(src, "tokenizer_info.json"), dst)
+    with open(os.path.join(src, "config.yaml")) as f:
+        doc = yaml.safe_load(f)
+    doc["model"].update(DIMS)
+    with open(os.path.join(dst, "config.yaml"), "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    H, L, V = DIMS["hidden_size"], DIMS["num_hidden_layers"], doc["model"]["vocab_size"]
+    W = swiglu_width(DIMS["intermediate_size"])
+    gen = torch.Generator().manual_seed(SEED)
+    sd = {"model.encoder.weight": torch.randn(V, H, generator=gen)}
+    for i in range(L):
+        p = f"model.transformer_encoder.{i}."
+        sd[p + "qkv.weight"] = torch.randn(3 * H, H, generator=gen)
+        sd[p + "wo.weight"] = torch.randn(H, H, generator=gen)
+        sd[p + "ffn.w1.weight"] = torch.randn(W, H, generator=gen)
+        sd[p + "ffn.w2.weight"] = torch.randn(W, H, generator=gen)
+        sd[p + "ffn.w3.weight"] = torch.randn(H, W, generator=gen)
+        sd[p + "attention_norm.weight"] = torch.ones(H)
+        sd[p + "ffn_norm.weight"] = torch.ones(H)
+    sd["model.layer_norm.weight"] = torch.ones(H)
+    sd["decoder.weight"] = sd["model.encoder.weight"]  # tied, one storage
+    torch.save(sd, os.path.join(dst, "state_dict.pt"))
+    return os.path.getsize(os.path.join(dst, "state_dict.pt"))
+
+
+def verify_export(test, out):
+    with open(os.path.join(out, "manifest.json")) as f:
+        m = json.load(f)
+    test.assertEqual({e["name"] for e in m["files"]}, set(os.listdir(out)) - {"manifest.json"})
+    for e in m["files"]:
+        path = os.path.join(out, e["name"])
+        test.assertEqual(os.path.getsize(path), e["size"], e["name"])
+        test.assertEqual(file_sha256(path), e["sha256"], e["name"])
+
+
+class KillDuringExport(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="neobert_export_kill_")
+        self.ckpt = os.path.join(self.tmp, "ckpt")
+        size = make_medium_checkpoint(self.ckpt)
+        self.assertGreater(size, 190e6)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, out, capture=True):
+        return subprocess.Popen([exporter(BIN), "export", self.ckpt, "-o", out],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
+
+    def test_sigkill_never_leaves_a_destination(self):
+        # Calibrate: how long one full export takes on this machine right now.
+        calib = os.path.join(self.tmp, "calibration")
+        t0 = time.monotonic()
+        proc = self.start(calib)
+        _, err = proc.communicate(timeout=120)
+        duration = time.monotonic() - t0
+        self.assertEqual(proc.returncode, 0, err)
+        verify_export(self, calib)
+        shutil.rmtree(calib)
+        self.assertGreater(duration, 0.5, "export too fast for kills to land mid-way")
+
+        out = os.path.join(self.tmp, "exports", "medium")
+
+        # SIGTERM is a cooperative cancel: a clean failure, nothing left behind.
+        # Sent once this run's staging dir exists (the write phase).
+        proc = self.start(out)
+        deadline = time.monotonic() + duration * 2
+        mine = None
+        while time.monotonic() < deadline and mine is None:
+            mine = next((n for n in staging_leftovers(out) if f"-{proc.pid}-" in n), None)
+            time.sleep(0.005)
+        self.assertIsNotNone(mine, "the SIGTERM run never reached the write phase")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertEqual(err.strip().splitlines()[-1].split(":")[0], "error")
+        self.assertIn("cancel", err.lower())
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(staging_leftovers(out), [])
+
+        rng = random.Random(SEED)
+        kills = mid_write = 0
+        for trial in range(TRIALS):
+            # Stratified over [0.05, 0.85] of the calibrated duration.
+            lo = 0.05 + 0.8 * trial / TRIALS
+            delay = duration * rng.uniform(lo, lo + 0.8 / TRIALS)
+            proc = self.start(out, capture=False)
+            time.sleep(delay)
+            staging_at_kill = staging_leftovers(out)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            with self.subTest(trial=trial, delay=round(delay, 3)):
+                if proc.returncode == 0:  # finished before the kill: not a kill trial
+                    shutil.rmtree(out)
+                    continue
+                self.assertEqual(proc.returncode, -signal.SIGKILL)
+                kills += 1
+                if os.path.exists(out):
+                    # Only possible if the kill landed between the atomic rename
+                    # and process exit: then the folder must be whole.
+                    verify_export(self, out)
+                    shutil.rmtree(out)
+                    continue
+                if staging_at_kill:
+                    mid_write += 1
+        sys.stderr.write(f"\nexport {duration:.2f} s; {kills} kills, {mid_write} during the write phase\n")
+        self.assertGreaterEqual(kills, TRIALS - 2, "too many exports ended before their kill")
+        self.assertGreaterEqual(mid_write, TRIALS // 2,
+                                f"only {mid_write} of {TRIALS} kills hit the write phase")
+        stale = staging_leftovers(out)
+        self.assertTrue(stale, "the last killed export should have left its hidden staging directory")
+        self.assertFalse(os.path.exists(out))
+
+        # A final un-killed run publishes a complete export and removes the
+        # stale staging dirs of the killed runs.
+        proc = self.start(out)
+        _, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        verify_export(self, out)
+        self.assertEqual(staging_leftovers(out), [])
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["medium"])
+
+
+if __name__ == "__main__":
+    BIN, FIXTURES = os.path.abspath(sys.argv.pop(1)), os.path.abspath(sys.argv.pop(1))
+    unittest.main()
