@@ -8,6 +8,7 @@
 #include "client/convert_command.h"
 #include "client/export_command.h"
 #include "client/inspect_command.h"
+#include "client/remote_client.h"
 
 namespace {
 
@@ -17,6 +18,11 @@ constexpr char kUsage[] =
     "  export CKPT_DIR [-o DIR] [...]    convert a training checkpoint into a Hugging Face folder\n"
     "  inspect PATH [--hash] [--json]   list the tensors of a weight file or directory\n"
     "  convert INPUT OUTPUT [--to F]     rewrite a weight file as safetensors or torch .bin\n"
+    "client mode (neobert-exportd at --server or $NEOBERT_EXPORT_SERVER):\n"
+    "  export CKPT_DIR --server ADDR      export on the server, streaming progress\n"
+    "  submit CKPT_DIR [-o DIR]           queue an export, print the job id\n"
+    "  validate EXPORT_DIR                check an export folder on the server\n"
+    "  watch JOB | cancel JOB | jobs | health\n"
     "run 'neobert-export <command> --help' for a command's options.\n";
 
 }  // namespace
@@ -29,7 +35,29 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "export") return neobert::cli::RunExport(args);
+  if (command == "export") {
+    // --local forces the in-process path even when NEOBERT_EXPORT_SERVER is set.
+    bool local = false, server_flag = false;
+    for (auto it = args.begin(); it != args.end();) {
+      if (*it == "--local") {
+        local = true;
+        it = args.erase(it);
+        continue;
+      }
+      if (*it == "--server" || it->rfind("--server=", 0) == 0) server_flag = true;
+      ++it;
+    }
+    if (!local && (server_flag || neobert::cli::ServerFromEnv())) {
+      return neobert::cli::RunRemoteExport(args);
+    }
+    return neobert::cli::RunExport(args);
+  }
+  if (command == "submit") return neobert::cli::RunSubmit(args);
+  if (command == "validate") return neobert::cli::RunRemoteValidate(args);
+  if (command == "watch") return neobert::cli::RunWatch(args);
+  if (command == "jobs") return neobert::cli::RunJobs(args);
+  if (command == "cancel") return neobert::cli::RunCancel(args);
+  if (command == "health") return neobert::cli::RunHealth(args);
   if (command == "inspect") return neobert::cli::RunInspect(args);
   if (command == "convert") return neobert::cli::RunConvert(args);
   std::cerr << "neobert-export: unknown command '" << command << "'\n" << kUsage;

@@ -1,0 +1,53 @@
+// The RPC side of neobert-export: talking to neobert-exportd.
+//
+// The server address comes from --server or NEOBERT_EXPORT_SERVER; a bearer
+// token from --token-file (or NEOBERT_EXPORT_TOKEN_FILE). A server that does
+// not answer within --connect-timeout seconds (default 5) is exit code 3.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "neobert/export/v1/export_service.grpc.pb.h"
+
+namespace neobert::cli {
+
+namespace pb = ::neobert::export_::v1;
+
+struct RemoteTarget {
+  std::string server;
+  std::string token;  // empty: no authorization metadata
+  int connect_timeout_s = 5;
+};
+
+// A channel that is connected, or the exit code to return (with a message
+// already printed): kExitUnreachable when nothing answers.
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::ExportService::Stub> stub;
+};
+int Connect(const RemoteTarget& target, Connection* out);
+
+// Sets the authorization metadata and nothing else.
+void PrepareContext(const RemoteTarget& target, grpc::ClientContext* ctx);
+
+// Exit code for an RPC that failed: 3 when the server is unreachable or
+// draining (UNAVAILABLE), 1 otherwise. Prints the error.
+int ReportRpcError(const std::string& what, const grpc::Status& status);
+
+// The --server value, else NEOBERT_EXPORT_SERVER; nullopt when neither.
+std::optional<std::string> ServerFromEnv();
+
+// Subcommands run against a server; each returns the exit code.
+int RunRemoteExport(const std::vector<std::string>& args);
+int RunRemoteValidate(const std::vector<std::string>& args);
+int RunSubmit(const std::vector<std::string>& args);
+int RunWatch(const std::vector<std::string>& args);
+int RunJobs(const std::vector<std::string>& args);
+int RunCancel(const std::vector<std::string>& args);
+int RunHealth(const std::vector<std::string>& args);
+
+}  // namespace neobert::cli

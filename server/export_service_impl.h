@@ -1,0 +1,59 @@
+// The gRPC handlers: authenticate, resolve paths through the policy, hand the
+// job to the JobManager, and relay events. No conversion work happens here.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "neobert/export/v1/export_service.grpc.pb.h"
+#include "server/job_manager.h"
+#include "server/path_policy.h"
+#include "server/proto_convert.h"
+
+namespace neobert::server {
+
+struct ServiceOptions {
+  // Required bearer token; empty = no authentication.
+  std::string token;
+  // fsync exports before publishing (tests may turn it off).
+  bool sync = true;
+};
+
+class ExportServiceImpl final : public pb::ExportService::Service {
+ public:
+  // `jobs` must outlive the service.
+  ExportServiceImpl(JobManager* jobs, PathPolicy policy, ServiceOptions options);
+
+  grpc::Status ExportCheckpoint(grpc::ServerContext* ctx, const pb::ExportRequest* req,
+                                grpc::ServerWriter<pb::JobEvent>* writer) override;
+  grpc::Status ValidateExport(grpc::ServerContext* ctx, const pb::ValidateRequest* req,
+                              grpc::ServerWriter<pb::JobEvent>* writer) override;
+  grpc::Status SubmitExport(grpc::ServerContext* ctx, const pb::ExportRequest* req,
+                            pb::Job* resp) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const pb::GetJobRequest* req,
+                      pb::Job* resp) override;
+  grpc::Status ListJobs(grpc::ServerContext* ctx, const pb::ListJobsRequest* req,
+                        pb::ListJobsResponse* resp) override;
+  grpc::Status WatchJob(grpc::ServerContext* ctx, const pb::WatchJobRequest* req,
+                        grpc::ServerWriter<pb::JobEvent>* writer) override;
+  grpc::Status CancelJob(grpc::ServerContext* ctx, const pb::CancelJobRequest* req,
+                         pb::Job* resp) override;
+
+ private:
+  grpc::Status Authenticate(const grpc::ServerContext* ctx) const;
+  absl::StatusOr<JobSpec> ExportSpec(const pb::ExportRequest& req) const;
+  // Streams `id`'s events until the final one or the client leaves.
+  grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id,
+                     grpc::ServerWriter<pb::JobEvent>* writer);
+
+  JobManager* jobs_;
+  PathPolicy policy_;
+  ServiceOptions options_;
+};
+
+// Constant-time comparison of `header` with "Bearer <token>" (sha256 of both
+// sides compared with CRYPTO_memcmp, so neither content nor length leaks).
+bool BearerTokenMatches(const std::string& header, const std::string& token);
+
+}  // namespace neobert::server

@@ -1,0 +1,69 @@
+// A job as the server sees it, with no protobuf in sight: the RPC layer
+// converts these to and from export_service.proto messages.
+//
+// States and the only legal transitions:
+//   QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
+//   QUEUED → CANCELLED                     (cancelled before a worker took it)
+//   QUEUED | RUNNING → INTERRUPTED         (found so in the journal at restart)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "core/export/exporter.h"
+
+namespace neobert::server {
+
+enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kInterrupted };
+enum class JobKind { kExport, kValidate };
+
+const char* JobStateName(JobState s);
+std::optional<JobState> JobStateFromName(const std::string& name);
+bool IsTerminal(JobState s);
+
+struct JobSpec {
+  JobKind kind = JobKind::kExport;
+  // kExport: paths already resolved by the path policy.
+  core::ExportOptions export_options;
+  // kValidate: the export folder (resolved).
+  std::string validate_dir;
+  std::string idempotency_key;  // empty: none
+};
+
+// The input a job reads (checkpoint or export folder) and where it writes.
+std::string JobSource(const JobSpec& spec);
+std::string JobDestination(const JobSpec& spec);
+
+// One event of a job's stream. `final` marks the last event, which carries
+// either `result` (SUCCEEDED) or a non-OK `error`.
+struct JobEvent {
+  std::string job_id;
+  JobState state = JobState::kQueued;
+  std::string stage;
+  std::string message;
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  double percent = 0;
+  std::string warning;
+  bool final = false;
+  std::optional<core::ExportResult> result;
+  absl::Status error;
+  uint64_t sequence = 0;
+};
+
+// A point-in-time copy of a job.
+struct JobSnapshot {
+  std::string id;
+  JobSpec spec;
+  JobState state = JobState::kQueued;
+  std::string stage;
+  double percent = 0;
+  int64_t created_unix_ms = 0;
+  int64_t finished_unix_ms = 0;
+  std::optional<core::ExportResult> result;
+  absl::Status error;
+};
+
+}  // namespace neobert::server

@@ -1,0 +1,104 @@
+#include "server/proto_convert.h"
+
+namespace neobert::server {
+
+core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req) {
+  core::ExportOptions o;
+  o.checkpoint_dir = req.checkpoint_dir();
+  o.output_dir = req.output_dir();
+  o.dtype = req.dtype().empty() ? "keep" : req.dtype();
+  o.max_shard_bytes = req.max_shard_bytes();
+  o.write_pytorch_bin = req.has_write_pytorch_bin() ? req.write_pytorch_bin() : true;
+  o.overwrite = req.overwrite();
+  o.dry_run = req.dry_run();
+  o.drop_decoder_bias = req.drop_decoder_bias();
+  o.prefer_newest_file = req.prefer_newest_file();
+  return o;
+}
+
+pb::JobState ToProto(JobState s) {
+  switch (s) {
+    case JobState::kQueued: return pb::QUEUED;
+    case JobState::kRunning: return pb::RUNNING;
+    case JobState::kSucceeded: return pb::SUCCEEDED;
+    case JobState::kFailed: return pb::FAILED;
+    case JobState::kCancelled: return pb::CANCELLED;
+    case JobState::kInterrupted: return pb::INTERRUPTED;
+  }
+  return pb::JOB_STATE_UNSPECIFIED;
+}
+
+std::optional<JobState> FromProto(pb::JobState s) {
+  switch (s) {
+    case pb::QUEUED: return JobState::kQueued;
+    case pb::RUNNING: return JobState::kRunning;
+    case pb::SUCCEEDED: return JobState::kSucceeded;
+    case pb::FAILED: return JobState::kFailed;
+    case pb::CANCELLED: return JobState::kCancelled;
+    case pb::INTERRUPTED: return JobState::kInterrupted;
+    default: return std::nullopt;
+  }
+}
+
+pb::JobResult ToProto(const core::ExportResult& r) {
+  pb::JobResult out;
+  out.set_output_dir(r.output_dir);
+  for (const auto& f : r.files) {
+    auto* fi = out.add_files();
+    fi->set_name(f.name);
+    fi->set_size(f.size);
+    fi->set_sha256(f.sha256);
+  }
+  for (const auto& n : r.notes) out.add_notes(n);
+  for (const auto& w : r.warnings) out.add_warnings(w);
+  out.set_seconds(r.seconds);
+  out.set_skipped(r.skipped);
+  out.set_dry_run(r.dry_run);
+  out.set_dtype(r.dtype);
+  out.set_tensor_count(r.tensor_count);
+  return out;
+}
+
+pb::JobEvent ToProto(const JobEvent& e) {
+  pb::JobEvent out;
+  out.set_job_id(e.job_id);
+  out.set_state(ToProto(e.state));
+  out.set_stage(e.stage);
+  out.set_message(e.message);
+  out.set_bytes_done(e.bytes_done);
+  out.set_bytes_total(e.bytes_total);
+  out.set_percent(e.percent);
+  out.set_warning(e.warning);
+  out.set_sequence(e.sequence);
+  if (e.final) {
+    if (e.result && e.state == JobState::kSucceeded) {
+      *out.mutable_result() = ToProto(*e.result);
+    } else {
+      out.mutable_error()->set_code(static_cast<int>(e.error.code()));
+      out.mutable_error()->set_message(std::string(e.error.message()));
+    }
+  }
+  return out;
+}
+
+pb::Job ToProto(const JobSnapshot& j) {
+  pb::Job out;
+  out.set_job_id(j.id);
+  out.set_kind(j.spec.kind == JobKind::kExport ? pb::EXPORT : pb::VALIDATE);
+  out.set_state(ToProto(j.state));
+  out.set_checkpoint_dir(JobSource(j.spec));
+  out.set_output_dir(JobDestination(j.spec));
+  out.set_stage(j.stage);
+  out.set_percent(j.percent);
+  out.set_created_unix_ms(j.created_unix_ms);
+  out.set_finished_unix_ms(j.finished_unix_ms);
+  out.set_idempotency_key(j.spec.idempotency_key);
+  if (j.result) *out.mutable_result() = ToProto(*j.result);
+  if (!j.error.ok()) {
+    out.mutable_error()->set_code(static_cast<int>(j.error.code()));
+    out.mutable_error()->set_message(std::string(j.error.message()));
+  }
+  return out;
+}
+
+}  // namespace neobert::server

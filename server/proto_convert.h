@@ -1,0 +1,20 @@
+// Conversions between server/job.h types and export_service.proto messages.
+// Requests are converted after the path policy resolved their paths.
+#pragma once
+
+#include "neobert/export/v1/export_service.pb.h"
+#include "server/job.h"
+
+namespace neobert::server {
+
+namespace pb = ::neobert::export_::v1;
+
+// Options only (paths copied verbatim; the caller resolves them).
+core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req);
+pb::JobState ToProto(JobState s);
+std::optional<JobState> FromProto(pb::JobState s);
+pb::JobResult ToProto(const core::ExportResult& r);
+pb::JobEvent ToProto(const JobEvent& e);
+pb::Job ToProto(const JobSnapshot& j);
+
+}  // namespace neobert::server
