@@ -145,7 +145,8 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions
       }
       // Only a success can be returned again for an equal request; a key
       // always maps to its job.
-      if (job->snap.state == JobState::kSucceeded || job->dedupe_key.rfind("key:", 0) == 0) {
+      if ((job->snap.state == JobState::kSucceeded && job->snap.spec.kind == JobKind::kExport) ||
+          job->dedupe_key.rfind("key:", 0) == 0) {
         m->dedupe_[job->dedupe_key] = id;
       }
       m->order_.push_back(id);
@@ -213,7 +214,10 @@ void JobManager::Finish(Job& j, JobState state, std::optional<core::ExportResult
   j.snap.error = std::move(error);
   j.snap.finished_unix_ms = NowUnixMs();
   if (state == JobState::kSucceeded) j.snap.percent = 100;
-  if (state != JobState::kSucceeded && j.dedupe_key.rfind("spec:", 0) == 0) {
+  // A finished validation is never reused for an equal request: the folder
+  // may have changed since, and re-checking it is the point.
+  const bool reusable = state == JobState::kSucceeded && j.snap.spec.kind == JobKind::kExport;
+  if (!reusable && j.dedupe_key.rfind("spec:", 0) == 0) {
     auto it = dedupe_.find(j.dedupe_key);
     if (it != dedupe_.end() && it->second == j.snap.id) dedupe_.erase(it);
   }

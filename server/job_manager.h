@@ -9,8 +9,9 @@
 // Idempotency: a request with an idempotency key returns the job that first
 // used the key, whatever its state (reusing a key for a different request is
 // INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
-// RUNNING, or SUCCEEDED (and whose destination still exists) returns that
-// job; after FAILED/CANCELLED/INTERRUPTED it starts a new one.
+// RUNNING, or (exports only) SUCCEEDED with its destination still present
+// returns that job; otherwise (FAILED/CANCELLED/INTERRUPTED, or a finished
+// validation) it starts a new one.
 //
 // Watching never affects a job: a watcher that goes away is dropped; only
 // Cancel() (or shutdown) cancels.

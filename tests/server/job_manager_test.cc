@@ -1,0 +1,302 @@
+#include "server/job_manager.h"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "server/journal.h"
+#include "tests/server/server_test_util.h"
+
+namespace neobert::server {
+namespace {
+
+using testing::ExportSpec;
+using testing::GatedRunner;
+using testing::ManualExecutor;
+
+struct Harness {
+  ManualExecutor* exec = nullptr;
+  std::unique_ptr<JobManager> jobs;
+};
+
+Harness Make(JobRunner runner, int capacity = 16, const std::string& state_dir = "") {
+  Harness h;
+  auto exec = std::make_unique<ManualExecutor>();
+  h.exec = exec.get();
+  JobManagerOptions o;
+  o.queue_capacity = capacity;
+  o.state_dir = state_dir;
+  o.executor = std::move(exec);
+  o.runner = std::move(runner);
+  auto m = JobManager::Create(std::move(o));
+  EXPECT_TRUE(m.ok()) << m.status();
+  h.jobs = std::move(*m);
+  return h;
+}
+
+std::vector<JobEvent> Drain(EventStream& s) {
+  std::vector<JobEvent> out;
+  while (!s.done()) {
+    auto e = s.Next(absl::Seconds(10));
+    if (!e) break;
+    out.push_back(*e);
+  }
+  return out;
+}
+
+TEST(JobManager, QueuedRunningSucceededWithEvents) {
+  GatedRunner gate;
+  Harness h = Make(gate.AsRunner());
+  auto job = h.jobs->Submit(ExportSpec("/in/a", "/out/a"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state, JobState::kQueued);
+  auto watch1 = h.jobs->Watch(job->id);
+  auto watch2 = h.jobs->Watch(job->id);
+  ASSERT_TRUE(watch1.ok() && watch2.ok());
+  std::thread worker([&] { h.exec->RunOne(); });
+  gate.WaitStarted();
+  EXPECT_EQ(h.jobs->Get(job->id)->state, JobState::kRunning);
+  gate.Release();
+  worker.join();
+  auto done = h.jobs->Get(job->id);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, JobState::kSucceeded);
+  ASSERT_TRUE(done->result.has_value());
+  EXPECT_EQ(done->result->output_dir, "/out/a");
+  EXPECT_GT(done->finished_unix_ms, 0);
+  for (auto* w : {&*watch1, &*watch2}) {
+    auto events = Drain(**w);
+    ASSERT_GE(events.size(), 5u);
+    EXPECT_EQ(events.front().state, JobState::kQueued);
+    EXPECT_EQ(events[1].state, JobState::kRunning);
+    bool saw_warning = false, saw_half = false;
+    for (const auto& e : events) {
+      saw_warning |= e.warning == "a warning";
+      saw_half |= e.percent == 50.0 && e.stage == "write";
+    }
+    EXPECT_TRUE(saw_warning);
+    EXPECT_TRUE(saw_half);
+    EXPECT_TRUE(events.back().final);
+    EXPECT_EQ(events.back().state, JobState::kSucceeded);
+    ASSERT_TRUE(events.back().result.has_value());
+    for (size_t i = 2; i < events.size(); ++i) EXPECT_GT(events[i].sequence, events[i - 1].sequence);
+  }
+  // A watcher arriving after the end gets the final event at once.
+  auto late = h.jobs->Watch(job->id);
+  auto events = Drain(**late);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].final);
+  EXPECT_EQ(events[0].state, JobState::kSucceeded);
+}
+
+TEST(JobManager, FailedJobCarriesItsStatus) {
+  GatedRunner gate;
+  gate.FailOnRelease();
+  gate.Release();
+  Harness h = Make(gate.AsRunner());
+  auto job = h.jobs->Submit(ExportSpec("/in/a", "/out/a"));
+  ASSERT_TRUE(job.ok());
+  h.exec->RunAll();
+  auto j = h.jobs->Get(job->id);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->error.code(), absl::StatusCode::kInvalidArgument);
+  // A failed job is not reused for an equal request: a retry is a new job.
+  auto again = h.jobs->Submit(ExportSpec("/in/a", "/out/a"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->id, job->id);
+}
+
+TEST(JobManager, QueueFullIsResourceExhausted) {
+  GatedRunner gate;
+  Harness h = Make(gate.AsRunner(), /*capacity=*/2);
+  ASSERT_TRUE(h.jobs->Submit(ExportSpec("/in/a", "/out/1")).ok());
+  ASSERT_TRUE(h.jobs->Submit(ExportSpec("/in/a", "/out/2")).ok());
+  auto third = h.jobs->Submit(ExportSpec("/in/a", "/out/3"));
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  // An equal request is answered from the queue even when it is full.
+  bool dedup = false;
+  auto same = h.jobs->Submit(ExportSpec("/in/a", "/out/1"), &dedup);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(dedup);
+  // Cancelling one frees its slot.
+  auto list = h.jobs->List(JobState::kQueued, "");
+  ASSERT_EQ(list.size(), 2u);
+  ASSERT_TRUE(h.jobs->Cancel(list[0].id).ok());
+  EXPECT_TRUE(h.jobs->Submit(ExportSpec("/in/a", "/out/3")).ok());
+}
+
+TEST(JobManager, CancelQueuedRunningAndFinished) {
+  GatedRunner gate;
+  Harness h = Make(gate.AsRunner());
+  auto a = h.jobs->Submit(ExportSpec("/in/a", "/out/a"));
+  auto b = h.jobs->Submit(ExportSpec("/in/b", "/out/b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  // b is cancelled while still queued: CANCELLED at once, its task a no-op.
+  auto cb = h.jobs->Cancel(b->id);
+  ASSERT_TRUE(cb.ok());
+  EXPECT_EQ(cb->state, JobState::kCancelled);
+  // a is cancelled while running: the token stops it.
+  std::thread worker([&] { h.exec->RunAll(); });
+  gate.WaitStarted();
+  auto ca = h.jobs->Cancel(a->id);
+  ASSERT_TRUE(ca.ok());
+  worker.join();
+  EXPECT_EQ(h.jobs->Get(a->id)->state, JobState::kCancelled);
+  EXPECT_EQ(h.jobs->Get(b->id)->state, JobState::kCancelled);
+  EXPECT_EQ(h.jobs->Cancel(a->id).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h.jobs->Cancel("job-nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h.jobs->Get("job-nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(h.jobs->Watch("job-nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(JobManager, DisconnectedWatcherDoesNotCancel) {
+  GatedRunner gate;
+  gate.Release();
+  Harness h = Make(gate.AsRunner());
+  auto job = h.jobs->Submit(ExportSpec("/in/a", "/out/a"));
+  {
+    auto w = h.jobs->Watch(job->id);
+    ASSERT_TRUE(w.ok());
+  }  // the watcher is gone
+  h.exec->RunAll();
+  EXPECT_EQ(h.jobs->Get(job->id)->state, JobState::kSucceeded);
+}
+
+TEST(JobManager, Idempotency) {
+  GatedRunner gate;
+  gate.Release();
+  Harness h = Make(gate.AsRunner());
+  std::string out = testing::MakeTempDir("idem");
+  auto a = h.jobs->Submit(ExportSpec("/in/a", out, "key-1"));
+  bool dedup = false;
+  auto b = h.jobs->Submit(ExportSpec("/in/a", out, "key-1"), &dedup);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(dedup);
+  EXPECT_EQ(a->id, b->id);
+  // Same key, different request: refused.
+  EXPECT_EQ(h.jobs->Submit(ExportSpec("/in/other", out, "key-1")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // No key: equal options find the queued job, then the finished one.
+  auto c = h.jobs->Submit(ExportSpec("/in/a", out + "/x"));
+  auto d = h.jobs->Submit(ExportSpec("/in/a", out + "/x"));
+  EXPECT_EQ(c->id, d->id);
+  auto other_dtype = ExportSpec("/in/a", out + "/x");
+  other_dtype.export_options.dtype = "bfloat16";
+  auto e = h.jobs->Submit(other_dtype);
+  EXPECT_NE(e->id, c->id);
+  h.exec->RunAll();
+  std::filesystem::create_directories(out + "/x");
+  auto f = h.jobs->Submit(ExportSpec("/in/a", out + "/x"), &dedup);
+  EXPECT_TRUE(dedup);
+  EXPECT_EQ(f->id, c->id);
+  // Once the destination is gone, the same request runs again.
+  std::filesystem::remove_all(out + "/x");
+  auto g = h.jobs->Submit(ExportSpec("/in/a", out + "/x"), &dedup);
+  EXPECT_FALSE(dedup);
+  EXPECT_NE(g->id, c->id);
+  std::filesystem::remove_all(out);
+}
+
+TEST(JobManager, ListFilters) {
+  GatedRunner gate;
+  gate.Release();
+  Harness h = Make(gate.AsRunner());
+  auto a = h.jobs->Submit(ExportSpec("/in/run1/ckpt", "/out/a"));
+  h.exec->RunAll();
+  auto b = h.jobs->Submit(ExportSpec("/in/run2/ckpt", "/out/b"));
+  EXPECT_EQ(h.jobs->List(std::nullopt, "").size(), 2u);
+  auto queued = h.jobs->List(JobState::kQueued, "");
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].id, b->id);
+  auto run1 = h.jobs->List(std::nullopt, "run1");
+  ASSERT_EQ(run1.size(), 1u);
+  EXPECT_EQ(run1[0].id, a->id);
+  EXPECT_TRUE(h.jobs->List(JobState::kFailed, "").empty());
+}
+
+TEST(JobManager, StopAcceptingIsUnavailable) {
+  GatedRunner gate;
+  Harness h = Make(gate.AsRunner());
+  h.jobs->StopAccepting();
+  EXPECT_EQ(h.jobs->Submit(ExportSpec("/in/a", "/out/a")).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(h.jobs->WaitIdle(absl::Milliseconds(10)));
+}
+
+TEST(JobManager, JournalRestartMarksUnfinishedJobsInterrupted) {
+  const std::string state = testing::MakeTempDir("journal");
+  std::string running_id, queued_id, done_id;
+  {
+    GatedRunner gate;
+    Harness h = Make(gate.AsRunner(), 16, state);
+    auto done = h.jobs->Submit(ExportSpec("/in/done", "/out/done"));
+    done_id = done->id;
+    gate.Release();
+    h.exec->RunOne();
+    ASSERT_EQ(h.jobs->Get(done_id)->state, JobState::kSucceeded);
+    queued_id = h.jobs->Submit(ExportSpec("/in/q", "/out/q"))->id;
+    // Simulate a crash: copy the journal while the job is queued, then add
+    // a RUNNING record for another job by hand, as a killed server leaves it.
+    JobSnapshot running;
+    running.id = "job-running";
+    running.spec = ExportSpec("/in/r", "/out/r");
+    running.state = JobState::kRunning;
+    std::ofstream(state + "/jobs.jsonl", std::ios::app) << SnapshotToJson(running) << "\n"
+                                                         << "{\"torn\":";
+    running_id = running.id;
+    std::filesystem::copy_file(state + "/jobs.jsonl", state + "/crash.jsonl");
+  }
+  std::filesystem::rename(state + "/crash.jsonl", state + "/jobs.jsonl");
+  GatedRunner gate2;
+  gate2.Release();
+  Harness h = Make(gate2.AsRunner(), 16, state);
+  auto all = h.jobs->List(std::nullopt, "");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(h.jobs->Get(done_id)->state, JobState::kSucceeded);
+  ASSERT_TRUE(h.jobs->Get(done_id)->result.has_value());
+  EXPECT_EQ(h.jobs->Get(done_id)->result->files.size(), 1u);
+  EXPECT_EQ(h.jobs->Get(queued_id)->state, JobState::kInterrupted);
+  EXPECT_EQ(h.jobs->Get(running_id)->state, JobState::kInterrupted);
+  EXPECT_EQ(h.jobs->Get(running_id)->error.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(h.jobs->Cancel(running_id).status().code(), absl::StatusCode::kFailedPrecondition);
+  // Resubmitting an interrupted job starts a new one.
+  auto again = h.jobs->Submit(ExportSpec("/in/r", "/out/r"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->id, running_id);
+  h.exec->RunAll();
+  EXPECT_EQ(h.jobs->Get(again->id)->state, JobState::kSucceeded);
+  std::filesystem::remove_all(state);
+}
+
+TEST(Journal, SnapshotRoundTrip) {
+  JobSnapshot j;
+  j.id = "job-1";
+  j.spec = ExportSpec("/in/\xff", "/out/a", "k");
+  j.spec.export_options.dtype = "float16";
+  j.spec.export_options.max_shard_bytes = 123;
+  j.state = JobState::kFailed;
+  j.error = absl::PermissionDeniedError("nope");
+  auto back = SnapshotFromJson(SnapshotToJson(j));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->id, "job-1");
+  EXPECT_EQ(back->state, JobState::kFailed);
+  EXPECT_EQ(back->spec.export_options.dtype, "float16");
+  EXPECT_EQ(back->spec.export_options.max_shard_bytes, 123u);
+  EXPECT_EQ(back->spec.idempotency_key, "k");
+  EXPECT_EQ(back->error.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(SnapshotFromJson("{").ok());
+  EXPECT_FALSE(SnapshotFromJson("{\"id\":1}").ok());
+}
+
+TEST(ThreadPoolExecutor, RunsEveryTask) {
+  std::atomic<int> n{0};
+  {
+    ThreadPoolExecutor pool(3);
+    for (int i = 0; i < 100; ++i) pool.Schedule([&] { n.fetch_add(1); });
+  }
+  EXPECT_EQ(n.load(), 100);
+}
+
+}  // namespace
+}  // namespace neobert::server

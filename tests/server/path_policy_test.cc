@@ -1,0 +1,117 @@
+#include "server/path_policy.h"
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+#include "server/export_service_impl.h"
+#include "server/server_config.h"
+#include "server/status_mapping.h"
+#include "tests/server/server_test_util.h"
+
+namespace neobert::server {
+namespace {
+namespace fs = std::filesystem;
+
+class PathPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = testing::MakeTempDir("policy");
+    fs::create_directories(root_ + "/in/ckpt");
+    fs::create_directories(root_ + "/out");
+    fs::create_directories(root_ + "/secret");
+    fs::create_directory_symlink(root_ + "/secret", root_ + "/in/escape");
+    fs::create_directory_symlink(root_ + "/secret", root_ + "/out/escape");
+    fs::create_directory_symlink(root_ + "/in/ckpt", root_ + "/in/alias");
+    auto p = PathPolicy::Create({root_ + "/in"}, {root_ + "/out"});
+    ASSERT_TRUE(p.ok()) << p.status();
+    policy_ = std::make_unique<PathPolicy>(*p);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string root_;
+  std::unique_ptr<PathPolicy> policy_;
+};
+
+TEST_F(PathPolicyTest, Inputs) {
+  auto ok = policy_->ResolveInput(root_ + "/in/ckpt");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(*ok, fs::canonical(root_ + "/in/ckpt").string());
+  // A symlink inside the root that points inside is fine (resolved).
+  EXPECT_EQ(*policy_->ResolveInput(root_ + "/in/alias"), *ok);
+  EXPECT_EQ(policy_->ResolveInput(root_ + "/in/escape").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveInput(root_ + "/in/../secret").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveInput(root_ + "/secret").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveInput(root_ + "/in/missing").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(policy_->ResolveInput("in/ckpt").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(policy_->ResolveInput("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PathPolicyTest, Outputs) {
+  auto ok = policy_->ResolveOutput(root_ + "/out/new/export");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(*ok, fs::canonical(root_ + "/out").string() + "/new/export");
+  EXPECT_EQ(policy_->ResolveOutput(root_ + "/out/escape/x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveOutput(root_ + "/out/../secret/x").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveOutput(root_ + "/out").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveOutput(root_ + "/out/").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(policy_->ResolveOutput(root_ + "/outside").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(PathPolicy, RootsMustExistAndPrefixIsNotContainment) {
+  EXPECT_EQ(PathPolicy::Create({"/definitely/not/here"}, {}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(PathPolicy::Create({"relative"}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsWithin("/a/b", "/a"));
+  EXPECT_TRUE(IsWithin("/a", "/a"));
+  EXPECT_FALSE(IsWithin("/ab", "/a"));
+  EXPECT_TRUE(IsWithin("/x", "/"));
+}
+
+TEST(StatusMapping, EveryDesignCode) {
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kInvalidArgument), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kNotFound), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kFailedPrecondition), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kResourceExhausted), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kPermissionDenied), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kUnauthenticated), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ToGrpcCode(absl::StatusCode::kUnavailable), grpc::StatusCode::UNAVAILABLE);
+  auto s = ToGrpcStatus(absl::NotFoundError("no job 'x'"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "no job 'x'");
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+TEST(Auth, BearerTokenMatches) {
+  EXPECT_TRUE(BearerTokenMatches("Bearer s3cret", "s3cret"));
+  EXPECT_FALSE(BearerTokenMatches("Bearer s3cre", "s3cret"));
+  EXPECT_FALSE(BearerTokenMatches("bearer s3cret", "s3cret"));
+  EXPECT_FALSE(BearerTokenMatches("s3cret", "s3cret"));
+  EXPECT_FALSE(BearerTokenMatches("", "s3cret"));
+}
+
+TEST(ServerFlags, ParseAndRequireRoots) {
+  auto c = ParseServerFlags({"--input-root", "/a", "--input-root=/b", "--output-root", "/c",
+                             "--workers", "3", "--queue-capacity=4", "--log-format", "json"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->input_roots, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(c->workers, 3);
+  EXPECT_EQ(c->queue_capacity, 4);
+  EXPECT_EQ(c->log_format, "json");
+  EXPECT_EQ(c->listen, "127.0.0.1:50051");
+  EXPECT_FALSE(ParseServerFlags({"--output-root", "/c"}).ok());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--bogus", "1"}).ok());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--workers", "0"}).ok());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--log-format", "xml"}).ok());
+}
+
+}  // namespace
+}  // namespace neobert::server

@@ -1,0 +1,106 @@
+// Helpers shared by the server tests: a temp dir, an executor that holds
+// tasks until told to run them, and a runner whose jobs block until released.
+#pragma once
+
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "server/executor.h"
+#include "server/job_manager.h"
+
+namespace neobert::server::testing {
+
+inline std::string MakeTempDir(const std::string& tag) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / ("neobert-" + tag + "-XXXXXX")).string();
+  char* p = mkdtemp(tmpl.data());
+  return p ? std::string(p) : std::string();
+}
+
+inline std::string FixturesDir() {
+  const char* env = std::getenv("NEOBERT_FIXTURES");
+  return env ? env : "";
+}
+
+// Holds scheduled tasks until RunOne/RunAll (on the calling thread).
+class ManualExecutor final : public Executor {
+ public:
+  void Schedule(std::function<void()> task) override {
+    absl::MutexLock lock(&mu_);
+    tasks_.push_back(std::move(task));
+  }
+  bool RunOne() {
+    std::function<void()> t;
+    {
+      absl::MutexLock lock(&mu_);
+      if (tasks_.empty()) return false;
+      t = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    t();
+    return true;
+  }
+  void RunAll() {
+    while (RunOne()) {
+    }
+  }
+  size_t pending() {
+    absl::MutexLock lock(&mu_);
+    return tasks_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+};
+
+// A runner that reports a stage and some bytes, then waits for Release()
+// (or for cancellation) before succeeding.
+class GatedRunner {
+ public:
+  JobRunner AsRunner() {
+    return [this](const JobSpec& spec, core::ProgressSink& sink,
+                  const core::CancelToken& cancel) -> absl::StatusOr<core::ExportResult> {
+      sink.OnStage("write", "writing", 100);
+      sink.OnBytes(50);
+      sink.OnWarning("a warning");
+      std::call_once(started_once_, [this] { started_.Notify(); });
+      while (!release_.WaitForNotificationWithTimeout(absl::Milliseconds(5))) {
+        if (cancel.cancelled()) return cancel.Check();
+      }
+      if (fail_) return absl::InvalidArgumentError("bad checkpoint (test)");
+      sink.OnBytes(100);
+      core::ExportResult r;
+      r.output_dir = spec.export_options.output_dir;
+      r.files.push_back({"config.json", 3, "abc"});
+      r.notes.push_back("note");
+      return r;
+    };
+  }
+  void WaitStarted() { started_.WaitForNotification(); }
+  void Release() { release_.Notify(); }
+  void FailOnRelease() { fail_ = true; }
+
+ private:
+  std::once_flag started_once_;
+  absl::Notification started_;
+  absl::Notification release_;
+  bool fail_ = false;
+};
+
+inline JobSpec ExportSpec(const std::string& ckpt, const std::string& out,
+                          const std::string& key = "") {
+  JobSpec s;
+  s.kind = JobKind::kExport;
+  s.export_options.checkpoint_dir = ckpt;
+  s.export_options.output_dir = out;
+  s.idempotency_key = key;
+  return s;
+}
+
+}  // namespace neobert::server::testing
