@@ -22,9 +22,18 @@ inline std::string MakeTempDir(const std::string& tag) {
   return p ? std::string(p) : std::string();
 }
 
+// $NEOBERT_FIXTURES, else <build>/fixtures (where the ctest fixture writes
+// them): gtest_discover_tests keeps only the first ENVIRONMENT entry that
+// neobert_test_binary passes, so under ctest the variable is not set.
 inline std::string FixturesDir() {
   const char* env = std::getenv("NEOBERT_FIXTURES");
-  return env ? env : "";
+  if (env && *env) return env;
+#ifdef NEOBERT_BINARY_DIR
+  if (std::filesystem::exists(std::string(NEOBERT_BINARY_DIR) + "/fixtures/index.json")) {
+    return std::string(NEOBERT_BINARY_DIR) + "/fixtures";
+  }
+#endif
+  return "";
 }
 
 // Holds scheduled tasks until RunOne/RunAll (on the calling thread).

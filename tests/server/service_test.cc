@@ -73,7 +73,7 @@ class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string fixtures = testing::FixturesDir();
-    ASSERT_FALSE(fixtures.empty()) << "NEOBERT_FIXTURES is not set (run through ctest)";
+    ASSERT_FALSE(fixtures.empty()) << "no fixtures: set NEOBERT_FIXTURES or run through ctest (fixture neobert_fixtures)";
     root_ = testing::MakeTempDir("service");
     fs::create_directories(root_ + "/in");
     fs::create_directories(root_ + "/out");
