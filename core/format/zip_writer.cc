@@ -2,11 +2,11 @@
 #include "core/format/zip_writer.h"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/format/crc32.h"
 
 namespace neobert::format {
 namespace {
@@ -58,9 +58,9 @@ class Bytes {
   std::vector<uint8_t> b_;
 };
 
-uint32_t Crc32(uint32_t crc, absl::Span<const uint8_t> data) {
-  return static_cast<uint32_t>(crc32_z(crc, data.data(), data.size()));
-}
+// CopyData piece size: small enough to stay in cache between the read, the
+// CRC and the kernel's copy, large enough to keep syscalls cheap.
+constexpr size_t kCopyPiece = 1 << 20;
 
 uint16_t Flags(const std::string& name) {
   bool ascii = std::all_of(name.begin(), name.end(),
@@ -184,6 +184,39 @@ absl::Status ZipWriter::WriteData(absl::Span<const uint8_t> data) {
   return absl::OkStatus();
 }
 
+absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_t n) {
+  if (auto s = Ready(); !s.ok()) return s;
+  if (!in_entry_) {
+    return Poison(absl::FailedPreconditionError(absl::StrCat(path_, ": data outside an entry")));
+  }
+  const Entry& e = entries_.back();
+  if (n > e.size - entry_written_) {
+    return Poison(absl::InvalidArgumentError(absl::StrCat(
+        path_, ": entry '", e.name, "' declared ", e.size, " bytes but more were written")));
+  }
+  if (n == 0) return absl::OkStatus();
+  if (offset > src.size() || n > src.size() - offset) {
+    return Poison(absl::OutOfRangeError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
+                                                     ") is outside the source (", src.size(),
+                                                     " bytes)")));
+  }
+  if (copy_buffer_.size() < std::min<uint64_t>(n, kCopyPiece)) {
+    copy_buffer_.resize(std::min<uint64_t>(n, kCopyPiece));
+  }
+  while (n > 0) {
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(n, copy_buffer_.size()));
+    auto piece = absl::MakeSpan(copy_buffer_.data(), len);
+    if (auto s = src.ReadAt(offset, piece); !s.ok()) return Poison(s);
+    entry_crc_ = Crc32(entry_crc_, piece);
+    absl::Status s = src.fd() >= 0 ? out_->CopyFrom(src, offset, len) : out_->Write(piece);
+    if (!s.ok()) return Poison(s);
+    entry_written_ += len;
+    offset += len;
+    n -= len;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ZipWriter::EndEntry() {
   if (auto s = Ready(); !s.ok()) return s;
   if (!in_entry_) {
@@ -197,6 +230,7 @@ absl::Status ZipWriter::EndEntry() {
   }
   e.crc = entry_crc_;
   in_entry_ = false;
+  writeback_.Written(out_->position());
   if (e.crc == 0) return absl::OkStatus();  // the placeholder is already right
   Bytes crc;
   crc.u32(e.crc);

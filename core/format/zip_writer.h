@@ -19,7 +19,8 @@
 //
 // Entry data is streamed: the local header is written with a zero CRC, the
 // CRC-32 is computed while the data passes through, and the header is patched
-// in place at EndEntry, so no entry is ever held in memory. Sizes are declared
+// in place at EndEntry, so no entry is ever held in memory. The CRC is
+// crc32.h's (carry-less multiply where available): it touches every byte. Sizes are declared
 // up front (BeginEntry) so that the local header knows whether it needs ZIP64.
 //
 // Not thread-safe. After any error the writer is poisoned: every later call
@@ -37,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/format/byte_source.h"
+#include "core/format/writeback.h"
 
 namespace neobert::format {
 
@@ -47,7 +49,7 @@ struct ZipWriterOptions {
   // Write ZIP64 records even when sizes fit in 32 bits (tests the ZIP64 path
   // without multi-gigabyte files).
   bool force_zip64 = false;
-  // fsync before closing in Finish().
+  // fsync before closing in Finish(); writeback starts while writing (writeback.h).
   bool sync = true;
 };
 
@@ -68,6 +70,11 @@ class ZipWriter {
   // and closed by EndEntry (which fails if a different amount was written).
   absl::Status BeginEntry(const std::string& name, uint64_t size);
   absl::Status WriteData(absl::Span<const uint8_t> data);
+  // Appends bytes [offset, offset + n) of `src` to the entry. They are read
+  // in cache-sized pieces for the CRC and, when `src` is a file, copied by
+  // the kernel (copy_file_range) while still cached, instead of being
+  // written back from user space.
+  absl::Status CopyData(const ByteSource& src, uint64_t offset, uint64_t n);
   absl::Status EndEntry();
 
   // Writes the central directory and end records, then closes the file.
@@ -87,7 +94,8 @@ class ZipWriter {
   };
 
   ZipWriter(std::string path, std::unique_ptr<OutputFile> out, const ZipWriterOptions& options)
-      : path_(std::move(path)), out_(std::move(out)), options_(options) {}
+      : path_(std::move(path)), out_(std::move(out)), options_(options),
+        writeback_(path_, options.sync) {}
   absl::Status Poison(absl::Status s);
   absl::Status Ready() const;
   absl::Status WriteCentralDirectory();
@@ -100,6 +108,8 @@ class ZipWriter {
   bool in_entry_ = false;
   uint64_t entry_written_ = 0;
   uint32_t entry_crc_ = 0;
+  std::vector<uint8_t> copy_buffer_;  // CopyData's read buffer, kept across entries
+  WritebackStarter writeback_;        // with options_.sync: see writeback.h
   bool finished_ = false;
   absl::Status error_;
 };
