@@ -187,5 +187,5 @@ class ServerCli(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BIN, FIXTURES = sys.argv[1], sys.argv[2]
+    BIN, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     unittest.main(argv=sys.argv[:1], verbosity=2)

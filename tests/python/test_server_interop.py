@@ -171,6 +171,53 @@ class ServerInterop(unittest.TestCase):
             self.unary("GetJob", self.pb.GetJobRequest(job_id="job-nope"), self.pb.Job)
         self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_6_bounded_load(self):
+        """200 submits from 20 concurrent clients into a queue of 16 (one
+        worker): every refusal is RESOURCE_EXHAUSTED and comes at once;
+        retried, every job is accepted exactly once and succeeds."""
+        import concurrent.futures
+        import threading
+        refused = []
+        lock = threading.Lock()
+
+        def client(c):
+            ids = []
+            for i in range(10):
+                req = self.pb.ExportRequest(checkpoint_dir=self.ckpt,
+                                            output_dir=os.path.join(self.tmp, "out", f"load-{c}-{i}"),
+                                            write_pytorch_bin=False)
+                while True:
+                    start = time.monotonic()
+                    try:
+                        ids.append(self.unary("SubmitExport", req, self.pb.Job).job_id)
+                        break
+                    except grpc.RpcError as e:
+                        with lock:
+                            refused.append((e.code(), time.monotonic() - start))
+                        if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                        time.sleep(0.05)
+            return ids
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            ids = [j for f in [pool.submit(client, c) for c in range(20)] for j in f.result()]
+        self.assertEqual(len(ids), 200)
+        self.assertEqual(len(set(ids)), 200)
+        # 20 clients against one ~50 ms export at a time overflow 16 slots.
+        self.assertGreater(len(refused), 0)
+        self.assertTrue(all(code == grpc.StatusCode.RESOURCE_EXHAUSTED for code, _ in refused))
+        self.assertLess(max(t for _, t in refused), 2.0)  # refused at once, not after queueing
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            jobs = self.unary("ListJobs", self.pb.ListJobsRequest(checkpoint_contains="/in/ckpt"),
+                              self.pb.ListJobsResponse).jobs
+            states = {j.job_id: j.state for j in jobs if j.job_id in set(ids)}
+            if all(st == self.pb.SUCCEEDED for st in states.values()) and len(states) == 200:
+                break
+            self.assertFalse(any(st in (self.pb.FAILED, self.pb.CANCELLED) for st in states.values()))
+            time.sleep(0.5)
+        self.assertEqual(sum(st == self.pb.SUCCEEDED for st in states.values()), 200)
+
     def test_9_sigterm_drains_and_exits(self):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=30), 0)
@@ -181,5 +228,5 @@ class ServerInterop(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BIN, FIXTURES = sys.argv[1], sys.argv[2]
+    BIN, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     unittest.main(argv=sys.argv[:1], verbosity=2)
