@@ -244,7 +244,11 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
       const std::string dest = old.snap.result ? old.snap.result->output_dir : "";
       const bool gone = old.snap.state == JobState::kSucceeded && !old.snap.spec.export_options.dry_run &&
                         !dest.empty() && !std::filesystem::exists(dest);
-      if (!spec.idempotency_key.empty() || !gone) {
+      // --overwrite asks for a fresh export: only an unfinished equal job
+      // is shared then.
+      const bool fresh = spec.kind == JobKind::kExport && spec.export_options.overwrite &&
+                         old.snap.state == JobState::kSucceeded;
+      if (!spec.idempotency_key.empty() || !(gone || fresh)) {
         if (deduplicated) *deduplicated = true;
         return old.snap;
       }

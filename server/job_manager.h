@@ -10,7 +10,7 @@
 // used the key, whatever its state (reusing a key for a different request is
 // INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
 // RUNNING, or (exports only) SUCCEEDED with its destination still present
-// returns that job; otherwise (FAILED/CANCELLED/INTERRUPTED, or a finished
+// returns that job (with overwrite set, only QUEUED/RUNNING); otherwise (FAILED/CANCELLED/INTERRUPTED, or a finished
 // validation) it starts a new one.
 //
 // Watching never affects a job: a watcher that goes away is dropped; only

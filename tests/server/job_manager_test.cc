@@ -198,6 +198,66 @@ TEST(JobManager, Idempotency) {
   std::filesystem::remove_all(out);
 }
 
+TEST(JobManager, OverwriteDoesNotReuseAFinishedExport) {
+  GatedRunner gate;
+  gate.Release();
+  Harness h = Make(gate.AsRunner());
+  std::string out = testing::MakeTempDir("overwrite");
+  auto spec = ExportSpec("/in/a", out);
+  spec.export_options.overwrite = true;
+  auto a = h.jobs->Submit(spec);
+  auto b = h.jobs->Submit(spec);
+  EXPECT_EQ(a->id, b->id);  // still queued: shared
+  h.exec->RunAll();
+  auto c = h.jobs->Submit(spec);
+  EXPECT_NE(c->id, a->id);
+  std::filesystem::remove_all(out);
+}
+
+TEST(JobManager, DrainLetsRunningJobFinishThenCancelsTheRest) {
+  GatedRunner gate;
+  JobManagerOptions o;
+  o.executor = std::make_unique<ThreadPoolExecutor>(1);
+  o.runner = gate.AsRunner();
+  auto m = JobManager::Create(std::move(o));
+  ASSERT_TRUE(m.ok());
+  JobManager& jobs = **m;
+  auto running = jobs.Submit(ExportSpec("/in/a", "/out/a"));
+  gate.WaitStarted();
+  auto queued = jobs.Submit(ExportSpec("/in/b", "/out/b"));
+  ASSERT_TRUE(running.ok() && queued.ok());
+  jobs.StopAccepting();
+  EXPECT_FALSE(jobs.accepting());
+  EXPECT_EQ(jobs.Submit(ExportSpec("/in/c", "/out/c")).status().code(), absl::StatusCode::kUnavailable);
+  // The grace period runs out: nothing finished yet.
+  EXPECT_FALSE(jobs.WaitIdle(absl::Milliseconds(50)));
+  jobs.CancelAll();
+  EXPECT_TRUE(jobs.WaitIdle(absl::Seconds(10)));
+  EXPECT_EQ(jobs.Get(running->id)->state, JobState::kCancelled);
+  EXPECT_EQ(jobs.Get(queued->id)->state, JobState::kCancelled);
+  // Reads still work while draining.
+  EXPECT_EQ(jobs.List(JobState::kCancelled, "").size(), 2u);
+}
+
+TEST(JobManager, DrainWaitsForRunningJob) {
+  GatedRunner gate;
+  JobManagerOptions o;
+  o.executor = std::make_unique<ThreadPoolExecutor>(2);
+  o.runner = gate.AsRunner();
+  auto m = JobManager::Create(std::move(o));
+  ASSERT_TRUE(m.ok());
+  auto job = (*m)->Submit(ExportSpec("/in/a", "/out/a"));
+  gate.WaitStarted();
+  (*m)->StopAccepting();
+  std::thread release([&] {
+    absl::SleepFor(absl::Milliseconds(30));
+    gate.Release();
+  });
+  EXPECT_TRUE((*m)->WaitIdle(absl::Seconds(10)));
+  release.join();
+  EXPECT_EQ((*m)->Get(job->id)->state, JobState::kSucceeded);
+}
+
 TEST(JobManager, ListFilters) {
   GatedRunner gate;
   gate.Release();
