@@ -1,0 +1,301 @@
+// NeoBertModel: weights on the device and the §7 forward math in ATen ops.
+//
+// Precision policy (as the HF model): activations and matrix products run in
+// the compute dtype; RMSNorm statistics, RoPE and attention scores/softmax
+// run in float32 (float64 when computing in float64) and are cast back.
+#include <ATen/core/Tensor.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/embedding.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/layer_norm.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/pow.h>
+#include <ATen/ops/rsqrt.h>
+#include <ATen/ops/silu.h>
+#include <ATen/ops/softmax.h>
+#include <ATen/ops/stack.h>
+#include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/engine/engine.h"
+#include "core/engine/internal.h"
+#include "core/engine/torch_internal.h"
+#include "core/neobert/tensor_table.h"
+
+namespace neobert::engine {
+namespace {
+
+struct LayerWeights {
+  at::Tensor qkv, wo;
+  at::Tensor ffn_in;    // swiglu w1 (gate) | gelu ffn.0
+  at::Tensor ffn_up;    // swiglu w2; undefined for gelu
+  at::Tensor ffn_out;   // swiglu w3 | gelu ffn.2
+  at::Tensor attn_norm_w, attn_norm_b, ffn_norm_w, ffn_norm_b;  // biases: LayerNorm only
+};
+
+// Same storage, same window, same dtype: one tensor can serve both names.
+bool SameView(const format::TensorEntry& a, const format::TensorEntry& b) {
+  return a.storage.source == b.storage.source && a.storage.offset == b.storage.offset &&
+         a.storage.key == b.storage.key && a.dtype == b.dtype && a.shape == b.shape &&
+         a.strides == b.strides && a.storage_offset == b.storage_offset;
+}
+
+std::vector<float> ToFloatVector(const at::Tensor& t) {
+  at::Tensor c = t.to(c10::Device(c10::kCPU), at::kFloat).contiguous();
+  std::vector<float> out(static_cast<size_t>(c.numel()));
+  if (!out.empty()) std::memcpy(out.data(), c.data_ptr<float>(), out.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+struct NeoBertModel::Impl {
+  ModelSpec spec;
+  c10::Device device{c10::kCPU};
+  at::ScalarType dtype = at::kFloat;  // weights and activations
+  at::ScalarType stat = at::kFloat;   // norms' statistics, RoPE, softmax
+  at::Tensor embed, pos_embed, final_w, final_b, dec_w, dec_b;
+  at::Tensor inv_freq;  // (d/2,) float32: 1 / 10000^(2j/d)
+  std::vector<LayerWeights> layers;
+
+  at::Tensor Norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
+    if (!spec.rms_norm) return at::layer_norm(x, {spec.hidden_size}, w, b, spec.norm_eps);
+    // eps inside the root; normalise in `stat`, cast back, then scale (§7.6).
+    const at::Tensor xs = x.to(stat);
+    const at::Tensor normed = xs * at::rsqrt(xs.pow(2).mean({-1}, /*keepdim=*/true) + spec.norm_eps);
+    return normed.to(dtype) * w;
+  }
+
+  // x: (B, S, A, d); pairs (2j, 2j+1) rotate by angle[b, s, j]; cos/sin (B, S, 1, d/2).
+  at::Tensor Rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const {
+    const auto sizes = x.sizes().vec();
+    const at::Tensor pairs = x.to(stat).reshape({sizes[0], sizes[1], sizes[2], sizes[3] / 2, 2});
+    const at::Tensor even = pairs.select(-1, 0);
+    const at::Tensor odd = pairs.select(-1, 1);
+    const at::Tensor rotated = at::stack({even * cos - odd * sin, even * sin + odd * cos}, -1);
+    return rotated.reshape(sizes).to(dtype);
+  }
+
+  ForwardOutput Run(const PreparedInput& p) const {
+    const int64_t B = p.batch, S = p.seq, H = spec.hidden_size;
+    const int64_t A = spec.num_attention_heads, d = spec.head_dim();
+    const auto cpu_long = at::TensorOptions().dtype(at::kLong);
+    // from_blob aliases the prepared vectors, which outlive this call.
+    const at::Tensor ids =
+        at::from_blob(const_cast<int64_t*>(p.ids.data()), {B, S}, cpu_long).to(device);
+    const at::Tensor pos =
+        at::from_blob(const_cast<int64_t*>(p.positions.data()), {B, S}, cpu_long).to(device);
+
+    at::Tensor x = at::embedding(embed, ids);  // (B, S, H)
+    at::Tensor cos, sin;
+    if (spec.rope) {
+      // float32(p) * inv_freq in float32, as the format prescribes (§7.4).
+      const at::Tensor angle = (pos.to(at::kFloat).unsqueeze(-1) * inv_freq).to(stat);
+      cos = angle.cos().unsqueeze(2);
+      sin = angle.sin().unsqueeze(2);
+    } else {
+      x = x + at::embedding(pos_embed, pos);
+    }
+
+    at::Tensor masked_keys, keyless_rows;  // True = masked key / row with no key
+    const auto cpu_byte = at::TensorOptions().dtype(at::kByte);
+    if (!p.keep.empty()) {
+      masked_keys = at::from_blob(const_cast<uint8_t*>(p.keep.data()), {B, 1, 1, S}, cpu_byte)
+                        .to(device, at::kBool)
+                        .logical_not();
+    }
+    if (!p.row_has_key.empty()) {
+      keyless_rows =
+          at::from_blob(const_cast<uint8_t*>(p.row_has_key.data()), {B, 1, 1, 1}, cpu_byte)
+              .to(device, at::kBool)
+              .logical_not();
+    }
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+
+    for (const LayerWeights& L : layers) {
+      const at::Tensor h = Norm(x, L.attn_norm_w, L.attn_norm_b);
+      // Head-interleaved fused projection: per head d rows of q, then k, then v.
+      const at::Tensor qkv = at::linear(h, L.qkv).view({B, S, A, 3 * d});
+      at::Tensor q = qkv.narrow(-1, 0, d);
+      at::Tensor k = qkv.narrow(-1, d, d);
+      const at::Tensor v = qkv.narrow(-1, 2 * d, d).transpose(1, 2);  // (B, A, S, d)
+      if (spec.rope) {
+        q = Rotate(q, cos, sin);
+        k = Rotate(k, cos, sin);
+      }
+      q = q.transpose(1, 2).to(stat);
+      k = k.transpose(1, 2).to(stat);
+      at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;  // (B, A, S, S)
+      if (masked_keys.defined()) {
+        scores = scores.masked_fill(masked_keys, -std::numeric_limits<double>::infinity());
+      }
+      at::Tensor probs = at::softmax(scores, -1);
+      // A row with no key is NaN after the softmax; its output must be zero.
+      if (keyless_rows.defined()) probs = probs.masked_fill(keyless_rows, 0.0);
+      const at::Tensor attn =
+          at::matmul(probs.to(dtype), v).transpose(1, 2).reshape({B, S, H});  // column a*d + c
+      x = x + at::linear(attn, L.wo);
+
+      const at::Tensor g = Norm(x, L.ffn_norm_w, L.ffn_norm_b);
+      at::Tensor ffn;
+      if (spec.hidden_act == "swiglu") {
+        ffn = at::linear(at::silu(at::linear(g, L.ffn_in)) * at::linear(g, L.ffn_up), L.ffn_out);
+      } else {
+        ffn = at::linear(at::gelu(at::linear(g, L.ffn_in)), L.ffn_out);  // exact erf GELU
+      }
+      x = x + ffn;
+    }
+    const at::Tensor last = Norm(x, final_w, final_b);
+    const at::Tensor logits = at::linear(last, dec_w, dec_b);
+
+    ForwardOutput out;
+    out.hidden_shape = {B, S, H};
+    out.logits_shape = {B, S, spec.vocab_size};
+    out.last_hidden_state = ToFloatVector(last);
+    out.logits = ToFloatVector(logits);
+    return out;
+  }
+};
+
+NeoBertModel::NeoBertModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NeoBertModel::~NeoBertModel() = default;
+
+std::string NeoBertModel::device() const { return impl_->device.str(); }
+std::string NeoBertModel::compute_dtype() const {
+  switch (impl_->dtype) {
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kDouble: return "float64";
+    default: return "float32";
+  }
+}
+const ModelSpec& NeoBertModel::spec() const { return impl_->spec; }
+
+absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
+    const ModelSpec& spec, const std::vector<format::TensorEntry>& tensors,
+    const EngineOptions& options) {
+  if (absl::Status s = ValidateModelSpec(spec); !s.ok()) return s;
+  absl::StatusOr<std::map<std::string, const format::TensorEntry*>> by_name =
+      CheckTensorSet(spec, tensors);
+  if (!by_name.ok()) return by_name.status();
+  absl::StatusOr<c10::Device> device = ResolveDevice(options.device);
+  if (!device.ok()) return device.status();
+
+  format::DType compute = format::DType::kFloat32;
+  if (options.compute_dtype.has_value()) {
+    compute = *options.compute_dtype;
+    if (!format::IsFloatingPoint(compute)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "compute dtype ", format::TorchName(compute), " is not floating point"));
+    }
+  } else {
+    // Keeping the weights' dtype needs one dtype to keep.
+    const format::TensorEntry* first = by_name->begin()->second;
+    for (const auto& [name, t] : *by_name) {
+      if (t->dtype != first->dtype) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "compute dtype 'native' needs one weight dtype, but ", first->name, " is ",
+            format::TorchName(first->dtype), " and ", name, " is ", format::TorchName(t->dtype),
+            "; choose a compute dtype"));
+      }
+    }
+    compute = first->dtype;
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->spec = spec;
+  impl->device = *device;
+  impl->dtype = ToScalarType(compute);
+  impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
+  try {
+    c10::InferenceMode guard;
+    // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
+    // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
+    const auto opts = at::TensorOptions().dtype(impl->dtype).device(impl->device);
+    const at::Tensor probe = at::ones({2, 4}, opts);
+    const at::Tensor y = at::linear(probe, probe) * probe.narrow(1, 0, 2);
+    (void)at::silu(y);
+    (void)at::gelu(y);
+    if (!spec.rms_norm) (void)at::layer_norm(y, {2}, {}, {}, 1e-5);
+    impl->inv_freq =
+        at::pow(10000.0, at::arange(0, spec.head_dim(), 2,
+                                    at::TensorOptions().dtype(at::kFloat).device(impl->device)) /
+                             static_cast<double>(spec.head_dim()))
+            .reciprocal();
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "compute dtype ", format::TorchName(compute), " is not supported by this LibTorch on ",
+        impl->device.str(), " (", e.what_without_backtrace(), "); use float32"));
+  }
+
+  auto load = [&](const std::string& name, at::Tensor* out) -> absl::Status {
+    auto it = by_name->find(name);
+    if (it == by_name->end()) return absl::OkStatus();  // absent optional (biases)
+    absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device);
+    if (!t.ok()) return t.status();
+    *out = *std::move(t);
+    return absl::OkStatus();
+  };
+  absl::Status st;
+  {
+    c10::InferenceMode guard;
+    st.Update(load("model.encoder.weight", &impl->embed));
+    st.Update(load("model.positional_embedding.weight", &impl->pos_embed));
+    impl->layers.resize(static_cast<size_t>(spec.num_hidden_layers));
+    const bool swiglu = spec.hidden_act == "swiglu";
+    for (int64_t i = 0; i < spec.num_hidden_layers && st.ok(); ++i) {
+      const std::string p = core::LayerPrefix(i);
+      LayerWeights& L = impl->layers[static_cast<size_t>(i)];
+      st.Update(load(p + "qkv.weight", &L.qkv));
+      st.Update(load(p + "wo.weight", &L.wo));
+      st.Update(load(p + (swiglu ? "ffn.w1.weight" : "ffn.0.weight"), &L.ffn_in));
+      if (swiglu) st.Update(load(p + "ffn.w2.weight", &L.ffn_up));
+      st.Update(load(p + (swiglu ? "ffn.w3.weight" : "ffn.2.weight"), &L.ffn_out));
+      st.Update(load(p + "attention_norm.weight", &L.attn_norm_w));
+      st.Update(load(p + "attention_norm.bias", &L.attn_norm_b));
+      st.Update(load(p + "ffn_norm.weight", &L.ffn_norm_w));
+      st.Update(load(p + "ffn_norm.bias", &L.ffn_norm_b));
+    }
+    if (!st.ok()) return st;
+    st.Update(load("model.layer_norm.weight", &impl->final_w));
+    st.Update(load("model.layer_norm.bias", &impl->final_b));
+    if (SameView(*by_name->at("decoder.weight"), *by_name->at("model.encoder.weight"))) {
+      impl->dec_w = impl->embed;  // tied torch file: one tensor, two names
+    } else {
+      st.Update(load("decoder.weight", &impl->dec_w));
+    }
+    st.Update(load("decoder.bias", &impl->dec_b));
+  }
+  if (!st.ok()) return st;
+  return std::unique_ptr<NeoBertModel>(new NeoBertModel(std::move(impl)));
+}
+
+absl::StatusOr<ForwardOutput> NeoBertModel::Forward(const ForwardInput& input) const {
+  absl::StatusOr<PreparedInput> prepared = PrepareInput(impl_->spec, input);
+  if (!prepared.ok()) return prepared.status();
+  try {
+    c10::InferenceMode guard;
+    return impl_->Run(*prepared);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("engine forward failed: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("engine forward failed: ", e.what()));
+  }
+}
+
+}  // namespace neobert::engine

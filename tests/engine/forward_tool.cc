@@ -1,0 +1,262 @@
+// neobert-forward-tool (test-only): runs the engine on a weight file and a
+// JSON input, writes last_hidden_state and logits as float32 safetensors.
+//
+//   neobert-forward-tool --weights FILE (--config config.yaml | --hf-config config.json)
+//                        --input in.json --out OUT.safetensors
+//                        [--dtype float32|float64|bfloat16|float16|native] [--device auto]
+//   neobert-forward-tool --weights FILE --config config.yaml --sanity [--seed N]
+//
+// With --config the training keys are mapped by the knowledge layer
+// (BuildExportPlan: prefixes, packed w12, decoder alias); with --hf-config
+// the file must already use the exported names. Input JSON:
+//   {"input_ids": [[..]], "attention_mask": [[..]], "mask_kind": "int|bool|float",
+//    "position_ids": [[..]]}
+// attention_mask / mask_kind / position_ids are optional. Without mask_kind
+// the kind follows the JSON values: any true/false → bool, any non-integer
+// number → float, else int. Float entries may be the strings "-inf", "inf".
+// Batch mode (one LibTorch start-up for many requests): when the input JSON
+// is an array of such objects, --out names a directory (created if needed)
+// and request i is written to OUT/i.safetensors.
+// Prints one JSON line ({"device", "compute_dtype", "decoder_bias"}) on success;
+// errors go to stderr with exit code 1 (2 for usage).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/engine/engine.h"
+#include "core/format/weights.h"
+#include "core/neobert/checkpoint_config.h"
+#include "core/neobert/file_util.h"
+#include "core/neobert/key_mapping.h"
+
+namespace {
+
+using neobert::engine::ForwardInput;
+
+constexpr uint64_t kMaxInputJsonBytes = 64 << 20;
+
+absl::StatusOr<std::vector<std::vector<int64_t>>> IntMatrix(const nlohmann::json& j,
+                                                            const char* field) {
+  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(field, " must be a 2-D array"));
+  std::vector<std::vector<int64_t>> out;
+  for (size_t b = 0; b < j.size(); ++b) {
+    if (!j[b].is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, "[", b, "] must be an array"));
+    }
+    out.emplace_back();
+    for (size_t s = 0; s < j[b].size(); ++s) {
+      const nlohmann::json& v = j[b][s];
+      if (!v.is_number_integer()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, "[", b, "][", s, "] must be an integer"));
+      }
+      out.back().push_back(v.get<int64_t>());
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<ForwardInput> ParseRequest(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object"));
+  ForwardInput in;
+  if (!j.contains("input_ids")) return absl::InvalidArgumentError(path + ": no input_ids");
+  absl::StatusOr<std::vector<std::vector<int64_t>>> ids = IntMatrix(j["input_ids"], "input_ids");
+  if (!ids.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", ids.status().message()));
+  in.input_ids = *std::move(ids);
+  if (j.contains("position_ids") && !j["position_ids"].is_null()) {
+    auto pos = IntMatrix(j["position_ids"], "position_ids");
+    if (!pos.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", pos.status().message()));
+    in.position_ids = *std::move(pos);
+  }
+  if (!j.contains("attention_mask") || j["attention_mask"].is_null()) return in;
+  const nlohmann::json& m = j["attention_mask"];
+  if (!m.is_array()) return absl::InvalidArgumentError(path + ": attention_mask must be 2-D");
+  bool any_bool = false, any_float = false;
+  std::vector<std::vector<double>> mask;
+  for (size_t b = 0; b < m.size(); ++b) {
+    if (!m[b].is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": attention_mask[", b, "] must be an array"));
+    }
+    mask.emplace_back();
+    for (size_t s = 0; s < m[b].size(); ++s) {
+      const nlohmann::json& v = m[b][s];
+      double x = 0;
+      if (v.is_boolean()) {
+        any_bool = true;
+        x = v.get<bool>() ? 1.0 : 0.0;
+      } else if (v.is_number_integer()) {
+        x = static_cast<double>(v.get<int64_t>());
+      } else if (v.is_number_float()) {
+        any_float = true;
+        x = v.get<double>();
+      } else if (v.is_string() && (v == "-inf" || v == "-Infinity")) {
+        any_float = true;
+        x = -std::numeric_limits<double>::infinity();
+      } else if (v.is_string() && (v == "inf" || v == "Infinity")) {
+        any_float = true;
+        x = std::numeric_limits<double>::infinity();
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": attention_mask[", b, "][", s, "] is not a number or bool"));
+      }
+      mask.back().push_back(x);
+    }
+  }
+  in.attention_mask = std::move(mask);
+  in.mask_kind = any_bool ? ForwardInput::kBool : any_float ? ForwardInput::kFloat : ForwardInput::kInt;
+  if (j.contains("mask_kind")) {
+    const std::map<std::string, ForwardInput::MaskKind> kinds = {
+        {"int", ForwardInput::kInt}, {"bool", ForwardInput::kBool}, {"float", ForwardInput::kFloat}};
+    auto it = j["mask_kind"].is_string() ? kinds.find(j["mask_kind"].get<std::string>()) : kinds.end();
+    if (it == kinds.end()) return absl::InvalidArgumentError(path + ": mask_kind must be int, bool or float");
+    in.mask_kind = it->second;
+  }
+  return in;
+}
+
+// One request (object) or a batch (array of objects).
+absl::StatusOr<std::vector<ForwardInput>> ParseInputs(const std::string& text,
+                                                      const std::string& path, bool* batch) {
+  if (neobert::core::JsonNestingDepth(text) > 8) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": too deeply nested"));
+  }
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
+  *batch = j.is_array();
+  std::vector<ForwardInput> out;
+  for (size_t i = 0; i < (*batch ? j.size() : 1); ++i) {
+    absl::StatusOr<ForwardInput> in =
+        ParseRequest(*batch ? j[i] : j, *batch ? absl::StrCat(path, "[", i, "]") : path);
+    if (!in.ok()) return in.status();
+    out.push_back(*std::move(in));
+  }
+  return out;
+}
+
+struct Args {
+  std::map<std::string, std::string> values;
+  bool sanity = false;
+};
+
+int Usage(const std::string& why) {
+  std::cerr << "neobert-forward-tool: " << why
+            << "\nusage: neobert-forward-tool --weights FILE (--config config.yaml | --hf-config "
+               "config.json) (--input in.json --out OUT.safetensors | --sanity [--seed N]) "
+               "[--dtype float32|float64|bfloat16|float16|native] [--device auto|cpu|cuda|cuda:N]\n";
+  return 2;
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "neobert-forward-tool: " << s << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--sanity") {
+      args.sanity = true;
+    } else if (a.rfind("--", 0) == 0 && i + 1 < argc) {
+      args.values[a.substr(2)] = argv[++i];
+    } else {
+      return Usage("bad argument " + a);
+    }
+  }
+  auto get = [&](const char* k) { return args.values.count(k) ? args.values[k] : std::string(); };
+  if (get("weights").empty() || (get("config").empty() == get("hf-config").empty())) {
+    return Usage("need --weights and exactly one of --config / --hf-config");
+  }
+  if (!args.sanity && (get("input").empty() || get("out").empty())) {
+    return Usage("need --input and --out (or --sanity)");
+  }
+
+  neobert::engine::EngineOptions options;
+  if (!get("device").empty()) options.device = get("device");
+  const std::string dtype = get("dtype");
+  if (dtype == "native") {
+    options.compute_dtype = std::nullopt;
+  } else if (!dtype.empty()) {
+    std::optional<neobert::format::DType> d = neobert::format::FromTorchName(dtype);
+    if (!d) return Usage("unknown --dtype " + dtype);
+    options.compute_dtype = *d;
+  }
+
+  absl::StatusOr<neobert::format::TensorSet> weights = neobert::format::ReadWeights(get("weights"));
+  if (!weights.ok()) return Fail(weights.status());
+  neobert::engine::ModelSpec spec;
+  std::vector<neobert::format::TensorEntry> tensors;
+  if (!get("config").empty()) {
+    absl::StatusOr<neobert::core::NeoBertConfig> config =
+        neobert::core::LoadCheckpointConfig(get("config"));
+    if (!config.ok()) return Fail(config.status());
+    absl::StatusOr<neobert::core::ExportPlan> plan =
+        neobert::core::BuildExportPlan(weights->tensors, *config, {}, get("weights"));
+    if (!plan.ok()) return Fail(plan.status());
+    spec = neobert::engine::ModelSpecFromConfig(*config, plan->decoder_bias);
+    tensors = plan->tensors;
+  } else {
+    absl::StatusOr<std::string> text = neobert::core::ReadFileCapped(get("hf-config"), 1 << 20);
+    if (!text.ok()) return Fail(text.status());
+    absl::StatusOr<neobert::engine::ModelSpec> s =
+        neobert::engine::ModelSpecFromHfConfigJson(*text, get("hf-config"));
+    if (!s.ok()) return Fail(s.status());
+    spec = *s;
+    tensors = weights->tensors;
+  }
+  absl::StatusOr<std::unique_ptr<neobert::engine::NeoBertModel>> model =
+      neobert::engine::NeoBertModel::Create(spec, tensors, options);
+  if (!model.ok()) return Fail(model.status());
+
+  if (args.sanity) {
+    uint64_t seed = 0;
+    if (!get("seed").empty() && !absl::SimpleAtoi(get("seed"), &seed)) return Usage("bad --seed");
+    if (absl::Status s = neobert::engine::SanityCheck(**model, spec.vocab_size,
+                                                      spec.max_position_embeddings, seed);
+        !s.ok()) {
+      return Fail(s);
+    }
+  } else {
+    absl::StatusOr<std::string> text = neobert::core::ReadFileCapped(get("input"), kMaxInputJsonBytes);
+    if (!text.ok()) return Fail(text.status());
+    bool batch = false;
+    absl::StatusOr<std::vector<ForwardInput>> inputs = ParseInputs(*text, get("input"), &batch);
+    if (!inputs.ok()) return Fail(inputs.status());
+    if (batch) {
+      std::error_code ec;
+      std::filesystem::create_directories(get("out"), ec);
+      if (ec) return Fail(absl::InternalError(absl::StrCat(get("out"), ": ", ec.message())));
+    }
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      absl::StatusOr<neobert::engine::ForwardOutput> out = (*model)->Forward((*inputs)[i]);
+      if (!out.ok()) {
+        return Fail(batch ? absl::Status(out.status().code(),
+                                         absl::StrCat("request ", i, ": ", out.status().message()))
+                          : out.status());
+      }
+      const std::string path =
+          batch ? absl::StrCat(get("out"), "/", i, ".safetensors") : get("out");
+      if (absl::Status s = neobert::engine::WriteForwardOutputSafetensors(*out, path); !s.ok()) {
+        return Fail(s);
+      }
+    }
+  }
+  nlohmann::json summary = {{"device", (*model)->device()},
+                            {"compute_dtype", (*model)->compute_dtype()},
+                            {"decoder_bias", spec.decoder_bias}};
+  std::cout << summary.dump() << "\n";
+  return 0;
+}
