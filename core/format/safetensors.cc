@@ -19,7 +19,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "core/format/writeback.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::format {
@@ -362,7 +361,6 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
   if (auto s = out.Write(absl::MakeConstSpan(prefix, 8)); !s.ok()) return s;
   if (auto s = out.Write(header); !s.ok()) return s;
   header.clear();
-  WritebackStarter writeback(out.path(), options.sync);
   uint64_t written = 0;
   for (const TensorEntry& t : tensors) {
     absl::Status s;
@@ -379,7 +377,6 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
       return absl::Status(s.code(), absl::StrCat("writing tensor '", t.name, "': ", s.message()));
     }
     written += t.nbytes();
-    writeback.Written(out.position());
     if (options.progress) {
       if (auto p = options.progress(written); !p.ok()) return p;
     }

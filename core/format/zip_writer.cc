@@ -230,7 +230,6 @@ absl::Status ZipWriter::EndEntry() {
   }
   e.crc = entry_crc_;
   in_entry_ = false;
-  writeback_.Written(out_->position());
   if (e.crc == 0) return absl::OkStatus();  // the placeholder is already right
   Bytes crc;
   crc.u32(e.crc);

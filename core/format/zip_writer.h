@@ -38,7 +38,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "core/format/byte_source.h"
-#include "core/format/writeback.h"
 
 namespace neobert::format {
 
@@ -49,7 +48,7 @@ struct ZipWriterOptions {
   // Write ZIP64 records even when sizes fit in 32 bits (tests the ZIP64 path
   // without multi-gigabyte files).
   bool force_zip64 = false;
-  // fsync before closing in Finish(); writeback starts while writing (writeback.h).
+  // fsync before closing in Finish().
   bool sync = true;
 };
 
@@ -94,8 +93,7 @@ class ZipWriter {
   };
 
   ZipWriter(std::string path, std::unique_ptr<OutputFile> out, const ZipWriterOptions& options)
-      : path_(std::move(path)), out_(std::move(out)), options_(options),
-        writeback_(path_, options.sync) {}
+      : path_(std::move(path)), out_(std::move(out)), options_(options) {}
   absl::Status Poison(absl::Status s);
   absl::Status Ready() const;
   absl::Status WriteCentralDirectory();
@@ -109,7 +107,6 @@ class ZipWriter {
   uint64_t entry_written_ = 0;
   uint32_t entry_crc_ = 0;
   std::vector<uint8_t> copy_buffer_;  // CopyData's read buffer, kept across entries
-  WritebackStarter writeback_;        // with options_.sync: see writeback.h
   bool finished_ = false;
   absl::Status error_;
 };
