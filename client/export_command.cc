@@ -27,6 +27,8 @@ constexpr char kUsage[] =
     "  --overwrite             replace an existing destination (atomically)\n"
     "  --dry-run               validate and print the plan; write nothing\n"
     "  --json                  JSON lines on stdout (progress events, then the result)\n"
+    "  --no-sanity             skip the forward-pass sanity check before publishing\n"
+    "  --device D              sanity-pass device: auto (CUDA if available) | cpu | cuda[:N]\n"
     "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n";
 
 core::CancelToken* g_cancel = nullptr;
@@ -56,6 +58,8 @@ nlohmann::ordered_json ResultJson(const core::ExportResult& r) {
   j["notes"] = r.notes;
   j["warnings"] = r.warnings;
   if (r.dry_run) j["mapping"] = r.mapping;
+  j["sanity_device"] = r.sanity_device;
+  j["sanity_seconds"] = r.sanity_seconds;
   j["seconds"] = r.seconds;
   return j;
 }
@@ -87,8 +91,8 @@ uint64_t ParseByteSize(const std::string& text) {
 
 int RunExport(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
-                            "json", "no-fsync", "prefer-newest-file"},
-                .valued = {"output", "dtype", "max-shard-size"},
+                            "json", "no-fsync", "prefer-newest-file", "no-sanity"},
+                .valued = {"output", "dtype", "max-shard-size", "device"},
                 .short_names = {{'o', "output"}, {'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
@@ -106,6 +110,8 @@ int RunExport(const std::vector<std::string>& args) {
   o.dry_run = parsed->Has("dry-run");
   o.sync = !parsed->Has("no-fsync");
   o.prefer_newest_file = parsed->Has("prefer-newest-file");
+  o.sanity_check = !parsed->Has("no-sanity");
+  o.device = parsed->Value("device").value_or("auto");
   if (auto s = parsed->Value("max-shard-size")) {
     o.max_shard_bytes = ParseByteSize(*s);
     if (o.max_shard_bytes == 0) {

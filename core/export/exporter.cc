@@ -5,10 +5,12 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/export/remote_code.h"
 #include "core/export/staging_dir.h"
 #include "core/export/weight_files.h"
+#include "core/engine/engine.h"
 #include "core/format/cast.h"
 #include "core/format/sha256.h"
 #include "core/format/weights.h"
@@ -228,6 +230,26 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   if (auto s = CheckFinite(tensors, cancel); !s.ok()) {
     return Annotate(s, layout->weights.path);
   }
+
+  if (o.sanity_check) {
+    progress.OnStage("sanity", absl::StrCat("forward pass on random ids (device ", o.device, ")"),
+                     0);
+    const auto sanity_start = std::chrono::steady_clock::now();
+    auto model = engine::NeoBertModel::Create(
+        engine::ModelSpecFromConfig(*config, plan->decoder_bias), tensors, {.device = o.device});
+    if (!model.ok()) return Annotate(model.status(), "sanity forward pass");
+    if (auto s = engine::SanityCheck(**model, config->vocab_size, config->max_position_embeddings,
+                                     /*seed=*/0);
+        !s.ok()) {
+      return Annotate(s, "sanity forward pass");
+    }
+    r.sanity_device = (*model)->device();
+    r.sanity_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sanity_start).count();
+    r.notes.push_back(absl::StrCat("sanity forward pass passed on ", r.sanity_device, " in ",
+                                   absl::StrFormat("%.2f", r.sanity_seconds), " s"));
+  }
+  if (auto c = cancel.Check(); !c.ok()) return c;
 
   // Everything that will be written, in order.
   std::vector<std::string> weight_names;

@@ -46,6 +46,11 @@ struct ExportOptions {
   bool prefer_newest_file = false;
   // fsync files before publishing (off only in benchmarks/tests).
   bool sync = true;
+  // Run the NeoBERT forward pass on random ids (batch 2, length <= 8, one
+  // padded position) before publishing: logits must be (2, S, V) and finite.
+  bool sanity_check = true;
+  // Device for the sanity pass: auto (CUDA when available) | cpu | cuda[:N].
+  std::string device = "auto";
 };
 
 struct ExportResult {
@@ -63,6 +68,8 @@ struct ExportResult {
   std::vector<std::string> notes;
   std::vector<std::string> warnings;
   std::vector<std::string> mapping;  // "final name <- source key (dtype shape)"
+  std::string sanity_device;         // where the sanity pass ran ("" = skipped)
+  double sanity_seconds = 0;
   double seconds = 0;
 };
 
