@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 BUILD_DIR="${BUILD_DIR:-build}"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target neobert-export
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target neobert-export neobert-exportd
+BIN="$PWD/$BUILD_DIR/bin"
 
 SAMPLE="${SAMPLE_DIR:-$PWD/$BUILD_DIR/sample}"
 CKPT="$SAMPLE/runs/neobert_sample/model_checkpoints/1000"
@@ -19,10 +20,26 @@ echo "== sample checkpoint: $CKPT"
 ls -l "$CKPT"
 
 echo "== inspect"
-"$BUILD_DIR/bin/neobert-export" inspect "$CKPT" | tail -n 4
-echo "== export (default destination: <ckpt>/../../hf/<run>_<step>)"
-"$BUILD_DIR/bin/neobert-export" export "$CKPT"
+"$BIN/neobert-export" inspect "$CKPT" | tail -n 4
+
+PORT="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+SERVER="127.0.0.1:$PORT"
+echo "== start neobert-exportd on $SERVER (inputs and outputs confined to $SAMPLE)"
+"$BIN/neobert-exportd" --listen "$SERVER" --input-root "$SAMPLE" --output-root "$SAMPLE" \
+  --state-dir "$SAMPLE/state" --workers 2 > "$SAMPLE/neobert-exportd.log" 2>&1 &
+SERVER_PID=$!
+trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+  "$BIN/neobert-export" health --server "$SERVER" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+"$BIN/neobert-export" health --server "$SERVER"
+
+echo "== export through the server (default destination: <ckpt>/../../hf/<run>_<step>)"
+"$BIN/neobert-export" export "$CKPT" --server "$SERVER"
 OUT="$SAMPLE/runs/neobert_sample/hf/neobert_sample_1000"
+echo "== validate through the server"
+"$BIN/neobert-export" validate "$OUT" --server "$SERVER"
 
 echo "== check: weights, manifest and our model.py against an independent forward pass"
 /usr/bin/python3 scripts/check_export.py "$CKPT" "$OUT"
