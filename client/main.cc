@@ -7,6 +7,7 @@
 #include "client/cli_args.h"
 #include "client/convert_command.h"
 #include "client/export_command.h"
+#include "client/validate_command.h"
 #include "client/inspect_command.h"
 #include "client/remote_client.h"
 
@@ -18,10 +19,11 @@ constexpr char kUsage[] =
     "  export CKPT_DIR [-o DIR] [...]    convert a training checkpoint into a Hugging Face folder\n"
     "  inspect PATH [--hash] [--json]   list the tensors of a weight file or directory\n"
     "  convert INPUT OUTPUT [--to F]     rewrite a weight file as safetensors or torch .bin\n"
+    "  validate EXPORT_DIR [--source CKPT] [--json]   check an export (forward passes, parity)\n"
     "client mode (neobert-exportd at --server or $NEOBERT_EXPORT_SERVER):\n"
     "  export CKPT_DIR --server ADDR      export on the server, streaming progress\n"
     "  submit CKPT_DIR [-o DIR]           queue an export, print the job id\n"
-    "  validate EXPORT_DIR                check an export folder on the server\n"
+    "  validate EXPORT_DIR --server ADDR  check an export folder on the server (manifest)\n"
     "  watch JOB | cancel JOB | jobs | health\n"
     "run 'neobert-export <command> --help' for a command's options.\n";
 
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
-  if (command == "export") {
+  if (command == "export" || command == "validate") {
     // --local forces the in-process path even when NEOBERT_EXPORT_SERVER is set.
     bool local = false, server_flag = false;
     for (auto it = args.begin(); it != args.end();) {
@@ -47,13 +49,13 @@ int main(int argc, char** argv) {
       if (*it == "--server" || it->rfind("--server=", 0) == 0) server_flag = true;
       ++it;
     }
-    if (!local && (server_flag || neobert::cli::ServerFromEnv())) {
-      return neobert::cli::RunRemoteExport(args);
+    const bool remote = !local && (server_flag || neobert::cli::ServerFromEnv());
+    if (command == "validate") {
+      return remote ? neobert::cli::RunRemoteValidate(args) : neobert::cli::RunValidate(args);
     }
-    return neobert::cli::RunExport(args);
+    return remote ? neobert::cli::RunRemoteExport(args) : neobert::cli::RunExport(args);
   }
   if (command == "submit") return neobert::cli::RunSubmit(args);
-  if (command == "validate") return neobert::cli::RunRemoteValidate(args);
   if (command == "watch") return neobert::cli::RunWatch(args);
   if (command == "jobs") return neobert::cli::RunJobs(args);
   if (command == "cancel") return neobert::cli::RunCancel(args);

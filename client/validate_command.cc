@@ -1,0 +1,64 @@
+#include "client/validate_command.h"
+
+#include <iostream>
+
+#include "client/cli_args.h"
+#include "client/progress_printer.h"
+#include "core/export/validator.h"
+#include "nlohmann/json.hpp"
+
+namespace neobert::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: neobert-export validate EXPORT_DIR [--source CKPT_DIR] [--json] [--device D]\n"
+    "  Checks an export folder in-process: files, config, manifest, strict weight load,\n"
+    "  MLM forward, attention-mask parity; with --source, the export against the training\n"
+    "  checkpoint on one padded batch (max-abs, cosine, NMSE of logits and hidden states).\n"
+    "  With --server (or $NEOBERT_EXPORT_SERVER) the server runs its validation instead.\n";
+
+}  // namespace
+
+int RunValidate(const std::vector<std::string>& args) {
+  FlagSpec spec{.boolean = {"help", "json"},
+                .valued = {"source", "device"},
+                .short_names = {{'h', "help"}}};
+  auto parsed = ParseArgs(args, spec);
+  if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
+    if (!parsed.ok()) std::cerr << "neobert-export validate: " << parsed.status().message() << "\n";
+    std::cerr << kUsage;
+    return parsed.ok() && parsed->Has("help") ? kExitOk : kExitUsage;
+  }
+  core::ValidateOptions o;
+  o.export_dir = parsed->positional[0];
+  o.source_dir = parsed->Value("source").value_or("");
+  o.device = parsed->Value("device").value_or("auto");
+  const bool json = parsed->Has("json");
+  core::CancelToken cancel;
+  core::NullProgress quiet;
+  auto report = core::ValidateExportDir(o, quiet, cancel);
+  if (!report.ok()) {
+    std::cerr << "error: " << report.status().message() << "\n";
+    return kExitFailed;
+  }
+  if (json) {
+    nlohmann::ordered_json j;
+    j["export_dir"] = report->export_dir;
+    j["ok"] = report->ok();
+    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+    for (const auto& c : report->checks) {
+      checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    j["checks"] = std::move(checks);
+    std::cout << j.dump() << std::endl;
+  } else {
+    for (const auto& c : report->checks) {
+      std::cout << (c.passed ? "PASS  " : "FAIL  ") << c.name << ": " << c.detail << "\n";
+    }
+    std::cout << (report->ok() ? "export is valid: " : "export is NOT valid: ")
+              << report->export_dir << "\n";
+  }
+  return report->ok() ? kExitOk : kExitFailed;
+}
+
+}  // namespace neobert::cli
