@@ -38,8 +38,10 @@ done
 echo "== export through the server (default destination: <ckpt>/../../hf/<run>_<step>)"
 "$BIN/neobert-export" export "$CKPT" --server "$SERVER"
 OUT="$SAMPLE/runs/neobert_sample/hf/neobert_sample_1000"
-echo "== validate through the server"
+echo "== validate through the server (manifest, required files)"
 "$BIN/neobert-export" validate "$OUT" --server "$SERVER"
+echo "== validate in-process: forward passes, mask parity, parity with the training checkpoint"
+"$BIN/neobert-export" validate "$OUT" --source "$CKPT" --local
 
 echo "== check: weights, manifest and our model.py against an independent forward pass"
 /usr/bin/python3 scripts/check_export.py "$CKPT" "$OUT"
