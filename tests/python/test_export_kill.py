@@ -95,13 +95,27 @@ class KillDuringExport(unittest.TestCase):
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
 
+    def wait_for_staging(self, proc, out, timeout):
+        """Monotonic time at which `proc`'s staging dir for `out` appeared
+        (or the process ended)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(f"-{proc.pid}-" in n for n in staging_leftovers(out)) or proc.poll() is not None:
+                return time.monotonic()
+            time.sleep(0.002)
+        return time.monotonic()
+
     def test_sigkill_never_leaves_a_destination(self):
         # Calibrate: how long one full export takes on this machine right now.
+        # The write phase starts when the staging directory appears; kills are
+        # timed from there, so a slow or loaded machine still lands them mid-write.
         calib = os.path.join(self.tmp, "calibration")
         t0 = time.monotonic()
         proc = self.start(calib)
+        to_staging = self.wait_for_staging(proc, calib, 120) - t0
         _, err = proc.communicate(timeout=120)
         duration = time.monotonic() - t0
+        write_phase = max(duration - to_staging, 0.05)
         self.assertEqual(proc.returncode, 0, err)
         verify_export(self, calib)
         shutil.rmtree(calib)
@@ -129,10 +143,16 @@ class KillDuringExport(unittest.TestCase):
         rng = random.Random(SEED)
         kills = mid_write = 0
         for trial in range(TRIALS):
-            # Stratified over [0.05, 0.85] of the calibrated duration.
-            lo = 0.05 + 0.8 * trial / TRIALS
-            delay = duration * rng.uniform(lo, lo + 0.8 / TRIALS)
             proc = self.start(out, capture=False)
+            if trial < 2:
+                # Before the write phase (validation, scan, sanity pass).
+                delay = to_staging * rng.uniform(0.2, 0.8)
+            else:
+                # Stratified over [0.02, 0.6] of the calibrated write phase (its
+                # tail is hashing and the rename, which a loaded machine may finish early).
+                lo = 0.02 + 0.58 * (trial - 2) / (TRIALS - 2)
+                delay = write_phase * rng.uniform(lo, lo + 0.58 / (TRIALS - 2))
+                self.wait_for_staging(proc, out, 120)
             time.sleep(delay)
             staging_at_kill = staging_leftovers(out)
             if proc.poll() is None:
@@ -152,7 +172,8 @@ class KillDuringExport(unittest.TestCase):
                     continue
                 if staging_at_kill:
                     mid_write += 1
-        sys.stderr.write(f"\nexport {duration:.2f} s; {kills} kills, {mid_write} during the write phase\n")
+        sys.stderr.write(f"\nexport {duration:.2f} s (write phase {write_phase:.2f} s); "
+                         f"{kills} kills, {mid_write} during the write phase\n")
         self.assertGreaterEqual(kills, TRIALS - 2, "too many exports ended before their kill")
         self.assertGreaterEqual(mid_write, TRIALS // 2,
                                 f"only {mid_write} of {TRIALS} kills hit the write phase")
