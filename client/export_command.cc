@@ -29,6 +29,8 @@ constexpr char kUsage[] =
     "  --json                  JSON lines on stdout (progress events, then the result)\n"
     "  --no-sanity             skip the forward-pass sanity check before publishing\n"
     "  --device D              sanity-pass device: auto (CUDA if available) | cpu | cuda[:N]\n"
+    "  --validate              run `validate --source CKPT_DIR` on the staged folder before\n"
+    "                          publishing it; any failed check aborts the export\n"
     "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n";
 
 core::CancelToken* g_cancel = nullptr;
@@ -60,6 +62,13 @@ nlohmann::ordered_json ResultJson(const core::ExportResult& r) {
   if (r.dry_run) j["mapping"] = r.mapping;
   j["sanity_device"] = r.sanity_device;
   j["sanity_seconds"] = r.sanity_seconds;
+  if (r.validation) {
+    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
+    for (const auto& c : r.validation->checks) {
+      checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+    }
+    j["validation"] = std::move(checks);
+  }
   j["seconds"] = r.seconds;
   return j;
 }
@@ -91,7 +100,7 @@ uint64_t ParseByteSize(const std::string& text) {
 
 int RunExport(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
-                            "json", "no-fsync", "prefer-newest-file", "no-sanity"},
+                            "json", "no-fsync", "prefer-newest-file", "no-sanity", "validate"},
                 .valued = {"output", "dtype", "max-shard-size", "device"},
                 .short_names = {{'o', "output"}, {'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
@@ -112,6 +121,7 @@ int RunExport(const std::vector<std::string>& args) {
   o.prefer_newest_file = parsed->Has("prefer-newest-file");
   o.sanity_check = !parsed->Has("no-sanity");
   o.device = parsed->Value("device").value_or("auto");
+  o.validate = parsed->Has("validate");
   if (auto s = parsed->Value("max-shard-size")) {
     o.max_shard_bytes = ParseByteSize(*s);
     if (o.max_shard_bytes == 0) {
@@ -159,6 +169,9 @@ int RunExport(const std::vector<std::string>& args) {
   if (r.skipped) {
     std::cout << "up to date: " << r.output_dir << " already holds this export\n";
     return kExitOk;
+  }
+  if (r.validation) {
+    for (const auto& c : r.validation->checks) std::cout << "PASS  " << c.name << ": " << c.detail << "\n";
   }
   uint64_t total = 0;
   for (const auto& f : r.files) total += f.size;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/export/destination_lock.h"
 #include "core/export/remote_code.h"
 #include "core/export/staging_dir.h"
 #include "core/export/weight_files.h"
@@ -139,21 +140,29 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   if (!fingerprint.ok()) return fingerprint.status();
   manifest.fingerprint = *fingerprint;
 
+  // An existing destination: done already (identical manifest → skipped
+  // result), or refused without --overwrite. Asked again under the lock.
   std::error_code ec;
-  if (fs::exists(out, ec)) {
+  auto check_destination = [&]() -> absl::StatusOr<bool> {
+    if (!fs::exists(out, ec)) return false;
     if (IdenticalExportExists(out, manifest)) {
       r.skipped = true;
       auto have = ReadManifest(out);
       if (have.ok()) r.files = have->files;
       r.notes.push_back("an identical export of this checkpoint is already at the destination");
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      return r;
+      return true;
     }
     if (!o.overwrite && !o.dry_run) {
       return absl::AlreadyExistsError(absl::StrCat(
           "output directory ", out,
           " already exists and holds a different export (pass --overwrite to replace it)"));
     }
+    return false;
+  };
+  if (auto done = check_destination(); !done.ok() || *done) {
+    if (!done.ok()) return done.status();
+    return r;
   }
 
   // 2. Every check, before anything is written.
@@ -276,8 +285,25 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
     return r;
   }
 
-  // 3. Write into a staging directory.
-  auto staging = StagingDir::Create({.destination = out, .overwrite = o.overwrite});
+  // 3. One writer per destination, across processes and replicas; whoever
+  // waited looks at the destination again (the other may have published it).
+  auto lock = DestinationLock::Acquire(out, cancel, absl::InfiniteDuration(),
+                                       [&](const std::string& lock_path) {
+                                         progress.OnStage("wait",
+                                                          absl::StrCat("another exporter holds ",
+                                                                       lock_path),
+                                                          0);
+                                       });
+  if (!lock.ok()) return lock.status();
+  if (auto done = check_destination(); !done.ok() || *done) {
+    if (!done.ok()) return done.status();
+    r.notes.push_back("another exporter published it while this one waited for the lock");
+    return r;
+  }
+
+  // 4. Write into a staging directory.
+  auto staging = StagingDir::Create(
+      {.destination = out, .overwrite = o.overwrite, .sync = o.sync});
   if (!staging.ok()) return staging.status();
   std::vector<std::string> written;
   auto write_text = [&](const std::string& name, const std::string& text) -> absl::Status {
@@ -339,13 +365,32 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   if (!readme.ok()) return readme.status();
   if (auto s = write_text("README.md", *readme); !s.ok()) return s;
 
-  // 4. Manifest, then publish.
+  // 5. Manifest, then publish.
   progress.OnStage("commit", "hashing files and publishing", 0);
   auto records = HashFiles((*staging)->path(), written);
   if (!records.ok()) return records.status();
   manifest.files = *records;
   if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;
   if (auto c = cancel.Check(); !c.ok()) return c;
+  if (o.validate) {
+    progress.OnStage("validate", "checking the staged export against the checkpoint", 0);
+    NullProgress quiet;  // the validator's own stages would reset the bar
+    auto report = ValidateExportDir(
+        {.export_dir = (*staging)->path(), .source_dir = layout->dir, .device = o.device}, quiet,
+        cancel);
+    if (!report.ok()) return Annotate(report.status(), "validation of the staged export");
+    report->export_dir = out;
+    if (!report->ok()) {
+      std::vector<std::string> failed;
+      for (const auto& c : report->checks) {
+        if (!c.passed) failed.push_back(absl::StrCat(c.name, " (", c.detail, ")"));
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("the staged export failed validation, nothing was published: ",
+                       absl::StrJoin(failed, "; ")));
+    }
+    r.validation = std::move(*report);
+  }
   if (auto s = (*staging)->Commit(); !s.ok()) return s;
   r.files = manifest.files;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "core/export/manifest.h"
 #include "core/export/progress.h"
+#include "core/export/validator.h"
 
 namespace neobert::core {
 
@@ -51,6 +52,10 @@ struct ExportOptions {
   bool sanity_check = true;
   // Device for the sanity pass: auto (CUDA when available) | cpu | cuda[:N].
   std::string device = "auto";
+  // Run the validator (validator.h, with this checkpoint as the parity
+  // source) on the staged folder before publishing: a failed check aborts
+  // the export and nothing is published. The report lands in the result.
+  bool validate = false;
 };
 
 struct ExportResult {
@@ -70,6 +75,8 @@ struct ExportResult {
   std::vector<std::string> mapping;  // "final name <- source key (dtype shape)"
   std::string sanity_device;         // where the sanity pass ran ("" = skipped)
   double sanity_seconds = 0;
+  // With ExportOptions::validate (or from a validation job): the report.
+  std::optional<ValidationReport> validation;
   double seconds = 0;
 };
 

@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<StagingDir>> StagingDir::Create(const Options& op
                                                            ::getpid(), "-", g_counter++))
                             .string();
   if (::mkdir(staging.c_str(), 0755) != 0) return Errno("cannot create", staging);
-  return std::unique_ptr<StagingDir>(new StagingDir(dest.string(), staging, options.overwrite));
+  return std::unique_ptr<StagingDir>(new StagingDir(dest.string(), staging, options.overwrite, options.sync));
 }
 
 StagingDir::~StagingDir() {
@@ -106,15 +106,17 @@ std::string StagingDir::File(const std::string& name) const {
 absl::Status StagingDir::Commit() {
   if (committed_) return absl::FailedPreconditionError("staging directory already committed");
   std::error_code ec;
-  for (const auto& e : fs::recursive_directory_iterator(staging_, ec)) {
-    if (e.is_regular_file()) {
-      if (auto s = FsyncPath(e.path().string(), false); !s.ok()) return s;
-    } else if (e.is_directory()) {
-      if (auto s = FsyncPath(e.path().string(), true); !s.ok()) return s;
+  if (sync_) {
+    for (const auto& e : fs::recursive_directory_iterator(staging_, ec)) {
+      if (e.is_regular_file()) {
+        if (auto s = FsyncPath(e.path().string(), false); !s.ok()) return s;
+      } else if (e.is_directory()) {
+        if (auto s = FsyncPath(e.path().string(), true); !s.ok()) return s;
+      }
     }
+    if (ec) return absl::InternalError(absl::StrCat("cannot list ", staging_, ": ", ec.message()));
+    if (auto s = FsyncPath(staging_, true); !s.ok()) return s;
   }
-  if (ec) return absl::InternalError(absl::StrCat("cannot list ", staging_, ": ", ec.message()));
-  if (auto s = FsyncPath(staging_, true); !s.ok()) return s;
 
   const bool exists = fs::exists(destination_, ec);
   if (exists && !overwrite_) {
@@ -139,6 +141,7 @@ absl::Status StagingDir::Commit() {
     }
     committed_ = true;
   }
+  if (!sync_) return absl::OkStatus();
   return FsyncPath(fs::path(destination_).parent_path().string(), true);
 }
 

@@ -23,6 +23,7 @@ class StagingDir {
   struct Options {
     std::string destination;  // the final directory path
     bool overwrite = false;   // replace an existing destination
+    bool sync = true;         // fsync on Commit (off only in benchmarks/tests)
   };
   // Creates the staging directory (and the destination's parents). Fails with
   // ALREADY_EXISTS if the destination exists and !overwrite.
@@ -38,20 +39,22 @@ class StagingDir {
   // Full path of `name` inside the staging directory.
   std::string File(const std::string& name) const;
 
-  // fsyncs every file and the directory, then renames it into place (and the
-  // parent directory is fsynced). After success the object owns nothing.
+  // fsyncs every file and the directory (unless !sync), then renames it into
+  // place (and the parent directory is fsynced). After success the object
+  // owns nothing.
   absl::Status Commit();
 
   // Removes leftovers of earlier killed exports to `destination`.
   static void RemoveStale(const std::string& destination);
 
  private:
-  StagingDir(std::string destination, std::string staging, bool overwrite)
+  StagingDir(std::string destination, std::string staging, bool overwrite, bool sync)
       : destination_(std::move(destination)), staging_(std::move(staging)),
-        overwrite_(overwrite) {}
+        overwrite_(overwrite), sync_(sync) {}
   std::string destination_;
   std::string staging_;
   bool overwrite_;
+  bool sync_;
   bool committed_ = false;
 };
 

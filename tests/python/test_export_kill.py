@@ -6,7 +6,7 @@ un-killed export, then SIGKILLs exports to one destination after seeded
 random delays spread over that duration. After every kill the destination
 must not exist (the only legal exception: the kill landed after the atomic
 rename, and then the folder must be a complete export whose manifest
-verifies). Most kills must land while the hidden `.<name>.partial-*` staging
+verifies). Three concurrent exports to one destination write it once. Most kills must land while the hidden `.<name>.partial-*` staging
 directory exists, i.e. in the middle of writing. A SIGTERM is a cooperative
 cancel: exit 1 and nothing left at all. A final un-killed export succeeds and
 removes the stale staging directories of the killed runs (their pids are
@@ -188,7 +188,26 @@ class KillDuringExport(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         verify_export(self, out)
         self.assertEqual(staging_leftovers(out), [])
-        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), ["medium"])
+        # Beside it only the (empty) destination lock file.
+        self.assertEqual(sorted(os.listdir(os.path.dirname(out))), [".medium.lock", "medium"])
+
+    def test_concurrent_exports_to_one_destination_write_once(self):
+        """Three exporters (think: replicas sharing an output root) asked for
+        the same destination at once: the destination lock lets one write;
+        the others wait and then report the published export as up to date.
+        None fails at the final rename, none writes a second copy."""
+        out = os.path.join(self.tmp, "shared", "medium")
+        procs = [subprocess.Popen([exporter(BIN), "export", self.ckpt, "-o", out, "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+        results = []
+        for p in procs:
+            stdout, err = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, err)
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+        self.assertEqual(sorted(r["skipped"] for r in results), [False, True, True], results)
+        verify_export(self, out)
+        self.assertEqual(staging_leftovers(out), [])
 
 
 if __name__ == "__main__":
