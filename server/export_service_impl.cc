@@ -41,6 +41,11 @@ grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) con
   return grpc::Status::OK;
 }
 
+absl::StatusOr<std::string> ExportServiceImpl::AssignDevice(const std::string& requested) const {
+  if (options_.devices) return options_.devices->Assign(requested);
+  return requested.empty() ? std::string("auto") : requested;
+}
+
 absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& req) const {
   JobSpec spec;
   spec.kind = JobKind::kExport;
@@ -52,6 +57,9 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
     return absl::InvalidArgumentError(absl::StrCat("dtype '", o.dtype,
                                                    "': expected keep, float32, bfloat16 or float16"));
   }
+  auto device = AssignDevice(req.device());
+  if (!device.ok()) return device.status();
+  o.device = *device;
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok()) return ckpt.status();
   o.checkpoint_dir = *ckpt;
@@ -110,6 +118,14 @@ grpc::Status ExportServiceImpl::ValidateExport(grpc::ServerContext* ctx,
   JobSpec spec;
   spec.kind = JobKind::kValidate;
   spec.validate_dir = *dir;
+  if (!req->source_dir().empty()) {
+    auto source = policy_.ResolveInput(req->source_dir());
+    if (!source.ok()) return ToGrpcStatus(source.status());
+    spec.validate_source = *source;
+  }
+  auto device = AssignDevice(req->device());
+  if (!device.ok()) return ToGrpcStatus(device.status());
+  spec.export_options.device = *device;
   spec.idempotency_key = req->idempotency_key();
   auto job = jobs_->Submit(std::move(spec));
   if (!job.ok()) return ToGrpcStatus(job.status());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "neobert/export/v1/export_service.grpc.pb.h"
+#include "server/device_policy.h"
 #include "server/job_manager.h"
 #include "server/path_policy.h"
 #include "server/proto_convert.h"
@@ -18,6 +19,8 @@ struct ServiceOptions {
   std::string token;
   // fsync exports before publishing (tests may turn it off).
   bool sync = true;
+  // Assigns each job's forward-pass device; null = LibTorch's "auto".
+  std::shared_ptr<DevicePolicy> devices;
 };
 
 class ExportServiceImpl final : public pb::ExportService::Service {
@@ -43,6 +46,7 @@ class ExportServiceImpl final : public pb::ExportService::Service {
  private:
   grpc::Status Authenticate(const grpc::ServerContext* ctx) const;
   absl::StatusOr<JobSpec> ExportSpec(const pb::ExportRequest& req) const;
+  absl::StatusOr<std::string> AssignDevice(const std::string& requested) const;
   // Streams `id`'s events until the final one or the client leaves.
   grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id,
                      grpc::ServerWriter<pb::JobEvent>* writer);

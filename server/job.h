@@ -27,8 +27,10 @@ struct JobSpec {
   JobKind kind = JobKind::kExport;
   // kExport: paths already resolved by the path policy.
   core::ExportOptions export_options;
-  // kValidate: the export folder (resolved).
+  // kValidate: the export folder and the optional source checkpoint
+  // (resolved). Both kinds run forward passes on export_options.device.
   std::string validate_dir;
+  std::string validate_source;
   std::string idempotency_key;  // empty: none
 };
 

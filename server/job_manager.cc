@@ -21,11 +21,13 @@ int64_t NowUnixMs() {
 
 // Everything that makes two requests the same piece of work.
 std::string SpecKey(const JobSpec& s) {
-  if (s.kind == JobKind::kValidate) return absl::StrCat("spec:validate\n", s.validate_dir);
+  if (s.kind == JobKind::kValidate) {
+    return absl::StrCat("spec:validate\n", s.validate_dir, "\n", s.validate_source);
+  }
   const auto& o = s.export_options;
   std::string key = absl::StrCat("spec:export\n", o.checkpoint_dir, "\n", o.output_dir,
                                  "\noverwrite=", o.overwrite, "\ndry_run=", o.dry_run,
-                                 "\nprefer_newest=", o.prefer_newest_file);
+                                 "\nprefer_newest=", o.prefer_newest_file, "\nvalidate=", o.validate);
   for (const auto& [k, v] : core::OutputAffectingOptions(o)) absl::StrAppend(&key, "\n", k, "=", v);
   return key;
 }

@@ -51,7 +51,10 @@ std::string SnapshotToJson(const JobSnapshot& j) {
                {"drop_decoder_bias", o.drop_decoder_bias},
                {"prefer_newest_file", o.prefer_newest_file},
                {"sync", o.sync},
+               {"validate", o.validate},
+               {"device", o.device},
                {"validate_dir", j.spec.validate_dir},
+               {"validate_source", j.spec.validate_source},
                {"idempotency_key", j.spec.idempotency_key}};
   json out = {{"id", j.id},
               {"state", JobStateName(j.state)},
@@ -68,7 +71,16 @@ std::string SnapshotToJson(const JobSnapshot& j) {
                      {"notes", r.notes},           {"warnings", r.warnings},
                      {"seconds", r.seconds},       {"skipped", r.skipped},
                      {"dry_run", r.dry_run},       {"dtype", r.dtype},
-                     {"tensor_count", r.tensor_count}};
+                     {"tensor_count", r.tensor_count},
+                     {"sanity_device", r.sanity_device},
+                     {"sanity_seconds", r.sanity_seconds}};
+    if (r.validation) {
+      json checks = json::array();
+      for (const auto& c : r.validation->checks) {
+        checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+      }
+      out["result"]["checks"] = std::move(checks);
+    }
   }
   if (!j.error.ok()) {
     out["error"] = {{"code", static_cast<int>(j.error.code())},
@@ -99,7 +111,10 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
     o.drop_decoder_bias = s.at("drop_decoder_bias").get<bool>();
     o.prefer_newest_file = s.at("prefer_newest_file").get<bool>();
     o.sync = s.value("sync", true);
+    o.validate = s.value("validate", false);
+    o.device = s.value("device", "auto");
     j.spec.validate_dir = s.at("validate_dir").get<std::string>();
+    j.spec.validate_source = s.value("validate_source", "");
     j.spec.idempotency_key = s.at("idempotency_key").get<std::string>();
     j.stage = in.value("stage", "");
     j.percent = in.value("percent", 0.0);
@@ -120,6 +135,17 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
       res.dry_run = r.value("dry_run", false);
       res.dtype = r.value("dtype", "");
       res.tensor_count = r.value("tensor_count", uint64_t{0});
+      res.sanity_device = r.value("sanity_device", "");
+      res.sanity_seconds = r.value("sanity_seconds", 0.0);
+      if (r.contains("checks")) {
+        core::ValidationReport report;
+        report.export_dir = res.output_dir;
+        for (const auto& c : r.at("checks")) {
+          report.checks.push_back({c.at("name").get<std::string>(), c.at("passed").get<bool>(),
+                                   c.at("detail").get<std::string>()});
+        }
+        res.validation = std::move(report);
+      }
       j.result = std::move(res);
     }
     if (in.contains("error")) {

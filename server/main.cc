@@ -10,11 +10,13 @@
 #include <memory>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "nlohmann/json.hpp"
+#include "core/engine/engine.h"
 #include "server/export_service_impl.h"
 #include "server/server_config.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -45,6 +47,25 @@ void SetUpLogging(const ServerConfig& c) {
                                   : "%Y-%m-%d %H:%M:%S.%e %l %v");
 }
 
+// Plaintext, TLS, or mTLS (client certificates required and verified).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const ServerConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = neobert::server::ReadSmallFile(c.tls_cert, "tls-cert");
+  if (!cert.ok()) return cert.status();
+  auto key = neobert::server::ReadSmallFile(c.tls_key, "tls-key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(
+      c.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!c.tls_client_ca.empty()) {
+    auto ca = neobert::server::ReadSmallFile(c.tls_client_ca, "tls-client-ca");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +91,17 @@ int main(int argc, char** argv) {
 
   srv::ServiceOptions service_options;
   service_options.sync = config->sync;
+  auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
+  if (!devices.ok()) {
+    Log(spdlog::level::err, std::string(devices.status().message()));
+    return 2;
+  }
+  service_options.devices = std::make_shared<srv::DevicePolicy>(*devices);
+  auto credentials = ServerCredentials(*config);
+  if (!credentials.ok()) {
+    Log(spdlog::level::err, std::string(credentials.status().message()));
+    return 2;
+  }
   if (!config->token_file.empty()) {
     auto token = srv::ReadTokenFile(config->token_file);
     if (!token.ok()) {
@@ -98,7 +130,7 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config->listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config->listen, *credentials, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -112,7 +144,10 @@ int main(int argc, char** argv) {
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
                    config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
-                   config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir));
+                   config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir,
+                   config->tls_cert.empty() ? ", plaintext"
+                   : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
+                   ", device ", service_options.devices->Describe()));
 
   std::thread signal_thread([&] {
     int sig = 0;

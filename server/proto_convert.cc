@@ -13,6 +13,8 @@ core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req) {
   o.dry_run = req.dry_run();
   o.drop_decoder_bias = req.drop_decoder_bias();
   o.prefer_newest_file = req.prefer_newest_file();
+  o.validate = req.has_validate() ? req.validate() : true;
+  // device: assigned by the service's DevicePolicy, not copied from here.
   return o;
 }
 
@@ -56,6 +58,16 @@ pb::JobResult ToProto(const core::ExportResult& r) {
   out.set_dry_run(r.dry_run);
   out.set_dtype(r.dtype);
   out.set_tensor_count(r.tensor_count);
+  if (r.validation) {
+    for (const auto& c : r.validation->checks) {
+      auto* pc = out.add_checks();
+      pc->set_name(c.name);
+      pc->set_passed(c.passed);
+      pc->set_detail(c.detail);
+    }
+  }
+  out.set_device(r.sanity_device);
+  out.set_sanity_seconds(r.sanity_seconds);
   return out;
 }
 

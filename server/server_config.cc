@@ -6,13 +6,92 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
 
 namespace neobert::server {
 
-absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& args) {
+namespace {
+
+// Flags that take no value.
+bool IsSwitch(const std::string& name) { return name == "no-fsync" || name == "help"; }
+
+// One flag, and the config file it came from ("" = the command line).
+struct Arg {
+  std::string text;
+  std::string origin;
+};
+
+absl::StatusOr<std::vector<Arg>> ExpandConfigFiles(const std::vector<std::string>& args) {
+  std::vector<Arg> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string path;
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError("--config needs a value");
+      path = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
+    } else {
+      out.push_back({args[i], ""});
+      continue;
+    }
+    auto flags = ConfigFileFlags(path);
+    if (!flags.ok()) return flags.status();
+    for (auto& f : *flags) out.push_back({std::move(f), path});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config file '", path, "': ", e.what()));
+  }
+  if (root.IsNull()) return std::vector<std::string>{};
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file '", path, "': expected a mapping of flag names to values"));
+  }
+  std::vector<std::string> flags;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    auto bad = [&](const std::string& why) {
+      return absl::InvalidArgumentError(absl::StrCat("config file '", path, "', key '", key, "': ", why));
+    };
+    if (key == "config") return bad("a config file cannot name another");
+    if (IsSwitch(key)) {
+      bool on = false;
+      if (!v.IsScalar() || !YAML::convert<bool>::decode(v, on)) return bad("expected true or false");
+      if (on) flags.push_back("--" + key);
+    } else if (v.IsScalar()) {
+      flags.push_back(absl::StrCat("--", key, "=", v.Scalar()));
+    } else if (v.IsSequence()) {
+      for (const auto& item : v) {
+        if (!item.IsScalar()) return bad("list items must be plain values");
+        flags.push_back(absl::StrCat("--", key, "=", item.Scalar()));
+      }
+    } else {
+      return bad("expected a value or a list of values");
+    }
+  }
+  return flags;
+}
+
+absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& raw_args) {
+  auto expanded = ExpandConfigFiles(raw_args);
+  if (!expanded.ok()) return expanded.status();
+  const std::vector<Arg>& args = *expanded;
   ServerConfig c;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
+    const std::string& a = args[i].text;
+    const std::string where =
+        args[i].origin.empty() ? "" : absl::StrCat(" (in config file '", args[i].origin, "')");
     if (a == "--help" || a == "-h") {
       c.help = true;
       continue;
@@ -21,18 +100,20 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
       c.sync = false;
       continue;
     }
-    if (a.rfind("--", 0) != 0) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+    if (a.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'", where));
+    }
     std::string name = a.substr(2), value;
     if (auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name.resize(eq);
     } else {
       if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-      value = args[++i];
+      value = args[++i].text;
     }
     auto number = [&](int* out, int min) -> absl::Status {
       if (!absl::SimpleAtoi(value, out) || *out < min || *out > 1000000) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, ": bad number '", value, "'"));
+        return absl::InvalidArgumentError(absl::StrCat("--", name, ": bad number '", value, "'", where));
       }
       return absl::OkStatus();
     };
@@ -45,20 +126,43 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
     else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
     else if (name == "state-dir") c.state_dir = value;
     else if (name == "token-file") c.token_file = value;
+    else if (name == "device") c.device = value;
+    else if (name == "tls-cert") c.tls_cert = value;
+    else if (name == "tls-key") c.tls_key = value;
+    else if (name == "tls-client-ca") c.tls_client_ca = value;
     else if (name == "log-format") {
       if (value != "text" && value != "json") {
-        return absl::InvalidArgumentError("--log-format: expected text or json");
+        return absl::InvalidArgumentError(absl::StrCat("--log-format: expected text or json", where));
       }
       c.log_format = value;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, where));
     }
     if (!s.ok()) return s;
   }
-  if (!c.help && (c.input_roots.empty() || c.output_roots.empty())) {
+  if (c.help) return c;
+  if (c.input_roots.empty() || c.output_roots.empty()) {
     return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
   }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
   return c;
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("--", flag, ": '", path, "' cannot be read"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is empty"));
+  if (ss.str().size() > (1u << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is larger than 1 MiB"));
+  }
+  return ss.str();
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {

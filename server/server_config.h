@@ -20,11 +20,18 @@ struct ServerConfig {
   std::string log_format = "text";        // text | json
   int grace_seconds = 30;                 // SIGTERM: how long running jobs may finish
   bool sync = true;                       // --no-fsync turns it off (tests only)
+  std::string device = "auto";            // auto | cpu | cuda[:N] (device_policy.h)
+  std::string tls_cert;                   // PEM server certificate chain; empty = plaintext
+  std::string tls_key;                    // PEM private key for tls_cert
+  std::string tls_client_ca;              // PEM CA bundle: require client certs (mTLS)
   bool help = false;
 };
 
 inline constexpr char kServerUsage[] =
     "usage: neobert-exportd --input-root DIR --output-root DIR [options]\n"
+    "  --config FILE          YAML file of flags: keys are flag names without '--'\n"
+    "                         (input-root: [a, b]; no-fsync: true); flags after it win,\n"
+    "                         repeatable flags add to the file's list\n"
     "  --listen HOST:PORT     default 127.0.0.1:50051 (port 0: pick one; printed on stdout)\n"
     "  --input-root DIR       checkpoints may be read only below these (repeatable, required)\n"
     "  --output-root DIR      exports may be written only below these (repeatable, required)\n"
@@ -34,9 +41,23 @@ inline constexpr char kServerUsage[] =
     "  --token-file FILE      require 'authorization: Bearer <token>'\n"
     "  --log-format text|json\n"
     "  --grace-seconds N      on SIGTERM, let running jobs finish this long (default 30)\n"
+    "  --device D             forward-pass device: auto (each visible GPU, round-robin;\n"
+    "                         cpu without one) | cpu | cuda[:N]  (default auto)\n"
+    "  --tls-cert FILE        serve TLS with this PEM certificate chain (needs --tls-key)\n"
+    "  --tls-key FILE         PEM private key for --tls-cert\n"
+    "  --tls-client-ca FILE   require client certificates signed by this CA (mTLS)\n"
     "  --no-fsync             skip fsync of exports (tests/benchmarks only)\n";
 
+// `--config FILE` is expanded in place into the flags it holds (one level:
+// a config file cannot name another).
 absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& args);
+
+// The flags a YAML config file stands for, in file order. Errors name the
+// file and the key.
+absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path);
+
+// Reads a whole (small) file, e.g. a PEM; errors name the flag.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& flag);
 
 // The token in `path`, surrounding whitespace removed. An empty token is an
 // error (it would accept "Bearer ").

@@ -158,6 +158,9 @@ class NeoBertModel {
 // model's spec (INVALID_ARGUMENT otherwise).
 absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, uint64_t seed);
 
+// CUDA devices this LibTorch can use (0 with a CPU-only build or no GPU).
+int VisibleCudaDevices();
+
 // Writes `last_hidden_state` and `logits` (float32) as a safetensors file.
 // INVALID_ARGUMENT when a shape does not match its data length.
 absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const std::string& path);

@@ -88,6 +88,10 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
   }
 }
 
+int VisibleCudaDevices() {
+  return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+}
+
 absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
   const bool has_cuda = torch::cuda::is_available();
   const int visible = has_cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
