@@ -2,11 +2,51 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
-#include "client/cli_args.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 
 namespace neobert::cli {
+namespace {
+
+// The flag's value, else the environment variable's; nullopt when neither.
+std::optional<std::string> FlagOrEnv(const ParsedArgs& parsed, const char* flag, const char* env) {
+  if (auto v = parsed.Value(flag)) return v;
+  if (const char* e = std::getenv(env); e && *e) return std::string(e);
+  return std::nullopt;
+}
+
+bool ReadFile(const std::string& path, const char* what, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "neobert-export: cannot read " << what << " '" << path << "'\n";
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+}  // namespace
+
+const char kRemoteFlagsHelp[] =
+    "  --server HOST:PORT      neobert-exportd address (default: $NEOBERT_EXPORT_SERVER)\n"
+    "  --token-file FILE       send 'authorization: Bearer <token>' ($NEOBERT_EXPORT_TOKEN_FILE)\n"
+    "  --tls-ca FILE           use TLS; trust this PEM CA for the server ($NEOBERT_EXPORT_TLS_CA)\n"
+    "  --tls-cert FILE         client certificate for mTLS (with --tls-key)\n"
+    "  --tls-key FILE          private key of --tls-cert\n"
+    "  --connect-timeout S     give up on an unreachable server after S seconds (default 5)\n"
+    "  --json                  JSON lines on stdout\n";
+
+void AddRemoteFlags(FlagSpec* spec) {
+  spec->boolean.insert({"help", "json"});
+  spec->valued.insert({"server", "token-file", "connect-timeout", "tls-ca", "tls-cert", "tls-key"});
+  spec->short_names['h'] = "help";
+}
 
 std::optional<std::string> ServerFromEnv() {
   const char* env = std::getenv("NEOBERT_EXPORT_SERVER");
@@ -14,13 +54,56 @@ std::optional<std::string> ServerFromEnv() {
   return std::nullopt;
 }
 
+int ResolveTarget(const ParsedArgs& parsed, RemoteTarget* target) {
+  auto server = FlagOrEnv(parsed, "server", "NEOBERT_EXPORT_SERVER");
+  if (!server) {
+    std::cerr << "neobert-export: no server: pass --server or set NEOBERT_EXPORT_SERVER\n";
+    return kExitUsage;
+  }
+  target->server = *server;
+  if (auto t = parsed.Value("connect-timeout")) {
+    if (!absl::SimpleAtoi(*t, &target->connect_timeout_s) || target->connect_timeout_s < 1) {
+      std::cerr << "neobert-export: bad --connect-timeout '" << *t << "'\n";
+      return kExitUsage;
+    }
+  }
+  if (auto file = FlagOrEnv(parsed, "token-file", "NEOBERT_EXPORT_TOKEN_FILE")) {
+    std::string token;
+    if (!ReadFile(*file, "token file", &token)) return kExitUsage;
+    target->token = std::string(absl::StripAsciiWhitespace(token));
+  }
+  if (auto ca = FlagOrEnv(parsed, "tls-ca", "NEOBERT_EXPORT_TLS_CA")) {
+    if (!ReadFile(*ca, "--tls-ca", &target->tls_ca_pem)) return kExitUsage;
+  }
+  auto cert = parsed.Value("tls-cert");
+  auto key = parsed.Value("tls-key");
+  if (cert.has_value() != key.has_value() || (cert && target->tls_ca_pem.empty())) {
+    std::cerr << "neobert-export: --tls-cert and --tls-key go together, and need --tls-ca\n";
+    return kExitUsage;
+  }
+  if (cert && (!ReadFile(*cert, "--tls-cert", &target->tls_cert_pem) ||
+               !ReadFile(*key, "--tls-key", &target->tls_key_pem))) {
+    return kExitUsage;
+  }
+  return -1;
+}
+
 int Connect(const RemoteTarget& target, Connection* out) {
-  out->channel = grpc::CreateChannel(target.server, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!target.tls_ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = target.tls_ca_pem;
+    ssl.pem_cert_chain = target.tls_cert_pem;
+    ssl.pem_private_key = target.tls_key_pem;
+    creds = grpc::SslCredentials(ssl);
+  }
+  out->channel = grpc::CreateChannel(target.server, creds);
   const auto deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(target.connect_timeout_s);
   if (!out->channel->WaitForConnected(deadline)) {
     std::cerr << "error: cannot reach neobert-exportd at " << target.server << " (waited "
-              << target.connect_timeout_s << " s)\n";
+              << target.connect_timeout_s << " s"
+              << (target.tls_ca_pem.empty() ? "" : "; TLS handshake included") << ")\n";
     return kExitUnreachable;
   }
   out->stub = pb::ExportService::NewStub(out->channel);

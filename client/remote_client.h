@@ -1,8 +1,10 @@
 // The RPC side of neobert-export: talking to neobert-exportd.
 //
 // The server address comes from --server or NEOBERT_EXPORT_SERVER; a bearer
-// token from --token-file (or NEOBERT_EXPORT_TOKEN_FILE). A server that does
-// not answer within --connect-timeout seconds (default 5) is exit code 3.
+// token from --token-file (or NEOBERT_EXPORT_TOKEN_FILE); TLS from --tls-ca
+// (or NEOBERT_EXPORT_TLS_CA), plus --tls-cert/--tls-key for a server that
+// requires client certificates (mTLS). A server that does not answer within
+// --connect-timeout seconds (default 5) is exit code 3.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "client/cli_args.h"
 #include "grpcpp/grpcpp.h"
 #include "neobert/export/v1/export_service.grpc.pb.h"
 
@@ -21,7 +24,18 @@ struct RemoteTarget {
   std::string server;
   std::string token;  // empty: no authorization metadata
   int connect_timeout_s = 5;
+  std::string tls_ca_pem;    // non-empty: TLS, server verified against this CA
+  std::string tls_cert_pem;  // client certificate chain (mTLS)
+  std::string tls_key_pem;   // its private key
 };
+
+// The flags every client-mode subcommand takes, and their help text.
+void AddRemoteFlags(FlagSpec* spec);
+extern const char kRemoteFlagsHelp[];
+
+// Fills `target` from the parsed flags and the environment. Returns -1 to go
+// on, or the exit code (with a message printed).
+int ResolveTarget(const ParsedArgs& parsed, RemoteTarget* target);
 
 // A channel that is connected, or the exit code to return (with a message
 // already printed): kExitUnreachable when nothing answers.
