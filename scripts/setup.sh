@@ -10,14 +10,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Build toolchain and libraries (the fixed stack), plus test-only packages:
 # python3-torch (real torch.save fixtures), python3-grpcio (independent client),
-# clang (ASan/UBSan + libFuzzer builds).
+# clang (ASan/UBSan + libFuzzer builds), openssl (test certificates for TLS).
 PACKAGES=(
   build-essential cmake git pkg-config clang
   libtorch-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libssl-dev zlib1g-dev
-  python3 python3-torch python3-grpcio python3-numpy python3-yaml
+  python3 python3-torch python3-grpcio python3-numpy python3-yaml openssl
 )
 
 missing=()
