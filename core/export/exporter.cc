@@ -326,7 +326,9 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
                                 {.dir = (*staging)->path(),
                                  .write_pytorch_bin = o.write_pytorch_bin,
                                  .max_shard_bytes = o.max_shard_bytes,
-                                 .sync = o.sync},
+                                 // fsynced once, in Commit, after hashing
+                                 // overlapped with writeback (StartWriteback).
+                                 .sync = false},
                                 progress, cancel);
   if (!files.ok()) return files.status();
   written.insert(written.end(), files->begin(), files->end());
@@ -367,6 +369,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
 
   // 5. Manifest, then publish.
   progress.OnStage("commit", "hashing files and publishing", 0);
+  (*staging)->StartWriteback();
   auto records = HashFiles((*staging)->path(), written);
   if (!records.ok()) return records.status();
   manifest.files = *records;

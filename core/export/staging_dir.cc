@@ -103,6 +103,18 @@ std::string StagingDir::File(const std::string& name) const {
   return (fs::path(staging_) / name).string();
 }
 
+void StagingDir::StartWriteback() const {
+  if (!sync_) return;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(staging_, ec)) {
+    if (!e.is_regular_file()) continue;
+    int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    ::close(fd);
+  }
+}
+
 absl::Status StagingDir::Commit() {
   if (committed_) return absl::FailedPreconditionError("staging directory already committed");
   std::error_code ec;

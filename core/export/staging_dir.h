@@ -39,6 +39,11 @@ class StagingDir {
   // Full path of `name` inside the staging directory.
   std::string File(const std::string& name) const;
 
+  // With sync: asks the kernel to start writing every file back now
+  // (sync_file_range, no wait), so the disk works while the caller hashes;
+  // Commit's fsync then waits only for what is left. A hint: never fails.
+  void StartWriteback() const;
+
   // fsyncs every file and the directory (unless !sync), then renames it into
   // place (and the parent directory is fsynced). After success the object
   // owns nothing.
