@@ -14,14 +14,16 @@
    the server's default validation (the staged export checked against the
    checkpoint before it is published) to show what that costs.
 2. Throughput: --jobs exports of a small fixture (fp32_swiglu_rope_rms) to
-   distinct folders, all submitted at once, with 1, 2 and 4 workers; jobs
-   per minute from the first submit until the last job finished.
+   distinct folders, all submitted at once over gRPC (python3-grpcio, so no
+   CLI start-up is measured), with 1, 2 and 4 workers; jobs per minute from
+   the first submit until the last job finished.
 
 Prints a table and the overhead ratio; target: server/in-process <= 1.10
 (exit 1 when missed). Throughput has no target: it is bounded by the cores
 (`nproc` is printed with it).
 """
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -37,6 +39,7 @@ from run_benchmarks import ensure_checkpoint, machine_description, warm  # noqa:
 
 OVERHEAD_TARGET = 1.10
 SMALL = "fp32_swiglu_rope_rms"
+SERVICE = "/neobert.export.v1.ExportService/"
 
 
 class Server:
@@ -83,7 +86,23 @@ def overhead(cli, bin_dir, work, ckpt, repeat):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def throughput(cli, bin_dir, work, fixtures, jobs):
+def load_proto(work):
+    """Python messages for our .proto (protoc + Debian's python3-grpcio, no
+    generated stubs needed: calls go through the generic channel API)."""
+    out = os.path.join(work, "py")
+    proto_root = os.path.join(os.path.dirname(HERE), "proto")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["protoc", f"--proto_path={proto_root}", f"--python_out={out}",
+                    os.path.join(proto_root, "neobert/export/v1/export_service.proto")], check=True)
+    sys.path.insert(0, out)
+    return importlib.import_module("neobert.export.v1.export_service_pb2")
+
+
+def throughput(bin_dir, work, fixtures, jobs):
+    """Jobs/min with 1, 2, 4 workers: every job submitted at once over gRPC
+    (no CLI start-up in the measurement), then ListJobs polled every 20 ms."""
+    import grpc
+    pb = load_proto(work)
     src = os.path.join(work, "small")
     if not os.path.isdir(src):
         shutil.copytree(os.path.join(fixtures, SMALL), src)
@@ -92,21 +111,28 @@ def throughput(cli, bin_dir, work, fixtures, jobs):
         outs = os.path.join(work, f"jobs-{workers}")
         shutil.rmtree(outs, ignore_errors=True)
         server = Server(bin_dir, work, workers)
+        channel = grpc.insecure_channel(server.address)
         try:
+            submit = channel.unary_unary(SERVICE + "SubmitExport",
+                                         request_serializer=pb.ExportRequest.SerializeToString,
+                                         response_deserializer=pb.Job.FromString)
+            list_jobs = channel.unary_unary(SERVICE + "ListJobs",
+                                            request_serializer=pb.ListJobsRequest.SerializeToString,
+                                            response_deserializer=pb.ListJobsResponse.FromString)
             start = time.monotonic()
-            ids = []
             for i in range(jobs):
-                r = subprocess.run([cli, "submit", src, "-o", os.path.join(outs, str(i)),
-                                    "--server", server.address, "--no-validate"],
-                                   capture_output=True, text=True, check=True)
-                ids.append(r.stdout.strip())
-            for job in ids:
-                r = subprocess.run([cli, "watch", job, "--server", server.address],
-                                   capture_output=True, text=True)
-                if r.returncode != 0:
-                    raise RuntimeError(f"job {job}: {r.stderr}")
+                submit(pb.ExportRequest(checkpoint_dir=src, output_dir=os.path.join(outs, str(i)),
+                                        validate=False), timeout=30)
+            while True:
+                states = [j.state for j in list_jobs(pb.ListJobsRequest(), timeout=30).jobs]
+                if any(st in (pb.FAILED, pb.CANCELLED) for st in states):
+                    raise RuntimeError("a benchmark job failed")
+                if len(states) == jobs and all(st == pb.SUCCEEDED for st in states):
+                    break
+                time.sleep(0.02)
             rates[workers] = jobs / (time.monotonic() - start) * 60
         finally:
+            channel.close()
             server.close()
             shutil.rmtree(outs, ignore_errors=True)
     return rates
@@ -136,7 +162,7 @@ def main():
         print(f"  {label:<22} {secs:7.2f} s   x{secs / t['in-process']:.3f}")
     ratio = t["server"] / t["in-process"]
 
-    rates = throughput(cli, bin_dir, work, os.path.abspath(a.fixtures), a.jobs)
+    rates = throughput(bin_dir, work, os.path.abspath(a.fixtures), a.jobs)
     print(f"\n{a.jobs} small exports submitted at once ({os.cpu_count()} cores):")
     for workers, rate in rates.items():
         print(f"  {workers} worker(s): {rate:7.1f} jobs/min")
