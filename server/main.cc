@@ -16,6 +16,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "nlohmann/json.hpp"
 #include "server/export_service_impl.h"
+#include "server/observability.h"
 #include "server/server_config.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -83,7 +84,14 @@ int main(int argc, char** argv) {
     Log(spdlog::level::err, std::string(policy.status().message()));
     return 2;
   }
+  // Job logs and metrics (server/observability.h); binds --metrics-listen.
+  auto obs = srv::Observability::Create(*config);
+  if (!obs.ok()) {
+    Log(spdlog::level::err, std::string(obs.status().message()));
+    return 1;
+  }
   srv::JobManagerOptions jm;
+  jm.observer = (*obs)->job_observer();
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
@@ -100,6 +108,7 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(config->listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  (*obs)->AddTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     Log(spdlog::level::err, absl::StrCat("cannot listen on ", config->listen));
@@ -107,12 +116,17 @@ int main(int argc, char** argv) {
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   std::string host = config->listen.substr(0, config->listen.rfind(':'));
-  // The one line on stdout: lets a supervisor (or test) learn a port-0 port.
+  // The first line on stdout: lets a supervisor (or test) learn a port-0 port.
   std::cout << "listening on " << host << ":" << port << std::endl;
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
                    config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
                    config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir));
+  if (const std::string m = (*obs)->metrics_address(); !m.empty()) {
+    // Second stdout line, after the one supervisors already read.
+    std::cout << "metrics on " << m << std::endl;
+    Log(spdlog::level::info, absl::StrCat("metrics on http://", m, "/metrics"));
+  }
 
   std::thread signal_thread([&] {
     int sig = 0;

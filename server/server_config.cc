@@ -45,6 +45,12 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
     else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
     else if (name == "state-dir") c.state_dir = value;
     else if (name == "token-file") c.token_file = value;
+    else if (name == "metrics-listen") {
+      if (value.rfind(':') == std::string::npos || value.rfind(':') == 0) {
+        return absl::InvalidArgumentError("--metrics-listen: expected HOST:PORT");
+      }
+      c.metrics_listen = value;
+    }
     else if (name == "log-format") {
       if (value != "text" && value != "json") {
         return absl::InvalidArgumentError("--log-format: expected text or json");
