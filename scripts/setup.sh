@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Build toolchain and libraries (the fixed stack), plus test-only packages:
+# Build toolchain and libraries (the fixed stack; libcpp-httplib-dev serves
+# /metrics), plus test-only packages:
 # python3-torch (real torch.save fixtures), python3-grpcio (independent client),
 # clang (ASan/UBSan + libFuzzer builds), openssl (test certificates for TLS).
 # libopenblas0-pthread takes over the libblas.so.3 alternative that Debian's
@@ -21,6 +22,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libssl-dev zlib1g-dev
+  libcpp-httplib-dev
   python3 python3-torch python3-grpcio python3-numpy python3-yaml openssl
 )
 

@@ -80,6 +80,8 @@ struct JobManager::Job {
   std::string message;
   int published_percent = -1;
   std::vector<std::weak_ptr<EventStream>> watchers;
+  // When a worker took it (for the observer's run time); unset while queued.
+  std::optional<std::chrono::steady_clock::time_point> started;
 };
 
 // Adapts core progress calls to job events (called on the job's thread).
@@ -95,6 +97,7 @@ class JobManager::Sink final : public core::ProgressSink {
     j.bytes_done = 0;
     j.snap.percent = 0;
     j.published_percent = 0;
+    if (m_->options_.observer) m_->options_.observer->OnStage(j.snap, message);
     m_->Publish(j, m_->StateEvent(j));
   }
   void OnBytes(uint64_t done) override {
@@ -114,6 +117,7 @@ class JobManager::Sink final : public core::ProgressSink {
     Job& j = *m_->jobs_.at(id_);
     JobEvent e = m_->StateEvent(j);
     e.warning = message;
+    if (m_->options_.observer) m_->options_.observer->OnWarning(j.snap, message);
     m_->Publish(j, std::move(e));
   }
 
@@ -211,6 +215,7 @@ void JobManager::Record(const Job& j) {
 
 void JobManager::Finish(Job& j, JobState state, std::optional<core::ExportResult> result,
                         absl::Status error) {
+  const JobState was = j.snap.state;
   j.snap.state = state;
   j.snap.result = std::move(result);
   j.snap.error = std::move(error);
@@ -224,6 +229,14 @@ void JobManager::Finish(Job& j, JobState state, std::optional<core::ExportResult
     if (it != dedupe_.end() && it->second == j.snap.id) dedupe_.erase(it);
   }
   Record(j);
+  // Observed before watchers hear of it: a client that saw the final event
+  // then finds the job in the logs and metrics.
+  if (options_.observer) {
+    const double run_seconds =
+        j.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *j.started).count()
+                  : 0.0;
+    options_.observer->OnFinished(j.snap, was, run_seconds);
+  }
   Publish(j, StateEvent(j));
 }
 
@@ -271,6 +284,7 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
     ++queued_;
     Record(*job);
     order_.push_back(id);
+    if (options_.observer) options_.observer->OnQueued(job->snap);
     jobs_[id] = std::move(job);
   }
   JobSnapshot snap;
@@ -293,7 +307,9 @@ void JobManager::RunJob(const std::string& id) {
     ++running_;
     job->snap.state = JobState::kRunning;
     job->snap.stage = "starting";
+    job->started = std::chrono::steady_clock::now();
     Record(*job);
+    if (options_.observer) options_.observer->OnStarted(job->snap);
     Publish(*job, StateEvent(*job));
     spec = job->snap.spec;
   }

@@ -40,6 +40,26 @@ namespace neobert::server {
 using JobRunner = std::function<absl::StatusOr<core::ExportResult>(
     const JobSpec&, core::ProgressSink&, const core::CancelToken&)>;
 
+// Told about every job's life: for logs and metrics. Called with the
+// manager's lock held, on whichever thread made the change (the submitter,
+// the job's worker, a canceller): implementations must be quick, thread-safe,
+// and must not call back into the JobManager.
+class JobObserver {
+ public:
+  virtual ~JobObserver() = default;
+  // A new job was queued (a deduplicated request creates none).
+  virtual void OnQueued(const JobSnapshot& /*job*/) {}
+  // A worker took the job (QUEUED → RUNNING).
+  virtual void OnStarted(const JobSnapshot& /*job*/) {}
+  // The job entered a stage (job.stage) with this message.
+  virtual void OnStage(const JobSnapshot& /*job*/, const std::string& /*message*/) {}
+  virtual void OnWarning(const JobSnapshot& /*job*/, const std::string& /*warning*/) {}
+  // The job reached a terminal state from `was` (QUEUED or RUNNING);
+  // `run_seconds` is how long it ran (0 when it never started).
+  virtual void OnFinished(const JobSnapshot& /*job*/, JobState /*was*/,
+                          double /*run_seconds*/) {}
+};
+
 // One watcher's view of a job: a queue of events ending with the final one.
 class EventStream {
  public:
@@ -70,6 +90,8 @@ struct JobManagerOptions {
   std::unique_ptr<Executor> executor;
   // The work; null → RunJobWithCore (core::ExportCheckpoint / validation).
   JobRunner runner;
+  // Logs / metrics; null → none.
+  std::shared_ptr<JobObserver> observer;
 };
 
 class JobManager {

@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
+#include "server/observability.h"
 #include "server/server_config.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -115,7 +116,14 @@ int main(int argc, char** argv) {
     Log(spdlog::level::err, std::string(policy.status().message()));
     return 2;
   }
+  // Job logs and metrics (server/observability.h); binds --metrics-listen.
+  auto obs = srv::Observability::Create(*config);
+  if (!obs.ok()) {
+    Log(spdlog::level::err, std::string(obs.status().message()));
+    return 1;
+  }
   srv::JobManagerOptions jm;
+  jm.observer = (*obs)->job_observer();
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
@@ -132,6 +140,7 @@ int main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(config->listen, *credentials, &port);
   builder.RegisterService(&service);
+  (*obs)->AddTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     Log(spdlog::level::err, absl::StrCat("cannot listen on ", config->listen));
@@ -139,7 +148,7 @@ int main(int argc, char** argv) {
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   std::string host = config->listen.substr(0, config->listen.rfind(':'));
-  // The one line on stdout: lets a supervisor (or test) learn a port-0 port.
+  // The first line on stdout: lets a supervisor (or test) learn a port-0 port.
   std::cout << "listening on " << host << ":" << port << std::endl;
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
@@ -148,6 +157,11 @@ int main(int argc, char** argv) {
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
                    ", device ", service_options.devices->Describe()));
+  if (const std::string m = (*obs)->metrics_address(); !m.empty()) {
+    // Second stdout line, after the one supervisors already read.
+    std::cout << "metrics on " << m << std::endl;
+    Log(spdlog::level::info, absl::StrCat("metrics on http://", m, "/metrics"));
+  }
 
   std::thread signal_thread([&] {
     int sig = 0;

@@ -130,6 +130,12 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     else if (name == "tls-cert") c.tls_cert = value;
     else if (name == "tls-key") c.tls_key = value;
     else if (name == "tls-client-ca") c.tls_client_ca = value;
+    else if (name == "metrics-listen") {
+      if (value.rfind(':') == std::string::npos || value.rfind(':') == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: expected HOST:PORT", where));
+      }
+      c.metrics_listen = value;
+    }
     else if (name == "log-format") {
       if (value != "text" && value != "json") {
         return absl::InvalidArgumentError(absl::StrCat("--log-format: expected text or json", where));

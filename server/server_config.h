@@ -18,6 +18,7 @@ struct ServerConfig {
   std::string state_dir;                  // job journal; empty = none
   std::string token_file;                 // bearer token; empty = no auth
   std::string log_format = "text";        // text | json
+  std::string metrics_listen;             // Prometheus /metrics HOST:PORT; empty = off
   int grace_seconds = 30;                 // SIGTERM: how long running jobs may finish
   bool sync = true;                       // --no-fsync turns it off (tests only)
   std::string device = "auto";            // auto | cpu | cuda[:N] (device_policy.h)
@@ -40,6 +41,8 @@ inline constexpr char kServerUsage[] =
     "  --state-dir DIR        job journal (jobs survive restarts)\n"
     "  --token-file FILE      require 'authorization: Bearer <token>'\n"
     "  --log-format text|json\n"
+    "  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                         (default off; port 0: pick one; printed on stdout as 'metrics on ...')\n"
     "  --grace-seconds N      on SIGTERM, let running jobs finish this long (default 30)\n"
     "  --device D             forward-pass device: auto (each visible GPU, round-robin;\n"
     "                         cpu without one) | cpu | cuda[:N]  (default auto)\n"

@@ -10,5 +10,7 @@ namespace neobert::server {
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// The code's canonical name ("OK", "NOT_FOUND", ...), as gRPC spells it.
+const char* GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace neobert::server

@@ -57,16 +57,22 @@ class ServerInterop(unittest.TestCase):
         token_file = os.path.join(cls.tmp, "token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
+        # The log goes to a file: an undrained pipe would fill up with the
+        # per-job log lines and block the server.
+        cls.log_path = os.path.join(cls.tmp, "server.log")
+        cls.log = open(cls.log_path, "w")
         cls.proc = subprocess.Popen(
             [os.path.join(BIN, "neobert-exportd"), "--listen", "127.0.0.1:0",
              "--input-root", os.path.join(cls.tmp, "in"), "--output-root", os.path.join(cls.tmp, "out"),
              "--state-dir", os.path.join(cls.tmp, "state"), "--token-file", token_file,
              "--no-fsync", "--log-format", "json", "--grace-seconds", "5"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=cls.log, text=True)
         line = cls.proc.stdout.readline()
         if not line.startswith("listening on "):
             cls.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r} {cls.proc.stderr.read()}")
+            cls.proc.wait()
+            with open(cls.log_path) as f:
+                raise RuntimeError(f"server did not start: {line!r} {f.read()}")
         cls.address = line.split()[-1]
         cls.channel = grpc.insecure_channel(cls.address)
         grpc.channel_ready_future(cls.channel).result(timeout=10)
@@ -77,6 +83,7 @@ class ServerInterop(unittest.TestCase):
             cls.proc.kill()
             cls.proc.wait()
         cls.channel.close()
+        cls.log.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def stream(self, method, request, token=TOKEN):
@@ -221,7 +228,8 @@ class ServerInterop(unittest.TestCase):
     def test_9_sigterm_drains_and_exits(self):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=30), 0)
-        err = self.proc.stderr.read()
+        with open(self.log_path) as f:
+            err = f.read()
         self.assertIn("draining", err)
         with open(os.path.join(self.tmp, "state", "jobs.jsonl")) as f:
             self.assertGreaterEqual(len(f.read().splitlines()), 2)
