@@ -1,30 +1,53 @@
 #include "client/interrupt.h"
 
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <cerrno>
 #include <unistd.h>
 
-#include <ctime>
 #include <iostream>
 
 namespace neobert::cli {
+namespace {
+
+// The write end for the handler; one guard at a time (the CLI runs one
+// command per process).
+int g_pipe[2] = {-1, -1};
+
+void OnSigint(int) {
+  const int saved = errno;
+  char c = 1;
+  (void)!::write(g_pipe[1], &c, 1);
+  errno = saved;
+}
+
+}  // namespace
 
 InterruptGuard::InterruptGuard() {
-  sigemptyset(&set_);
-  sigaddset(&set_, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  if (::pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0) g_pipe[0] = g_pipe[1] = -1;
+  struct sigaction sa {};
+  sa.sa_handler = OnSigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, &old_action_);
   thread_ = std::thread([this] { Loop(); });
 }
 
 InterruptGuard::~InterruptGuard() {
   stop_.store(true);
   thread_.join();
-  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  ::sigaction(SIGINT, &old_action_, nullptr);
+  ::close(g_pipe[0]);
+  ::close(g_pipe[1]);
+  g_pipe[0] = g_pipe[1] = -1;
 }
 
 void InterruptGuard::Loop() {
-  const timespec tick{0, 100 * 1000 * 1000};
   while (!stop_.load()) {
-    if (sigtimedwait(&set_, nullptr, &tick) != SIGINT) continue;
+    pollfd p{g_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[16];
+    if (::read(g_pipe[0], buf, sizeof(buf)) <= 0) continue;
     interrupted_.store(true);
     std::lock_guard<std::mutex> lock(mu_);
     if (armed_) armed_->TryCancel();

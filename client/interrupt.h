@@ -1,11 +1,14 @@
 // Ctrl-C while the CLI follows a server job.
 //
 // The job runs on the server, so a Ctrl-C must not silently abandon (or
-// silently cancel) it. InterruptGuard blocks SIGINT in the calling thread —
-// construct it before the first gRPC call so gRPC's own threads inherit the
-// mask — and takes it on a helper thread with sigtimedwait. A Ctrl-C cancels
-// the armed ClientContext (the local stream ends at once); the caller then
-// asks whether to cancel the job itself (or --cancel-on-interrupt decides).
+// silently cancel) it. InterruptGuard installs a SIGINT handler that only
+// writes a byte to a pipe (async-signal-safe); a helper thread reads the pipe.
+// A handler, not a blocked mask + sigwait: threads that libraries start
+// before main (OpenBLAS's pool) never block the signal, and a blocked-mask
+// scheme lets the default action kill the process through them. A Ctrl-C
+// cancels the armed ClientContext (the local stream ends at once); the
+// caller then asks whether to cancel the job itself (or
+// --cancel-on-interrupt decides).
 #pragma once
 
 #include <signal.h>
@@ -22,7 +25,7 @@ namespace neobert::cli {
 class InterruptGuard {
  public:
   InterruptGuard();
-  ~InterruptGuard();  // stops the helper thread and restores the signal mask
+  ~InterruptGuard();  // stops the helper thread and restores the old handler
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
 
@@ -35,8 +38,7 @@ class InterruptGuard {
 
  private:
   void Loop();
-  sigset_t set_{};
-  sigset_t old_{};
+  struct sigaction old_action_ {};
   std::atomic<bool> stop_{false};
   std::atomic<bool> interrupted_{false};
   std::mutex mu_;

@@ -237,7 +237,7 @@ int BuildExportRequest(const ParsedArgs& parsed, pb::ExportRequest* req) {
 }  // namespace
 
 int RunRemoteExport(const std::vector<std::string>& args) {
-  InterruptGuard guard;  // before any gRPC thread exists
+  InterruptGuard guard;
   Session s;
   if (int rc = Open(args, ExportFlags(), kExportUsage, 1, &s); rc >= 0) return rc;
   pb::ExportRequest req;
