@@ -16,7 +16,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "nlohmann/json.hpp"
 #include "server/export_service_impl.h"
+#include "server/post_export_hook.h"
 #include "server/server_config.h"
+#include "server/watcher.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -43,6 +45,48 @@ void SetUpLogging(const ServerConfig& c) {
   // JSON mode: the time is prepended as a field, the rest is the escaped object.
   spdlog::set_pattern(g_json_logs ? "{\"time\":\"%Y-%m-%dT%H:%M:%S.%e%z\",\"log\":%v}"
                                   : "%Y-%m-%d %H:%M:%S.%e %l %v");
+}
+
+// --post-export-hook: its output lines go to the log tagged with the job.
+std::function<neobert::server::HookOutcome(const neobert::server::JobSnapshot&,
+                                           const neobert::core::CancelToken&)>
+MakePostExportHook(const ServerConfig& c) {
+  namespace srv = neobert::server;
+  return [command = c.post_export_hook, timeout = absl::Seconds(c.post_export_hook_timeout_seconds)](
+             const srv::JobSnapshot& job, const neobert::core::CancelToken& cancel) {
+    srv::PostExportHookOptions o;
+    o.command = command;
+    o.timeout = timeout;
+    o.log_line = [id = job.id](const std::string& line) {
+      Log(spdlog::level::info, absl::StrCat("job ", id, " hook: ", line));
+    };
+    const std::string dir = job.result ? job.result->output_dir : "";
+    srv::HookOutcome h = srv::RunPostExportHook(
+        o, {dir, job.spec.export_options.checkpoint_dir, job.id}, cancel);
+    Log(h.exit_code == 0 ? spdlog::level::info : spdlog::level::warn,
+        absl::StrCat("job ", job.id, " post-export hook ", h.message, " (", dir, ")"));
+    return h;
+  };
+}
+
+absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
+    const ServerConfig& c, neobert::server::JobManager* jobs, const neobert::server::PathPolicy& policy) {
+  namespace srv = neobert::server;
+  srv::WatcherOptions o;
+  o.dirs = c.watch_dirs;
+  o.output_dir = c.watch_output;
+  o.poll = absl::Seconds(c.watch_poll_seconds);
+  o.mode = c.watch_mode == "poll"      ? srv::WatchMode::kPoll
+           : c.watch_mode == "inotify" ? srv::WatchMode::kInotify
+                                       : srv::WatchMode::kAuto;
+  o.sync = c.sync;
+  o.log = [](srv::WatchLogLevel level, const std::string& msg) {
+    Log(level == srv::WatchLogLevel::kError  ? spdlog::level::err
+        : level == srv::WatchLogLevel::kWarn ? spdlog::level::warn
+                                             : spdlog::level::info,
+        msg);
+  };
+  return srv::Watcher::Create(std::move(o), jobs, policy);
 }
 
 }  // namespace
@@ -87,6 +131,7 @@ int main(int argc, char** argv) {
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
+  if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
@@ -114,11 +159,26 @@ int main(int argc, char** argv) {
                    config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
                    config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir));
 
+  // Watch mode: started once the server listens; stopped first on a signal
+  // so nothing new is submitted while the job manager drains.
+  std::unique_ptr<srv::Watcher> watcher;
+  if (!config->watch_dirs.empty()) {
+    auto w = MakeWatcher(*config, jobs->get(), *policy);
+    if (!w.ok()) {
+      Log(spdlog::level::err, std::string(w.status().message()));
+      server->Shutdown();
+      return 2;
+    }
+    watcher = std::move(*w);
+    watcher->Start();
+  }
+
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
     Log(spdlog::level::info, absl::StrCat("signal ", sig, ": draining (grace ",
                                           config->grace_seconds, " s)"));
+    if (watcher) watcher->Stop();
     server->GetHealthCheckService()->SetServingStatus(false);
     (*jobs)->StopAccepting();
     if (!(*jobs)->WaitIdle(absl::Seconds(config->grace_seconds))) {

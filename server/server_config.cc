@@ -45,6 +45,16 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
     else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
     else if (name == "state-dir") c.state_dir = value;
     else if (name == "token-file") c.token_file = value;
+    else if (name == "watch") c.watch_dirs.push_back(value);
+    else if (name == "watch-output") c.watch_output = value;
+    else if (name == "watch-poll-seconds") s = number(&c.watch_poll_seconds, 1);
+    else if (name == "watch-mode") {
+      if (value != "auto" && value != "inotify" && value != "poll") {
+        return absl::InvalidArgumentError("--watch-mode: expected auto, inotify or poll");
+      }
+      c.watch_mode = value;
+    } else if (name == "post-export-hook") c.post_export_hook = value;
+    else if (name == "post-export-hook-timeout") s = number(&c.post_export_hook_timeout_seconds, 1);
     else if (name == "log-format") {
       if (value != "text" && value != "json") {
         return absl::InvalidArgumentError("--log-format: expected text or json");
@@ -57,6 +67,9 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
   }
   if (!c.help && (c.input_roots.empty() || c.output_roots.empty())) {
     return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
+  }
+  if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
   }
   return c;
 }
