@@ -55,7 +55,9 @@ def copy_checkpoint_files(fixture, dest, pause=0.0, before=None):
     os.makedirs(os.path.join(dest, "tokenizer"), exist_ok=True)
     for name in sorted(os.listdir(os.path.join(src, "tokenizer"))):
         shutil.copy2(os.path.join(src, "tokenizer", name), os.path.join(dest, "tokenizer", name))
+        last_write = time.time()
         time.sleep(pause)
+    return last_write
 
 
 def old_trainer_save(run, step):
@@ -84,7 +86,8 @@ class Server:
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):
             self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}\n{open(self.log_path).read()}")
+            with open(self.log_path) as f:
+                raise RuntimeError(f"server did not start: {line!r}\n{f.read()}")
         self.address = line.split()[-1]
 
     def jobs(self):
@@ -164,10 +167,11 @@ class WatchMode(unittest.TestCase):
                 js = server.jobs()
                 self.assertEqual(self.jobs_for(js, step1000), [], "half-written step exported")
                 self.assertFalse([j for j in js if ".tmp" in j["checkpoint_dir"]], js)
-            copy_checkpoint_files("safetensors", step1000, pause=0.25,
-                                  before=lambda: (time.sleep(2.5 * POLL), no_job_yet()))
-            time.sleep(0.5)
-            no_job_yet()
+            # Before config.yaml (a long pause) nothing may be submitted; after
+            # it, files keep arriving faster than the settle time, so the job
+            # must not be older than the step's last file.
+            done1000 = copy_checkpoint_files("safetensors", step1000, pause=0.25,
+                                             before=lambda: (time.sleep(2.5 * POLL), no_job_yet()))
             os.rename(tmp300, final300)
             final_jobs = wait_for(lambda: (lambda js: js if len([j for j in js if j["state"] == "SUCCEEDED"]) >= 4
                                            else None)(server.jobs()), "steps 300 and 1000")
@@ -182,6 +186,8 @@ class WatchMode(unittest.TestCase):
                 self.assertEqual(mine[0]["state"], "SUCCEEDED", mine[0])
                 self.assertEqual(mine[0]["output_dir"], out_for(step_dir))
                 self.check_export(step_dir, out_for(step_dir))
+            created = int(self.jobs_for(final_jobs, step1000)[0]["created_unix_ms"]) / 1000
+            self.assertGreaterEqual(created, done1000, "step 1000 was submitted half-written")
             # Accelerate-only checkpoints/<step> of the old run: never a job.
             self.assertFalse([j for j in final_jobs if "/old/checkpoints/" in j["checkpoint_dir"]])
         finally:
@@ -204,7 +210,8 @@ class WatchMode(unittest.TestCase):
             self.check_export(step2000, out_for(step2000))
         finally:
             self.assertEqual(server.stop(), 0)
-        log = open(os.path.join(self.tmp, "server-b.log")).read()
+        with open(os.path.join(self.tmp, "server-b.log")) as f:
+            log = f.read()
         self.assertIn("already exported", log)
 
     def test_inotify_run_dir_and_checkpoints_folder(self):
@@ -275,7 +282,8 @@ class WatchMode(unittest.TestCase):
             self.assertEqual(seen["job"], job["job_id"])
             failed_warning = any("post-export hook failed" in w for w in job["result"].get("warnings", []))
             self.assertEqual(failed_warning, code != 0, job)
-        log = open(os.path.join(self.tmp, "server-hook.log")).read()
+        with open(os.path.join(self.tmp, "server-hook.log")) as f:
+            log = f.read()
         self.assertIn("hook says hello for h_20", log)
 
 
