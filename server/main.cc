@@ -3,9 +3,11 @@
 // Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new jobs are refused
 // with UNAVAILABLE, running jobs get --grace-seconds to finish, then the rest
 // are cancelled and the server stops.
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -27,6 +29,12 @@ namespace {
 using neobert::server::ServerConfig;
 
 bool g_json_logs = false;
+int g_signal_pipe[2] = {-1, -1};
+
+void OnStopSignal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  (void)!::write(g_signal_pipe[1], &b, 1);
+}
 
 // One log line; in JSON mode a single escaped object per line.
 void Log(spdlog::level::level_enum level, const std::string& msg) {
@@ -104,13 +112,20 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(*config);
 
-  // Signals are taken by one thread with sigwait; block them before any
-  // other thread (gRPC's, the pool's) exists so they inherit the mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // SIGTERM/SIGINT: a handler writes the signal number into a pipe that one
+  // thread reads. (Blocking the signals and sigwait-ing is not enough: a
+  // thread that a linked library starts before main() keeps them unblocked,
+  // and a SIGTERM delivered to it killed the server without draining.)
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    Log(spdlog::level::err, "pipe2 failed");
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
 
   srv::ServiceOptions service_options;
   service_options.sync = config->sync;
@@ -174,9 +189,10 @@ int main(int argc, char** argv) {
   }
 
   std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    Log(spdlog::level::info, absl::StrCat("signal ", sig, ": draining (grace ",
+    unsigned char sig = 0;
+    while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
                                           config->grace_seconds, " s)"));
     if (watcher) watcher->Stop();
     server->GetHealthCheckService()->SetServingStatus(false);
