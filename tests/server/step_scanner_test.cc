@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/job_manager.h"
 #include "server/post_export_hook.h"
+#include "server/server_config.h"
 #include "server/watcher.h"
 #include "tests/server/server_test_util.h"
 
@@ -309,6 +310,30 @@ TEST(PostExportHookTest, ArgsEnvExitCodeAndTimeout) {
   o.command = "";
   EXPECT_FALSE(RunPostExportHook(o, {"/x", "/y", "job-3"}, cancel).ran);
   fs::remove_all(tmp);
+}
+
+TEST(WatchFlagsTest, ParsedAndChecked) {
+  auto c = ParseServerFlags({"--input-root", "/a", "--output-root", "/b", "--watch", "/a/r1",
+                             "--watch=/a/r2", "--watch-output", "/b/x", "--watch-poll-seconds", "2",
+                             "--watch-mode", "poll", "--post-export-hook", "upload \"$1\"",
+                             "--post-export-hook-timeout", "60"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->watch_dirs, (std::vector<std::string>{"/a/r1", "/a/r2"}));
+  EXPECT_EQ(c->watch_output, "/b/x");
+  EXPECT_EQ(c->watch_poll_seconds, 2);
+  EXPECT_EQ(c->watch_mode, "poll");
+  EXPECT_EQ(c->post_export_hook, "upload \"$1\"");
+  EXPECT_EQ(c->post_export_hook_timeout_seconds, 60);
+  auto defaults = ParseServerFlags({"--input-root", "/a", "--output-root", "/b"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->watch_poll_seconds, 10);
+  EXPECT_EQ(defaults->watch_mode, "auto");
+  EXPECT_TRUE(defaults->post_export_hook.empty());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/b", "--watch", "/a",
+                                 "--watch-mode", "fanotify"}).ok());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/b", "--watch", "/a",
+                                 "--watch-poll-seconds", "0"}).ok());
+  EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/b", "--watch-output", "/b/x"}).ok());
 }
 
 }  // namespace
