@@ -38,6 +38,15 @@ struct JobSpec {
 std::string JobSource(const JobSpec& spec);
 std::string JobDestination(const JobSpec& spec);
 
+// What the --post-export-hook did after a successful export (see
+// post_export_hook.h). `ran` false: no hook configured, or the export was a
+// dry run or skipped (an identical export was already there).
+struct HookOutcome {
+  bool ran = false;
+  int exit_code = 0;    // 0..255; 128+N killed by signal N; 124 timed out; -1 not started
+  std::string message;  // e.g. "exited with 3", "timed out after 300 s"
+};
+
 // One event of a job's stream. `final` marks the last event, which carries
 // either `result` (SUCCEEDED) or a non-OK `error`.
 struct JobEvent {
@@ -51,6 +60,7 @@ struct JobEvent {
   std::string warning;
   bool final = false;
   std::optional<core::ExportResult> result;
+  HookOutcome hook;  // final event of a succeeded export
   absl::Status error;
   uint64_t sequence = 0;
 };
@@ -65,6 +75,7 @@ struct JobSnapshot {
   int64_t created_unix_ms = 0;
   int64_t finished_unix_ms = 0;
   std::optional<core::ExportResult> result;
+  HookOutcome hook;
   absl::Status error;
 };
 

@@ -189,6 +189,7 @@ JobEvent JobManager::StateEvent(const Job& j) const {
   if (IsTerminal(j.snap.state)) {
     e.final = true;
     e.result = j.snap.result;
+    e.hook = j.snap.hook;
     e.error = j.snap.error;
   }
   return e;
@@ -315,7 +316,27 @@ void JobManager::RunJob(const std::string& id) {
   }
   Sink sink(this, id);
   absl::StatusOr<core::ExportResult> result = options_.runner(spec, sink, job->cancel);
+  HookOutcome hook;
+  if (result.ok() && options_.post_export && spec.kind == JobKind::kExport && !result->skipped &&
+      !result->dry_run) {
+    JobSnapshot snap;
+    {
+      absl::MutexLock lock(&mu_);
+      job->snap.stage = "post-export-hook";
+      job->message = absl::StrCat("running the post-export hook on ", result->output_dir);
+      job->bytes_done = job->bytes_total = 0;
+      Publish(*job, StateEvent(*job));
+      snap = job->snap;
+    }
+    snap.result = *result;
+    hook = options_.post_export(snap, job->cancel);
+    if (hook.ran && hook.exit_code != 0) {
+      result->warnings.push_back(absl::StrCat("post-export hook failed: ", hook.message,
+                                              " (the export itself succeeded)"));
+    }
+  }
   absl::MutexLock lock(&mu_);
+  job->snap.hook = hook;
   --running_;
   if (result.ok()) {
     Finish(*job, JobState::kSucceeded, std::move(*result), absl::OkStatus());

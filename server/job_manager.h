@@ -92,6 +92,11 @@ struct JobManagerOptions {
   JobRunner runner;
   // Logs / metrics; null → none.
   std::shared_ptr<JobObserver> observer;
+  // Runs after an export succeeded (not for dry runs or skipped exports),
+  // on the job's thread while the job is still RUNNING (stage
+  // "post-export-hook"); its outcome is stored in the job (JobSnapshot::hook)
+  // and does not change the job's state (see post_export_hook.h). Null: none.
+  std::function<HookOutcome(const JobSnapshot& job, const core::CancelToken& cancel)> post_export;
 };
 
 class JobManager {

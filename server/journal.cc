@@ -82,6 +82,9 @@ std::string SnapshotToJson(const JobSnapshot& j) {
       out["result"]["checks"] = std::move(checks);
     }
   }
+  if (j.hook.ran) {
+    out["hook"] = {{"ran", true}, {"exit_code", j.hook.exit_code}, {"message", j.hook.message}};
+  }
   if (!j.error.ok()) {
     out["error"] = {{"code", static_cast<int>(j.error.code())},
                     {"message", std::string(j.error.message())}};
@@ -147,6 +150,12 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
         res.validation = std::move(report);
       }
       j.result = std::move(res);
+    }
+    if (in.contains("hook")) {
+      const json& h = in["hook"];
+      j.hook.ran = h.value("ran", false);
+      j.hook.exit_code = h.value("exit_code", 0);
+      j.hook.message = h.value("message", "");
     }
     if (in.contains("error")) {
       int code = in["error"].at("code").get<int>();

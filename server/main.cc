@@ -3,9 +3,11 @@
 // Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new jobs are refused
 // with UNAVAILABLE, running jobs get --grace-seconds to finish, then the rest
 // are cancelled and the server stops.
-#include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -19,7 +21,9 @@
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
 #include "server/observability.h"
+#include "server/post_export_hook.h"
 #include "server/server_config.h"
+#include "server/watcher.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -28,6 +32,12 @@ namespace {
 using neobert::server::ServerConfig;
 
 bool g_json_logs = false;
+int g_signal_pipe[2] = {-1, -1};
+
+void OnStopSignal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  (void)!::write(g_signal_pipe[1], &b, 1);
+}
 
 // One log line; in JSON mode a single escaped object per line.
 void Log(spdlog::level::level_enum level, const std::string& msg) {
@@ -67,6 +77,48 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
   return grpc::SslServerCredentials(ssl);
 }
 
+// --post-export-hook: its output lines go to the log tagged with the job.
+std::function<neobert::server::HookOutcome(const neobert::server::JobSnapshot&,
+                                           const neobert::core::CancelToken&)>
+MakePostExportHook(const ServerConfig& c) {
+  namespace srv = neobert::server;
+  return [command = c.post_export_hook, timeout = absl::Seconds(c.post_export_hook_timeout_seconds)](
+             const srv::JobSnapshot& job, const neobert::core::CancelToken& cancel) {
+    srv::PostExportHookOptions o;
+    o.command = command;
+    o.timeout = timeout;
+    o.log_line = [id = job.id](const std::string& line) {
+      Log(spdlog::level::info, absl::StrCat("job ", id, " hook: ", line));
+    };
+    const std::string dir = job.result ? job.result->output_dir : "";
+    srv::HookOutcome h = srv::RunPostExportHook(
+        o, {dir, job.spec.export_options.checkpoint_dir, job.id}, cancel);
+    Log(h.exit_code == 0 ? spdlog::level::info : spdlog::level::warn,
+        absl::StrCat("job ", job.id, " post-export hook ", h.message, " (", dir, ")"));
+    return h;
+  };
+}
+
+absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
+    const ServerConfig& c, neobert::server::JobManager* jobs, const neobert::server::PathPolicy& policy) {
+  namespace srv = neobert::server;
+  srv::WatcherOptions o;
+  o.dirs = c.watch_dirs;
+  o.output_dir = c.watch_output;
+  o.poll = absl::Seconds(c.watch_poll_seconds);
+  o.mode = c.watch_mode == "poll"      ? srv::WatchMode::kPoll
+           : c.watch_mode == "inotify" ? srv::WatchMode::kInotify
+                                       : srv::WatchMode::kAuto;
+  o.sync = c.sync;
+  o.log = [](srv::WatchLogLevel level, const std::string& msg) {
+    Log(level == srv::WatchLogLevel::kError  ? spdlog::level::err
+        : level == srv::WatchLogLevel::kWarn ? spdlog::level::warn
+                                             : spdlog::level::info,
+        msg);
+  };
+  return srv::Watcher::Create(std::move(o), jobs, policy);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,13 +134,20 @@ int main(int argc, char** argv) {
   }
   SetUpLogging(*config);
 
-  // Signals are taken by one thread with sigwait; block them before any
-  // other thread (gRPC's, the pool's) exists so they inherit the mask.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // SIGTERM/SIGINT: a handler writes the signal number into a pipe that one
+  // thread reads. (Blocking the signals and sigwait-ing is not enough: a
+  // thread that a linked library starts before main() keeps them unblocked,
+  // and a SIGTERM delivered to it killed the server without draining.)
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    Log(spdlog::level::err, "pipe2 failed");
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
 
   srv::ServiceOptions service_options;
   service_options.sync = config->sync;
@@ -127,6 +186,7 @@ int main(int argc, char** argv) {
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
+  if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
@@ -163,11 +223,27 @@ int main(int argc, char** argv) {
     Log(spdlog::level::info, absl::StrCat("metrics on http://", m, "/metrics"));
   }
 
+  // Watch mode: started once the server listens; stopped first on a signal
+  // so nothing new is submitted while the job manager drains.
+  std::unique_ptr<srv::Watcher> watcher;
+  if (!config->watch_dirs.empty()) {
+    auto w = MakeWatcher(*config, jobs->get(), *policy);
+    if (!w.ok()) {
+      Log(spdlog::level::err, std::string(w.status().message()));
+      server->Shutdown();
+      return 2;
+    }
+    watcher = std::move(*w);
+    watcher->Start();
+  }
+
   std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    Log(spdlog::level::info, absl::StrCat("signal ", sig, ": draining (grace ",
+    unsigned char sig = 0;
+    while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
                                           config->grace_seconds, " s)"));
+    if (watcher) watcher->Stop();
     server->GetHealthCheckService()->SetServingStatus(false);
     (*jobs)->StopAccepting();
     if (!(*jobs)->WaitIdle(absl::Seconds(config->grace_seconds))) {

@@ -42,8 +42,11 @@ std::optional<JobState> FromProto(pb::JobState s) {
   }
 }
 
-pb::JobResult ToProto(const core::ExportResult& r) {
+pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook) {
   pb::JobResult out;
+  out.set_hook_ran(hook.ran);
+  out.set_hook_exit_code(hook.exit_code);
+  out.set_hook_message(hook.message);
   out.set_output_dir(r.output_dir);
   for (const auto& f : r.files) {
     auto* fi = out.add_files();
@@ -84,7 +87,7 @@ pb::JobEvent ToProto(const JobEvent& e) {
   out.set_sequence(e.sequence);
   if (e.final) {
     if (e.result && e.state == JobState::kSucceeded) {
-      *out.mutable_result() = ToProto(*e.result);
+      *out.mutable_result() = ToProto(*e.result, e.hook);
     } else {
       out.mutable_error()->set_code(static_cast<int>(e.error.code()));
       out.mutable_error()->set_message(std::string(e.error.message()));
@@ -105,7 +108,7 @@ pb::Job ToProto(const JobSnapshot& j) {
   out.set_created_unix_ms(j.created_unix_ms);
   out.set_finished_unix_ms(j.finished_unix_ms);
   out.set_idempotency_key(j.spec.idempotency_key);
-  if (j.result) *out.mutable_result() = ToProto(*j.result);
+  if (j.result) *out.mutable_result() = ToProto(*j.result, j.hook);
   if (!j.error.ok()) {
     out.mutable_error()->set_code(static_cast<int>(j.error.code()));
     out.mutable_error()->set_message(std::string(j.error.message()));

@@ -13,7 +13,7 @@ namespace pb = ::neobert::export_::v1;
 core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req);
 pb::JobState ToProto(JobState s);
 std::optional<JobState> FromProto(pb::JobState s);
-pb::JobResult ToProto(const core::ExportResult& r);
+pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook = {});
 pb::JobEvent ToProto(const JobEvent& e);
 pb::Job ToProto(const JobSnapshot& j);
 

@@ -136,6 +136,16 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
       }
       c.metrics_listen = value;
     }
+    else if (name == "watch") c.watch_dirs.push_back(value);
+    else if (name == "watch-output") c.watch_output = value;
+    else if (name == "watch-poll-seconds") s = number(&c.watch_poll_seconds, 1);
+    else if (name == "watch-mode") {
+      if (value != "auto" && value != "inotify" && value != "poll") {
+        return absl::InvalidArgumentError("--watch-mode: expected auto, inotify or poll");
+      }
+      c.watch_mode = value;
+    } else if (name == "post-export-hook") c.post_export_hook = value;
+    else if (name == "post-export-hook-timeout") s = number(&c.post_export_hook_timeout_seconds, 1);
     else if (name == "log-format") {
       if (value != "text" && value != "json") {
         return absl::InvalidArgumentError(absl::StrCat("--log-format: expected text or json", where));
@@ -155,6 +165,9 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
   }
   if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
   }
   return c;
 }

@@ -25,6 +25,14 @@ struct ServerConfig {
   std::string tls_cert;                   // PEM server certificate chain; empty = plaintext
   std::string tls_key;                    // PEM private key for tls_cert
   std::string tls_client_ca;              // PEM CA bundle: require client certs (mTLS)
+  // Watch mode (watcher.h): folders whose finished steps are exported.
+  std::vector<std::string> watch_dirs;
+  std::string watch_output;               // empty: <run>/hf/<run>_<step>
+  int watch_poll_seconds = 10;            // rescan + settle interval
+  std::string watch_mode = "auto";        // auto | inotify | poll
+  // post_export_hook.h: run after each successful export; empty = none.
+  std::string post_export_hook;
+  int post_export_hook_timeout_seconds = 300;
   bool help = false;
 };
 
@@ -49,7 +57,21 @@ inline constexpr char kServerUsage[] =
     "  --tls-cert FILE        serve TLS with this PEM certificate chain (needs --tls-key)\n"
     "  --tls-key FILE         PEM private key for --tls-cert\n"
     "  --tls-client-ca FILE   require client certificates signed by this CA (mTLS)\n"
-    "  --no-fsync             skip fsync of exports (tests/benchmarks only)\n";
+    "  --no-fsync             skip fsync of exports (tests/benchmarks only)\n"
+    "watch mode (sidecar): export every finished training step once\n"
+    "  --watch DIR            a run's output dir, its model_checkpoints/ or checkpoints/\n"
+    "                         folder, or a folder of runs (repeatable; inside an input root)\n"
+    "  --watch-output DIR     exports go to DIR/<run>_<step> (default <run>/hf/<run>_<step>)\n"
+    "  --watch-poll-seconds N rescan interval, and how long a step must stay unchanged\n"
+    "                         before it counts as finished (default 10)\n"
+    "  --watch-mode auto|inotify|poll   auto: inotify + periodic rescans (default);\n"
+    "                         poll: rescans only (network file systems)\n"
+    "post-export hook\n"
+    "  --post-export-hook CMD after each successful export run /bin/sh -c CMD with the export\n"
+    "                         dir as $1 and NEOBERT_EXPORT_DIR, NEOBERT_CHECKPOINT_DIR,\n"
+    "                         NEOBERT_JOB_ID set; its exit status is recorded in the job\n"
+    "                         (a failing hook does not fail the export)\n"
+    "  --post-export-hook-timeout N   kill the hook after N seconds (default 300)\n";
 
 // `--config FILE` is expanded in place into the flags it holds (one level:
 // a config file cannot name another).

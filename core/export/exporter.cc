@@ -68,6 +68,20 @@ bool IdenticalExportExists(const std::string& out, const Manifest& want) {
   return true;
 }
 
+// The source half of the manifest (tool, checkpoint, weights, options,
+// fingerprint): what an earlier export must match to be reused.
+absl::StatusOr<Manifest> SourceManifest(const CheckpointLayout& layout, const ExportOptions& o) {
+  Manifest m;
+  m.tool = kToolName;
+  m.checkpoint = layout.dir;
+  m.weights = fs::path(layout.weights.path).filename().string();
+  m.options = OutputAffectingOptions(o);
+  auto fingerprint = SourceFingerprint(layout.dir, SourceFiles(layout));
+  if (!fingerprint.ok()) return fingerprint.status();
+  m.fingerprint = *fingerprint;
+  return m;
+}
+
 // Compares the values of decoder.weight and model.encoder.weight (both are
 // in every plan; same shape and dtype after the table check unless mixed).
 absl::StatusOr<bool> DecoderDiffersFromEmbedding(const std::vector<TensorEntry>& tensors) {
@@ -94,6 +108,24 @@ std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o
           {"max_shard_bytes", absl::StrCat(o.max_shard_bytes)},
           {"drop_decoder_bias", o.drop_decoder_bias ? "true" : "false"},
           {"tool", kToolName}};
+}
+
+absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
+  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  if (!layout.ok()) return layout.status();
+  std::string out;
+  if (o.output_dir.empty()) {
+    auto d = DefaultOutputDir(layout->dir);
+    if (!d.ok()) return d.status();
+    out = *d;
+  } else {
+    std::error_code ec;
+    out = fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
+  }
+  auto want = SourceManifest(*layout, o);
+  if (!want.ok()) return want.status();
+  std::error_code ec;
+  return fs::exists(out, ec) && IdenticalExportExists(out, *want);
 }
 
 absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
@@ -131,14 +163,9 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   }
   r.output_dir = out;
 
-  Manifest manifest;
-  manifest.tool = kToolName;
-  manifest.checkpoint = layout->dir;
-  manifest.weights = fs::path(layout->weights.path).filename().string();
-  manifest.options = OutputAffectingOptions(o);
-  auto fingerprint = SourceFingerprint(layout->dir, SourceFiles(*layout));
-  if (!fingerprint.ok()) return fingerprint.status();
-  manifest.fingerprint = *fingerprint;
+  auto source = SourceManifest(*layout, o);
+  if (!source.ok()) return source.status();
+  Manifest manifest = std::move(*source);
 
   // An existing destination: done already (identical manifest → skipped
   // result), or refused without --overwrite. Asked again under the lock.

@@ -87,6 +87,14 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options,
                                               ProgressSink& progress,
                                               const CancelToken& cancel);
 
+// True when the destination of `options` (output_dir, or the default one)
+// already holds a complete earlier export of this checkpoint with these
+// options: exactly the case in which ExportCheckpoint would skip. Cheap (stats
+// the input files; hashes nothing). Errors: the checkpoint cannot be inspected.
+// The server's watch mode asks this before submitting a job, so a restart
+// does not queue exports that would only be skipped.
+absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& options);
+
 // The manifest "options" map for `options` (what makes two exports equal).
 std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& options);
 

@@ -1,0 +1,182 @@
+#include "server/post_export_hook.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace neobert::server {
+namespace {
+
+// A hook that prints a line longer than this is logged in pieces.
+constexpr size_t kMaxLine = 4096;
+constexpr absl::Duration kKillGrace = absl::Seconds(2);
+
+// Splits what the hook wrote into lines for the log.
+class LineSplitter {
+ public:
+  explicit LineSplitter(const std::function<void(const std::string&)>& sink) : sink_(sink) {}
+  void Feed(const char* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (data[i] == '\n' || buf_.size() >= kMaxLine) {
+        Emit();
+        if (data[i] == '\n') continue;
+      }
+      buf_.push_back(data[i]);
+    }
+  }
+  void Flush() {
+    if (!buf_.empty()) Emit();
+  }
+
+ private:
+  void Emit() {
+    if (sink_) sink_(buf_);
+    buf_.clear();
+  }
+  const std::function<void(const std::string&)>& sink_;
+  std::string buf_;
+};
+
+// Reads whatever is available on `fd` (non-blocking) into `lines`; false at
+// EOF or error.
+bool Drain(int fd, LineSplitter& lines) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      lines.Feed(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    return false;  // EOF or a real error
+  }
+}
+
+}  // namespace
+
+HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookContext& ctx,
+                              const core::CancelToken& cancel) {
+  HookOutcome out;
+  if (options.command.empty()) return out;
+  out.ran = true;
+
+  // Everything the child needs is built before fork: after it only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv = *e;
+    if (kv.rfind("NEOBERT_EXPORT_DIR=", 0) == 0 || kv.rfind("NEOBERT_CHECKPOINT_DIR=", 0) == 0 ||
+        kv.rfind("NEOBERT_JOB_ID=", 0) == 0) {
+      continue;
+    }
+    env_strings.push_back(kv);
+  }
+  env_strings.push_back("NEOBERT_EXPORT_DIR=" + ctx.export_dir);
+  env_strings.push_back("NEOBERT_CHECKPOINT_DIR=" + ctx.checkpoint_dir);
+  env_strings.push_back("NEOBERT_JOB_ID=" + ctx.job_id);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = options.command, name = "neobert-post-export-hook",
+              dir = ctx.export_dir;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), name.data(), dir.data(), nullptr};
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    out.exit_code = -1;
+    out.message = absl::StrCat("could not start: pipe: ", std::strerror(errno));
+    return out;
+  }
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Child. The server blocks SIGTERM/SIGINT in every thread (one thread
+    // takes them with sigwait); the hook must not inherit that mask.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setpgid(0, 0);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(pipe_fds[1], 1);
+    ::dup2(pipe_fds[1], 2);
+    ::close_range(3, ~0U, 0);  // gRPC sockets, the journal, ... stay ours
+    ::execve(argv[0], argv, envp.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(pipe_fds[1]);
+  if (devnull >= 0) ::close(devnull);
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    out.exit_code = -1;
+    out.message = absl::StrCat("could not start: fork: ", std::strerror(fork_errno));
+    return out;
+  }
+  ::setpgid(pid, pid);  // also from here: no race with the kill below
+  ::fcntl(pipe_fds[0], F_SETFL, ::fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
+
+  LineSplitter lines(options.log_line);
+  const absl::Time deadline = absl::Now() + options.timeout;
+  absl::Time kill_at = absl::InfiniteFuture();
+  bool timed_out = false, cancelled = false, pipe_open = true;
+  int status = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) {
+      status = -1;
+      break;
+    }
+    const absl::Time now = absl::Now();
+    if (!timed_out && !cancelled && (now >= deadline || cancel.cancelled())) {
+      (now >= deadline ? timed_out : cancelled) = true;
+      ::kill(-pid, SIGTERM);
+      kill_at = now + kKillGrace;
+    } else if (now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = absl::InfiniteFuture();
+    }
+    if (pipe_open) {
+      pollfd p{pipe_fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) pipe_open = Drain(pipe_fds[0], lines);
+    } else {
+      ::usleep(50 * 1000);
+    }
+  }
+  // Output written just before exit; a background grandchild that keeps the
+  // pipe open does not hold the job up (non-blocking read).
+  if (pipe_open) Drain(pipe_fds[0], lines);
+  lines.Flush();
+  ::close(pipe_fds[0]);
+
+  if (timed_out) {
+    out.exit_code = 124;
+    out.message = absl::StrCat("timed out after ", absl::ToInt64Seconds(options.timeout),
+                               " s and was killed");
+  } else if (status == -1) {
+    out.exit_code = -1;
+    out.message = "lost track of the hook process";
+  } else if (WIFEXITED(status)) {
+    out.exit_code = WEXITSTATUS(status);
+    out.message = out.exit_code == 127 ? "exited with 127 (command not found?)"
+                                       : absl::StrCat("exited with ", out.exit_code);
+  } else if (WIFSIGNALED(status)) {
+    out.exit_code = 128 + WTERMSIG(status);
+    out.message = absl::StrCat("killed by signal ", WTERMSIG(status));
+  }
+  if (cancelled) out.message += " (the job was cancelled)";
+  return out;
+}
+
+}  // namespace neobert::server

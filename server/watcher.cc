@@ -1,0 +1,285 @@
+#include "server/watcher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "core/export/exporter.h"
+#include "core/neobert/output_location.h"
+
+namespace neobert::server {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Events arriving while a trainer writes come in bursts; one rescan per
+// burst is enough.
+constexpr absl::Duration kDebounce = absl::Milliseconds(200);
+// Bounds the watches one server takes (the per-user default is 8192+).
+constexpr size_t kMaxWatches = 4096;
+constexpr uint32_t kWatchMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
+                                IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+
+const char* ModeName(WatchMode m) {
+  switch (m) {
+    case WatchMode::kAuto: return "auto";
+    case WatchMode::kInotify: return "inotify";
+    case WatchMode::kPoll: return "poll";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Watcher::Watcher(WatcherOptions options, JobManager* jobs, PathPolicy policy)
+    : options_(std::move(options)), jobs_(jobs), policy_(std::move(policy)), tracker_(options_.poll) {}
+
+absl::StatusOr<std::unique_ptr<Watcher>> Watcher::Create(WatcherOptions options, JobManager* jobs,
+                                                         PathPolicy policy) {
+  if (options.poll <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--watch-poll-seconds must be at least 1");
+  }
+  // A watched folder that exists is resolved like any input (symlinks
+  // followed); one that does not exist yet (the sidecar started before the
+  // trainer) must still lie inside an input root lexically.
+  for (auto& dir : options.dirs) {
+    std::error_code ec;
+    if (fs::exists(dir, ec)) {
+      auto resolved = policy.ResolveInput(dir);
+      if (!resolved.ok()) {
+        return absl::Status(resolved.status().code(),
+                            absl::StrCat("--watch ", dir, ": ", resolved.status().message()));
+      }
+      dir = *resolved;
+    } else {
+      if (!fs::path(dir).is_absolute()) {
+        return absl::InvalidArgumentError(absl::StrCat("--watch ", dir, ": must be an absolute path"));
+      }
+      const std::string canon = fs::weakly_canonical(dir, ec).string();
+      bool inside = false;
+      for (const auto& root : policy.input_roots()) inside = inside || IsWithin(canon, root);
+      if (!inside) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("--watch ", dir, ": not inside any --input-root"));
+      }
+      dir = canon;
+    }
+  }
+  if (!options.output_dir.empty()) {
+    // Exports land in <output_dir>/<run>_<step>: a child must be allowed.
+    auto probe = policy.ResolveOutput((fs::path(options.output_dir) / "probe").string());
+    if (!probe.ok()) {
+      return absl::Status(probe.status().code(), absl::StrCat("--watch-output ", options.output_dir,
+                                                              ": ", probe.status().message()));
+    }
+    options.output_dir = fs::path(*probe).parent_path().string();
+  }
+  std::unique_ptr<Watcher> w(new Watcher(std::move(options), jobs, std::move(policy)));
+  w->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w->stop_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  if (w->options_.mode != WatchMode::kPoll) {
+    w->inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (w->inotify_fd_ < 0) {
+      if (w->options_.mode == WatchMode::kInotify) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("--watch-mode inotify: inotify_init1: ", std::strerror(errno)));
+      }
+      w->Log(WatchLogLevel::kWarn, absl::StrCat("watch: inotify unavailable (", std::strerror(errno),
+                                                "); polling instead"));
+    }
+  }
+  return w;
+}
+
+Watcher::~Watcher() {
+  Stop();
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+void Watcher::Log(WatchLogLevel level, const std::string& msg) const {
+  if (options_.log) options_.log(level, msg);
+}
+
+void Watcher::Start() {
+  if (thread_.joinable()) return;
+  std::string dirs;
+  for (const auto& d : options_.dirs) absl::StrAppend(&dirs, dirs.empty() ? "" : ", ", d);
+  Log(WatchLogLevel::kInfo,
+      absl::StrCat("watch: following ", dirs, " (mode ", ModeName(options_.mode),
+                   inotify_fd_ >= 0 ? ", inotify" : ", polling", ", every ",
+                   absl::FormatDuration(options_.poll), "), exports to ",
+                   options_.output_dir.empty() ? "<run>/hf/<run>_<step>"
+                                               : options_.output_dir + "/<run>_<step>"));
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Watcher::Stop() {
+  stopping_.store(true);
+  if (stop_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof(one));
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+    Log(WatchLogLevel::kInfo, "watch: stopped");
+  }
+}
+
+bool Watcher::Wait(absl::Time deadline) {
+  for (;;) {
+    if (stopping_.load()) return false;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+    const int n = ::poll(fds, inotify_fd_ >= 0 ? 2 : 1,
+                         static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0 && (fds[0].revents & POLLIN)) return false;
+    if (n > 0 && inotify_fd_ >= 0 && (fds[1].revents & POLLIN) && DrainInotify()) return true;
+  }
+}
+
+bool Watcher::DrainInotify() {
+  alignas(inotify_event) char buf[16384];
+  bool any = false;
+  for (;;) {
+    ssize_t n = ::read(inotify_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    any = true;
+    for (char* p = buf; p < buf + n;) {
+      auto* e = reinterpret_cast<inotify_event*>(p);
+      if (e->mask & IN_Q_OVERFLOW) {
+        Log(WatchLogLevel::kWarn, "watch: inotify queue overflowed; rescanning everything");
+      }
+      if (e->mask & IN_IGNORED) {  // the folder is gone (or was unwatched)
+        for (auto it = watched_.begin(); it != watched_.end(); ++it) {
+          if (it->second == e->wd) {
+            watched_.erase(it);
+            break;
+          }
+        }
+      }
+      p += sizeof(inotify_event) + e->len;
+    }
+  }
+  return any;
+}
+
+void Watcher::UpdateWatches(const std::vector<std::string>& dirs) {
+  if (inotify_fd_ < 0) return;
+  for (const auto& d : dirs) {
+    if (watched_.count(d)) continue;
+    if (watched_.size() >= kMaxWatches) {
+      Log(WatchLogLevel::kWarn, absl::StrCat("watch: more than ", kMaxWatches,
+                                             " folders; the rest are polled only"));
+      return;
+    }
+    const int wd = ::inotify_add_watch(inotify_fd_, d.c_str(), kWatchMask);
+    if (wd < 0) continue;  // gone already, or no permission: the rescan covers it
+    // A renamed folder (<step>.tmp → <step>) keeps its watch descriptor:
+    // forget its old name.
+    for (auto it = watched_.begin(); it != watched_.end();) {
+      it = it->second == wd ? watched_.erase(it) : std::next(it);
+    }
+    watched_[d] = wd;
+  }
+}
+
+std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
+  std::vector<std::string> submitted;
+  ScanResult scan = ScanWatchDirs(options_.dirs);
+  UpdateWatches(scan.dirs);
+  std::vector<StepDir> ready = tracker_.Update(scan.steps, now);
+  // Forget steps that are gone (pruned by the trainer's retention).
+  std::set<std::string> present;
+  for (const auto& s : scan.steps) present.insert(s.path);
+  for (auto it = handled_.begin(); it != handled_.end();) {
+    it = present.count(it->first) ? std::next(it) : handled_.erase(it);
+  }
+  for (const StepDir& step : ready) {  // newest first
+    if (stopping_.load()) break;
+    auto h = handled_.find(step.path);
+    if (h != handled_.end() && h->second == step.signature) continue;
+    const std::string what = absl::StrCat("step ", step.step, " of ", step.run_name, " (", step.path, ")");
+    auto give_up = [&](const absl::Status& s) {
+      Log(WatchLogLevel::kError, absl::StrCat("watch: ", what, ": not exported: ", s.message()));
+      handled_[step.path] = step.signature;
+    };
+    auto ckpt = policy_.ResolveInput(step.path);
+    if (!ckpt.ok()) {
+      give_up(ckpt.status());
+      continue;
+    }
+    std::string dest;
+    if (options_.output_dir.empty()) {
+      auto d = core::DefaultOutputDir(*ckpt);
+      if (!d.ok()) {
+        give_up(d.status());
+        continue;
+      }
+      dest = *d;
+    } else {
+      dest = (fs::path(options_.output_dir) / absl::StrCat(step.run_name, "_", step.step)).string();
+    }
+    auto out = policy_.ResolveOutput(dest);
+    if (!out.ok()) {
+      give_up(out.status());
+      continue;
+    }
+    JobSpec spec;
+    spec.kind = JobKind::kExport;
+    spec.export_options.checkpoint_dir = *ckpt;
+    spec.export_options.output_dir = *out;
+    spec.export_options.sync = options_.sync;
+    auto current = core::ExportIsCurrent(spec.export_options);
+    if (current.ok() && *current) {
+      Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", *out));
+      handled_[step.path] = step.signature;
+      continue;
+    }
+    bool deduplicated = false;
+    auto job = jobs_->Submit(std::move(spec), &deduplicated);
+    if (!job.ok()) {
+      if (job.status().code() == absl::StatusCode::kResourceExhausted) {
+        // Not marked handled: the next scan tries again.
+        Log(WatchLogLevel::kWarn, absl::StrCat("watch: ", what, ": queue full; retrying later"));
+        continue;
+      }
+      if (job.status().code() == absl::StatusCode::kUnavailable) break;  // draining
+      give_up(job.status());
+      continue;
+    }
+    handled_[step.path] = step.signature;
+    submitted.push_back(job->id);
+    Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
+                                           deduplicated ? " (already queued)" : " submitted"));
+  }
+  return submitted;
+}
+
+void Watcher::Loop() {
+  absl::Time next = absl::Now();
+  while (!stopping_.load()) {
+    if (Wait(next)) {
+      // Let the burst finish, then rescan (further events are read and
+      // folded into this scan).
+      const absl::Time quiet = absl::Now() + kDebounce;
+      while (!stopping_.load() && Wait(quiet)) {
+      }
+    }
+    if (stopping_.load()) break;
+    const absl::Time now = absl::Now();
+    ScanOnce(now);
+    next = now + options_.poll;
+  }
+}
+
+}  // namespace neobert::server

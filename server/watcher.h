@@ -1,0 +1,128 @@
+// Watch mode (`neobert-exportd --watch DIR`): the server follows training
+// runs' checkpoint trees and exports each finished step directory once.
+//
+// Why inside the server rather than a client-side `watch-dir` mode: the
+// watcher's exports are ordinary jobs of the server's own JobManager, so they
+// reuse its queue (bounded, FIFO, worker pool), its journal (a restart knows
+// what was done), its path policy (watched folders must lie in an input root,
+// destinations in an output root, exactly like RPC jobs), its metrics, its
+// post-export hook, and they are visible and cancellable through ListJobs /
+// WatchJob / CancelJob like any other job. A sidecar then is one process with
+// one health endpoint, not a server plus a client that must agree on state.
+//
+// What counts as a finished step (step_scanner.h): a numeric step dir under
+// model_checkpoints/ or checkpoints/ with config.yaml, a weight file and
+// tokenizer/, whose files' sizes and mtimes did not change between two scans
+// at least the settle interval (= --watch-poll-seconds) apart. That covers
+// both trainers: the older one renames `<step>.tmp` to `<step>` when done
+// (`.tmp` is ignored), the newer one writes into `<step>` directly and may
+// leave it half-written for a while (or for good, after a crash).
+//
+// Exactly once, also across restarts:
+//   - in memory: a step dir submitted (or found already exported) is not
+//     submitted again while its signature is unchanged;
+//   - on disk: before submitting, core::ExportIsCurrent asks whether the
+//     destination already holds a complete export whose manifest matches this
+//     checkpoint (fingerprint of the input files + output options) — the same
+//     rule that makes ExportCheckpoint skip — so a restarted server does not
+//     queue anything for steps it exported before;
+//   - in flight: JobManager's request dedupe returns the queued/running job.
+// When several steps are ready at once (the server was down, or fell
+// behind), they are submitted newest step first; with the FIFO queue the
+// newest is exported first.
+//
+// Triggers (--watch-mode): inotify (IN_CREATE, IN_MOVED_TO, IN_CLOSE_WRITE,
+// ... on the watched folder, run dirs, checkpoints folders, step dirs and
+// their tokenizer/) wakes a rescan after a short debounce; IN_Q_OVERFLOW
+// simply rescans. `auto` = inotify plus a periodic rescan every
+// --watch-poll-seconds as a safety net (falls back to polling when inotify
+// is unavailable); `poll` = periodic rescans only (network filesystems,
+// where inotify sees nothing of other hosts' writes).
+//
+// Thread-safety: Start/Stop from one thread; the watcher runs on its own
+// thread and only calls the (thread-safe) JobManager.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/job_manager.h"
+#include "server/path_policy.h"
+#include "server/step_scanner.h"
+
+namespace neobert::server {
+
+enum class WatchMode { kAuto, kInotify, kPoll };
+
+enum class WatchLogLevel { kInfo, kWarn, kError };
+
+struct WatcherOptions {
+  // Folders to watch (run dirs, checkpoints folders, or folders of runs).
+  // Each must lie inside an input root; it need not exist yet.
+  std::vector<std::string> dirs;
+  // Exports go to <output_dir>/<run>_<step>; empty: the default destination
+  // <run>/hf/<run>_<step> (reference §1.7). Must lie in an output root.
+  std::string output_dir;
+  // Periodic rescan interval, and the settle interval of a step dir.
+  absl::Duration poll = absl::Seconds(10);
+  WatchMode mode = WatchMode::kAuto;
+  // fsync exports (ExportOptions::sync).
+  bool sync = true;
+  // Receives the watcher's log lines; null: discarded.
+  std::function<void(WatchLogLevel, const std::string&)> log;
+};
+
+class Watcher {
+ public:
+  // Checks the folders against `policy` and sets up inotify (kInotify: an
+  // error when it is unavailable). `jobs` must outlive the watcher. Does not
+  // start the thread.
+  static absl::StatusOr<std::unique_ptr<Watcher>> Create(WatcherOptions options, JobManager* jobs,
+                                                         PathPolicy policy);
+  ~Watcher();  // Stop()
+
+  // Starts the watcher thread (scans at once).
+  void Start();
+  // Stops and joins the thread; idempotent. Call before draining the job
+  // manager so no job is submitted during the drain.
+  void Stop();
+
+  // One scan and submission round at time `now`, on the caller's thread
+  // (tests; the thread calls the same). Returns the ids of the jobs it
+  // submitted (deduplicated ones included), in submission order.
+  std::vector<std::string> ScanOnce(absl::Time now);
+
+ private:
+  Watcher(WatcherOptions options, JobManager* jobs, PathPolicy policy);
+  void Loop();
+  // Adds inotify watches for folders not yet watched.
+  void UpdateWatches(const std::vector<std::string>& dirs);
+  // Reads pending inotify events; true when any arrived.
+  bool DrainInotify();
+  // Waits until `deadline`, an inotify event or Stop(); true on an event.
+  bool Wait(absl::Time deadline);
+  void Log(WatchLogLevel level, const std::string& msg) const;
+
+  WatcherOptions options_;
+  JobManager* jobs_;
+  PathPolicy policy_;
+  StabilityTracker tracker_;
+  // Step path → signature for which the step was handled (submitted, found
+  // already exported, or refused for good). Only touched by the scanning
+  // thread.
+  std::map<std::string, std::string> handled_;
+  int inotify_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd: Stop() wakes the thread
+  std::map<std::string, int> watched_;  // folder → watch descriptor
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace neobert::server
