@@ -5,7 +5,8 @@ verified folder, the same via NEOBERT_EXPORT_SERVER, --local staying
 in-process, submit + watch, jobs filters, cancel of a finished job (exit 1),
 a missing/wrong token (exit 1, nothing written).
 
-Crash: SIGKILL the server while a ~200 MB export is in its write stage;
+Crash: SIGKILL the server while a ~200 MB export is in its write (or
+staged-validation) stage;
 nothing may appear at the destination; after a restart on the same state dir
 the job is INTERRUPTED, and submitting it again succeeds.
 
@@ -166,7 +167,9 @@ class ServerCli(unittest.TestCase):
         killed_in_write = False
         for line in watch.stdout:
             e = json.loads(line)
-            if e.get("stage") == "write" and e.get("state") == "RUNNING":
+            # Both stages run in the staging folder, before anything is
+            # published (the server validates the staged export by default).
+            if e.get("stage") in ("write", "validate") and e.get("state") == "RUNNING":
                 self.server.stop(signal.SIGKILL)
                 killed_in_write = True
                 break
