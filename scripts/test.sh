@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh   # idempotent: installs only what is missing
 BUILD_DIR="${BUILD_DIR:-build}"
 JOBS="${JOBS:-$(nproc)}"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build "$BUILD_DIR" -j "$JOBS"
+export BUILD_DIR JOBS
+bash scripts/build.sh   # the same build the Dockerfile runs
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"
