@@ -7,6 +7,8 @@
 #include "client/cli_args.h"
 #include "client/convert_command.h"
 #include "client/export_command.h"
+#include "client/forward_command.h"
+#include "client/predict_command.h"
 #include "client/validate_command.h"
 #include "client/inspect_command.h"
 #include "client/remote_client.h"
@@ -20,6 +22,8 @@ constexpr char kUsage[] =
     "  inspect PATH [--hash] [--json]   list the tensors of a weight file or directory\n"
     "  convert INPUT OUTPUT [--to F]     rewrite a weight file as safetensors or torch .bin\n"
     "  validate EXPORT_DIR [--source CKPT] [--json]   check an export (forward passes, parity)\n"
+    "  forward EXPORT_DIR --input-ids F.json --out O.safetensors   run an export on given ids\n"
+    "  predict EXPORT_DIR \"text with [MASK]\" [--top-k K]   fill-mask with an export\n"
     "client mode (neobert-exportd at --server or $NEOBERT_EXPORT_SERVER):\n"
     "  export CKPT_DIR --server ADDR      export on the server, streaming progress\n"
     "  submit CKPT_DIR [-o DIR]           queue an export, print the job id\n"
@@ -62,6 +66,8 @@ int main(int argc, char** argv) {
   if (command == "health") return neobert::cli::RunHealth(args);
   if (command == "inspect") return neobert::cli::RunInspect(args);
   if (command == "convert") return neobert::cli::RunConvert(args);
+  if (command == "forward") return neobert::cli::RunForward(args);
+  if (command == "predict") return neobert::cli::RunPredict(args);
   std::cerr << "neobert-export: unknown command '" << command << "'\n" << kUsage;
   return neobert::cli::kExitUsage;
 }

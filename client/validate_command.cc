@@ -12,15 +12,19 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: neobert-export validate EXPORT_DIR [--source CKPT_DIR] [--json] [--device D]\n"
-    "  Checks an export folder in-process: files, config, manifest, strict weight load,\n"
-    "  MLM forward, attention-mask parity; with --source, the export against the training\n"
-    "  checkpoint on one padded batch (max-abs, cosine, NMSE of logits and hidden states).\n"
+    "                                [--strict]\n"
+    "  Checks an export folder in-process: files, config, manifest, tokenizer, strict\n"
+    "  weight load, MLM forward, attention-mask parity, end-to-end sample texts, cosine\n"
+    "  sanity; with --source, the export against the training checkpoint on one padded\n"
+    "  batch (max-abs, cosine, NMSE of logits and hidden states).\n"
+    "  cosine_sanity (the original validator's sentence-similarity thresholds) measures\n"
+    "  training, not the export: a miss is a WARN unless --strict makes it a failure.\n"
     "  With --server (or $NEOBERT_EXPORT_SERVER) the server runs its validation instead.\n";
 
 }  // namespace
 
 int RunValidate(const std::vector<std::string>& args) {
-  FlagSpec spec{.boolean = {"help", "json"},
+  FlagSpec spec{.boolean = {"help", "json", "strict"},
                 .valued = {"source", "device"},
                 .short_names = {{'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
@@ -33,6 +37,7 @@ int RunValidate(const std::vector<std::string>& args) {
   o.export_dir = parsed->positional[0];
   o.source_dir = parsed->Value("source").value_or("");
   o.device = parsed->Value("device").value_or("auto");
+  o.strict = parsed->Has("strict");
   const bool json = parsed->Has("json");
   core::CancelToken cancel;
   core::NullProgress quiet;
@@ -47,13 +52,17 @@ int RunValidate(const std::vector<std::string>& args) {
     j["ok"] = report->ok();
     nlohmann::ordered_json checks = nlohmann::ordered_json::array();
     for (const auto& c : report->checks) {
-      checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+      checks.push_back({{"name", c.name},
+                        {"passed", c.passed},
+                        {"advisory", c.advisory},
+                        {"detail", c.detail}});
     }
     j["checks"] = std::move(checks);
     std::cout << j.dump() << std::endl;
   } else {
     for (const auto& c : report->checks) {
-      std::cout << (c.passed ? "PASS  " : "FAIL  ") << c.name << ": " << c.detail << "\n";
+      std::cout << (c.passed ? "PASS  " : c.advisory ? "WARN  " : "FAIL  ") << c.name << ": "
+                << c.detail << "\n";
     }
     std::cout << (report->ok() ? "export is valid: " : "export is NOT valid: ")
               << report->export_dir << "\n";

@@ -10,7 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/engine/engine.h"
+#include "core/export/export_folder.h"
 #include "core/export/manifest.h"
+#include "core/export/validator_text_checks.h"
 #include "core/format/sha256.h"
 #include "core/format/weights.h"
 #include "core/neobert/checkpoint_config.h"
@@ -35,39 +37,6 @@ std::string ReadText(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// The export's tensors: model.safetensors, or the shards its index names.
-absl::StatusOr<std::vector<TensorEntry>> LoadExportWeights(const fs::path& dir) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  if (fs::is_regular_file(dir / "model.safetensors", ec)) {
-    files.push_back("model.safetensors");
-  } else if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
-    try {
-      auto index = nlohmann::json::parse(ReadText(dir / "model.safetensors.index.json"));
-      std::set<std::string> shards;
-      for (const auto& [name, file] : index.at("weight_map").items()) {
-        shards.insert(file.get<std::string>());
-      }
-      files.assign(shards.begin(), shards.end());
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model.safetensors.index.json: ", e.what()));
-    }
-  } else {
-    return absl::NotFoundError("no model.safetensors or model.safetensors.index.json");
-  }
-  std::vector<TensorEntry> out;
-  for (const auto& f : files) {
-    if (f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("index names an unsafe shard '", f, "'"));
-    }
-    auto set = format::ReadWeights((dir / f).string());
-    if (!set.ok()) return set.status();
-    out.insert(out.end(), set->tensors.begin(), set->tensors.end());
-  }
-  return out;
 }
 
 engine::ForwardInput PaddedBatch(int64_t vocab, int64_t max_len) {
@@ -177,8 +146,17 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
   }
   if (auto c = cancel.Check(); !c.ok()) return c;
 
+  progress.OnStage("tokenizer", "tokenizer.json", 0);
+  std::optional<ExportTokenizer> tok;
+  {
+    auto t = CheckExportTokenizer(dir.string(), spec ? &*spec : nullptr);
+    if (t.ok()) tok = std::move(t->tokenizer);
+    add("tokenizer", t.ok(), t.ok() ? t->detail : std::string(t.status().message()));
+  }
+  if (auto c = cancel.Check(); !c.ok()) return c;
+
   progress.OnStage("weights", "strict load", 0);
-  auto weights = LoadExportWeights(dir);
+  auto weights = ReadExportWeights(dir.string());
   std::unique_ptr<engine::NeoBertModel> model;
   if (!weights.ok()) {
     add("weights", false, std::string(weights.status().message()));
@@ -266,6 +244,30 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
       const bool ok = d1 <= 1e-6 && d2 <= 1e-6 && d3 <= 1e-6;
       add("mask_parity", ok,
           absl::StrFormat("max-abs none/ones %.3g, int/bool %.3g, int/additive %.3g", d1, d2, d3));
+    }
+
+    if (tok) {
+      progress.OnStage("end_to_end", "sample texts", 0);
+      if (auto c = cancel.Check(); !c.ok()) return c;
+      auto e2e = CheckEndToEnd(*model, *tok);
+      add("end_to_end", e2e.ok(), e2e.ok() ? *e2e : std::string(e2e.status().message()));
+      progress.OnStage("cosine_sanity", "sentence embeddings", 0);
+      if (auto c = cancel.Check(); !c.ok()) return c;
+      auto cos = CheckCosineSanity(*model, *tok);
+      if (!cos.ok()) {
+        add("cosine_sanity", false, std::string(cos.status().message()));
+      } else {
+        add("cosine_sanity", cos->passed, cos->detail);
+        // Thresholds that measure training, not the export (see validator.h).
+        if (!cos->passed && !o.strict) {
+          report.checks.back().advisory = true;
+          report.checks.back().detail +=
+              "; advisory: these thresholds measure training, not the export (--strict fails it)";
+        }
+      }
+    } else {
+      add("end_to_end", false, "not run: the tokenizer check failed");
+      add("cosine_sanity", false, "not run: the tokenizer check failed");
     }
 
     if (!o.source_dir.empty()) {

@@ -133,6 +133,35 @@ std::optional<std::string> TokenContent(const Json& obj, const char* key) {
   return std::nullopt;
 }
 
+// cls/sep/pad/mask/unk: special_tokens_map.json first, then
+// tokenizer_config.json. Any missing → INVALID_ARGUMENT naming the tokens.
+absl::StatusOr<SpecialTokens> SpecialTokensFrom(const std::optional<Json>& smap,
+                                                const std::optional<Json>& tcfg,
+                                                const std::string& shown) {
+  SpecialTokens special;
+  std::string* slots[] = {&special.cls, &special.sep, &special.pad, &special.mask, &special.unk};
+  std::vector<std::string> missing;
+  for (int k = 0; k < 5; ++k) {
+    std::optional<std::string> v;
+    if (smap) v = TokenContent(*smap, kSpecialKeys[k]);
+    if (!v && tcfg) v = TokenContent(*tcfg, kSpecialKeys[k]);
+    if (v) {
+      *slots[k] = *v;
+    } else {
+      missing.push_back(kSpecialKeys[k]);
+    }
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> looked;
+    if (smap) looked.push_back("special_tokens_map.json");
+    if (tcfg) looked.push_back("tokenizer_config.json");
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": special tokens ",
+                                                   absl::StrJoin(missing, ", "), " not found in ",
+                                                   absl::StrJoin(looked, " or ")));
+  }
+  return special;
+}
+
 bool IsReserved(const std::string& name) {
   for (const char* r : kReservedNames) {
     if (name == r) return true;
@@ -246,6 +275,23 @@ absl::StatusOr<Vocab> ReadVocab(const Json& tj, const std::string& shown) {
 
 }  // namespace
 
+absl::StatusOr<SpecialTokens> ReadSpecialTokens(const std::string& dir) {
+  std::optional<Json> smap, tcfg;
+  for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
+    const std::string path = (fs::path(dir) / name).string();
+    std::error_code ec;
+    if (!fs::exists(path, ec)) continue;
+    auto j = ParseJsonObject(path, path, kMaxTokenizerSmallJsonBytes);
+    if (!j.ok()) return j.status();
+    (name[0] == 's' ? smap : tcfg) = *std::move(j);
+  }
+  if (!smap && !tcfg) {
+    return absl::NotFoundError(absl::StrCat(
+        dir, ": neither special_tokens_map.json nor tokenizer_config.json exists"));
+  }
+  return SpecialTokensFrom(smap, tcfg, dir);
+}
+
 std::string PlaceholderToken(int64_t id) {
   return absl::StrCat("<|neobert_extra_token_", id, "|>");
 }
@@ -286,27 +332,9 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
     return absl::NotFoundError(absl::StrCat(
         shown, ": neither special_tokens_map.json nor tokenizer_config.json exists"));
   }
-  std::string* slots[] = {&plan.special.cls, &plan.special.sep, &plan.special.pad,
-                          &plan.special.mask, &plan.special.unk};
-  std::vector<std::string> missing;
-  for (int k = 0; k < 5; ++k) {
-    std::optional<std::string> v;
-    if (smap) v = TokenContent(*smap, kSpecialKeys[k]);
-    if (!v && tcfg) v = TokenContent(*tcfg, kSpecialKeys[k]);
-    if (v) {
-      *slots[k] = *v;
-    } else {
-      missing.push_back(kSpecialKeys[k]);
-    }
-  }
-  if (!missing.empty()) {
-    std::vector<std::string> looked;
-    if (smap) looked.push_back("special_tokens_map.json");
-    if (tcfg) looked.push_back("tokenizer_config.json");
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": special tokens ",
-                                                   absl::StrJoin(missing, ", "), " not found in ",
-                                                   absl::StrJoin(looked, " or ")));
-  }
+  auto special = SpecialTokensFrom(smap, tcfg, shown);
+  if (!special.ok()) return special.status();
+  plan.special = *std::move(special);
 
   // Vocabulary size and alignment (R19).
   const std::string* tok_path = path_of("tokenizer.json");
@@ -369,6 +397,8 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
     Json cfg = tcfg ? *tcfg : Json::object();
     if (!tcfg) {
       cfg["tokenizer_class"] = "PreTrainedTokenizerFast";
+      const std::string* slots[] = {&plan.special.cls, &plan.special.sep, &plan.special.pad,
+                                    &plan.special.mask, &plan.special.unk};
       for (int k = 0; k < 5; ++k) cfg[kSpecialKeys[k]] = *slots[k];
       plan.notes.push_back("tokenizer: created tokenizer_config.json (none in the checkpoint)");
     }

@@ -71,6 +71,11 @@ struct TokenizerPlan {
 absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_dir,
                                                   const NeoBertConfig& config);
 
+// The special tokens of a tokenizer folder (a checkpoint's tokenizer/ or an
+// export): the same lookup as PlanTokenizerAssets. NOT_FOUND without either
+// JSON file; INVALID_ARGUMENT for a malformed file or a missing token.
+absl::StatusOr<SpecialTokens> ReadSpecialTokens(const std::string& dir);
+
 // The placeholder token for `id` ("<|neobert_extra_token_30522|>").
 std::string PlaceholderToken(int64_t id);
 

@@ -8,12 +8,11 @@
 //
 // With --config the training keys are mapped by the knowledge layer
 // (BuildExportPlan: prefixes, packed w12, decoder alias); with --hf-config
-// the file must already use the exported names. Input JSON:
-//   {"input_ids": [[..]], "attention_mask": [[..]], "mask_kind": "int|bool|float",
-//    "position_ids": [[..]]}
-// attention_mask / mask_kind / position_ids are optional. Without mask_kind
-// the kind follows the JSON values: any true/false → bool, any non-integer
-// number → float, else int. Float entries may be the strings "-inf", "inf".
+// the file must already use the exported names. Input JSON: the request
+// format of core/engine/forward_request.h (also read by `neobert-export
+// forward`, which runs an export folder; this tool exists for what the CLI
+// does not do: training checkpoints via --config, native 16-bit compute,
+// the sanity pass and many requests per LibTorch start-up).
 // Batch mode (one LibTorch start-up for many requests): when the input JSON
 // is an array of such objects, --out names a directory (created if needed)
 // and request i is written to OUT/i.safetensors.
@@ -35,6 +34,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/engine/engine.h"
+#include "core/engine/forward_request.h"
 #include "core/format/weights.h"
 #include "core/neobert/checkpoint_config.h"
 #include "core/neobert/file_util.h"
@@ -43,106 +43,6 @@
 namespace {
 
 using neobert::engine::ForwardInput;
-
-constexpr uint64_t kMaxInputJsonBytes = 64 << 20;
-
-absl::StatusOr<std::vector<std::vector<int64_t>>> IntMatrix(const nlohmann::json& j,
-                                                            const char* field) {
-  if (!j.is_array()) return absl::InvalidArgumentError(absl::StrCat(field, " must be a 2-D array"));
-  std::vector<std::vector<int64_t>> out;
-  for (size_t b = 0; b < j.size(); ++b) {
-    if (!j[b].is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, "[", b, "] must be an array"));
-    }
-    out.emplace_back();
-    for (size_t s = 0; s < j[b].size(); ++s) {
-      const nlohmann::json& v = j[b][s];
-      if (!v.is_number_integer()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, "[", b, "][", s, "] must be an integer"));
-      }
-      out.back().push_back(v.get<int64_t>());
-    }
-  }
-  return out;
-}
-
-absl::StatusOr<ForwardInput> ParseRequest(const nlohmann::json& j, const std::string& path) {
-  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(path, ": not a JSON object"));
-  ForwardInput in;
-  if (!j.contains("input_ids")) return absl::InvalidArgumentError(path + ": no input_ids");
-  absl::StatusOr<std::vector<std::vector<int64_t>>> ids = IntMatrix(j["input_ids"], "input_ids");
-  if (!ids.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", ids.status().message()));
-  in.input_ids = *std::move(ids);
-  if (j.contains("position_ids") && !j["position_ids"].is_null()) {
-    auto pos = IntMatrix(j["position_ids"], "position_ids");
-    if (!pos.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", pos.status().message()));
-    in.position_ids = *std::move(pos);
-  }
-  if (!j.contains("attention_mask") || j["attention_mask"].is_null()) return in;
-  const nlohmann::json& m = j["attention_mask"];
-  if (!m.is_array()) return absl::InvalidArgumentError(path + ": attention_mask must be 2-D");
-  bool any_bool = false, any_float = false;
-  std::vector<std::vector<double>> mask;
-  for (size_t b = 0; b < m.size(); ++b) {
-    if (!m[b].is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": attention_mask[", b, "] must be an array"));
-    }
-    mask.emplace_back();
-    for (size_t s = 0; s < m[b].size(); ++s) {
-      const nlohmann::json& v = m[b][s];
-      double x = 0;
-      if (v.is_boolean()) {
-        any_bool = true;
-        x = v.get<bool>() ? 1.0 : 0.0;
-      } else if (v.is_number_integer()) {
-        x = static_cast<double>(v.get<int64_t>());
-      } else if (v.is_number_float()) {
-        any_float = true;
-        x = v.get<double>();
-      } else if (v.is_string() && (v == "-inf" || v == "-Infinity")) {
-        any_float = true;
-        x = -std::numeric_limits<double>::infinity();
-      } else if (v.is_string() && (v == "inf" || v == "Infinity")) {
-        any_float = true;
-        x = std::numeric_limits<double>::infinity();
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": attention_mask[", b, "][", s, "] is not a number or bool"));
-      }
-      mask.back().push_back(x);
-    }
-  }
-  in.attention_mask = std::move(mask);
-  in.mask_kind = any_bool ? ForwardInput::kBool : any_float ? ForwardInput::kFloat : ForwardInput::kInt;
-  if (j.contains("mask_kind")) {
-    const std::map<std::string, ForwardInput::MaskKind> kinds = {
-        {"int", ForwardInput::kInt}, {"bool", ForwardInput::kBool}, {"float", ForwardInput::kFloat}};
-    auto it = j["mask_kind"].is_string() ? kinds.find(j["mask_kind"].get<std::string>()) : kinds.end();
-    if (it == kinds.end()) return absl::InvalidArgumentError(path + ": mask_kind must be int, bool or float");
-    in.mask_kind = it->second;
-  }
-  return in;
-}
-
-// One request (object) or a batch (array of objects).
-absl::StatusOr<std::vector<ForwardInput>> ParseInputs(const std::string& text,
-                                                      const std::string& path, bool* batch) {
-  if (neobert::core::JsonNestingDepth(text) > 8) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": too deeply nested"));
-  }
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
-  *batch = j.is_array();
-  std::vector<ForwardInput> out;
-  for (size_t i = 0; i < (*batch ? j.size() : 1); ++i) {
-    absl::StatusOr<ForwardInput> in =
-        ParseRequest(*batch ? j[i] : j, *batch ? absl::StrCat(path, "[", i, "]") : path);
-    if (!in.ok()) return in.status();
-    out.push_back(*std::move(in));
-  }
-  return out;
-}
 
 struct Args {
   std::map<std::string, std::string> values;
@@ -230,10 +130,12 @@ int main(int argc, char** argv) {
       return Fail(s);
     }
   } else {
-    absl::StatusOr<std::string> text = neobert::core::ReadFileCapped(get("input"), kMaxInputJsonBytes);
+    absl::StatusOr<std::string> text =
+        neobert::core::ReadFileCapped(get("input"), neobert::engine::kMaxForwardRequestBytes);
     if (!text.ok()) return Fail(text.status());
     bool batch = false;
-    absl::StatusOr<std::vector<ForwardInput>> inputs = ParseInputs(*text, get("input"), &batch);
+    absl::StatusOr<std::vector<ForwardInput>> inputs =
+        neobert::engine::ParseForwardRequests(*text, get("input"), /*allow_batch=*/true, &batch);
     if (!inputs.ok()) return Fail(inputs.status());
     if (batch) {
       std::error_code ec;

@@ -10,11 +10,16 @@ Mapping applied to a source state dict:
     rows [0, I_s) and `ffn.w2.weight` = rows [I_s, 2*I_s);
   * everything else, `decoder.bias` included, keeps its name and values.
 """
+import atexit
 import hashlib
+import importlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
+import tempfile
 
 from weights_io import read_safetensors
 
@@ -112,3 +117,23 @@ def tree_mtimes(root):
             p = os.path.join(dirpath, n)
             out[os.path.relpath(p, root)] = os.stat(p).st_mtime_ns
     return out
+
+
+def import_exported_model(export_dir, tag):
+    """The export's own model.py + rotary.py, imported as package.model (static
+    relative import of rotary, as the HF remote-code loader does). The
+    transformers package in use is whatever is first on sys.path (the tests
+    put the stand-in there). The temp package dir is removed at exit."""
+    root = tempfile.mkdtemp(prefix="neobert_export_pkg_")
+    atexit.register(shutil.rmtree, root, True)
+    name = f"neobert_export_{tag}"
+    pkg = os.path.join(root, name)
+    os.makedirs(pkg)
+    for f in ("model.py", "rotary.py"):
+        shutil.copy(os.path.join(export_dir, f), os.path.join(pkg, f))
+    open(os.path.join(pkg, "__init__.py"), "w").close()
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module(f"{name}.model")
+    finally:
+        sys.path.remove(root)

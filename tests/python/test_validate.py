@@ -69,6 +69,25 @@ class Validate(unittest.TestCase):
         self.assertEqual(rep["ok"], r.returncode == 0)
         return {c["name"]: c for c in rep["checks"]}
 
+    def rehash(self, d):
+        """Re-record every file's size and sha256 in manifest.json (dropping
+        removed files), so a test breaks only the thing it means to."""
+        import hashlib
+        path = os.path.join(d, "manifest.json")
+        m = load_json(path)
+        kept = []
+        for entry in m["files"]:
+            f = os.path.join(d, entry["name"])
+            if not os.path.exists(f):
+                continue
+            with open(f, "rb") as fh:
+                data = fh.read()
+            entry["size"] = len(data)
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+            kept.append(entry)
+        m["files"] = kept
+        save_json(path, m)
+
     def broken_copy(self, name):
         d = os.path.join(self.tmp, name)
         shutil.copytree(self.good, d)
@@ -76,8 +95,9 @@ class Validate(unittest.TestCase):
 
     def test_good_export_passes_every_check(self):
         checks = self.report(self.good)
-        self.assertEqual(set(checks), {"files", "config", "manifest", "weights", "mlm_forward",
-                                       "mask_parity", "source_parity"})
+        self.assertEqual(set(checks), {"files", "config", "manifest", "tokenizer", "weights",
+                                       "mlm_forward", "mask_parity", "end_to_end",
+                                       "cosine_sanity", "source_parity"})
         for c in checks.values():
             self.assertTrue(c["passed"], c)
         self.assertIn("max-abs 0", checks["source_parity"]["detail"])
@@ -124,6 +144,78 @@ class Validate(unittest.TestCase):
         checks = self.report(d, source=False)
         self.assertFalse(checks["files"]["passed"])
         self.assertIn("tokenizer.json", checks["files"]["detail"])
+        self.assertFalse(checks["tokenizer"]["passed"])
+        self.assertIn("tokenizer.json", checks["tokenizer"]["detail"])
+        self.assertTrue(checks["weights"]["passed"])
+
+    def test_corrupt_tokenizer_json_fails_tokenizer(self):
+        d = self.broken_copy("corrupt_tokenizer")
+        path = os.path.join(d, "tokenizer.json")
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) // 3)
+        self.rehash(d)
+        checks = self.report(d)
+        self.assertFalse(checks["tokenizer"]["passed"], checks["tokenizer"])
+        self.assertIn("tokenizer.json", checks["tokenizer"]["detail"])
+        self.assertTrue(checks["manifest"]["passed"])
+        self.assertTrue(checks["source_parity"]["passed"])  # the weights are fine
+        self.assertFalse(checks["end_to_end"]["passed"])
+        self.assertIn("not run", checks["end_to_end"]["detail"])
+
+    def test_unsupported_tokenizer_component_fails_tokenizer(self):
+        d = self.broken_copy("odd_tokenizer")
+        path = os.path.join(d, "tokenizer.json")
+        tj = load_json(path)
+        tj["normalizer"] = {"type": "NoSuchNormalizer"}
+        save_json(path, tj)
+        self.rehash(d)
+        checks = self.report(d, source=False)
+        self.assertFalse(checks["tokenizer"]["passed"])
+        self.assertIn("NoSuchNormalizer", checks["tokenizer"]["detail"])
+
+    def test_pad_token_id_disagreeing_with_tokenizer_fails_tokenizer(self):
+        d = self.broken_copy("bad_pad")
+        cfg_path = os.path.join(d, "config.json")
+        cfg = load_json(cfg_path)
+        cfg["pad_token_id"] = cfg["pad_token_id"] + 5
+        save_json(cfg_path, cfg)
+        self.rehash(d)
+        checks = self.report(d, source=False)
+        self.assertFalse(checks["tokenizer"]["passed"])
+        self.assertIn("pad_token_id", checks["tokenizer"]["detail"])
+        self.assertTrue(checks["config"]["passed"])
+
+    def test_cosine_sanity_is_advisory_unless_strict(self):
+        # A zeroed embedding matrix (decoder tied to it) gives all-zero
+        # embeddings: similarities 0 < 0.5, so the seed's thresholds fail, while
+        # the export is still a faithful copy of ITS weights.
+        d = self.broken_copy("zero_embeddings")
+        path = os.path.join(d, "model.safetensors")
+        meta, tensors = read_safetensors(path)
+        items = {k: ("F32", v[1], v[2]) for k, v in tensors.items()}
+        name = "model.encoder.weight"
+        items[name] = ("F32", items[name][1], bytes(len(items[name][2])))
+        write_safetensors(path, meta, items)
+        os.remove(os.path.join(d, "pytorch_model.bin"))
+        self.rehash(d)
+        checks = self.report(d, source=False)
+        cos = checks["cosine_sanity"]
+        self.assertFalse(cos["passed"], cos)
+        self.assertTrue(cos["advisory"], cos)
+        self.assertIn("NOT met", cos["detail"])
+        for n, c in checks.items():
+            if n != "cosine_sanity":
+                self.assertTrue(c["passed"], c)
+        r = run("validate", d, "--local")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("WARN  cosine_sanity", r.stdout)
+        r = run("validate", d, "--local", "--strict", "--json")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        rep = json.loads(r.stdout)
+        self.assertFalse(rep["ok"])
+        strict = {c["name"]: c for c in rep["checks"]}["cosine_sanity"]
+        self.assertFalse(strict["passed"])
+        self.assertFalse(strict["advisory"])
 
     def test_wrong_config_field_fails(self):
         d = self.broken_copy("bad_config")

@@ -1,0 +1,274 @@
+// Fill-mask, after the original mlm_predict.py (reference §9.2), on our
+// tokenizer and engine:
+//  * every literal "[MASK]" in the text becomes the export's mask token
+//    (special_tokens_map.json / tokenizer_config.json), so one spelling works
+//    for WordPiece ("[MASK]") and RoBERTa-style ("<mask>") tokenizers; a text
+//    with no mask token left is an error;
+//  * Metaspace cleanup: when "▁" is a token of its own, a lone "▁" id right
+//    before a mask id is dropped (the seed does this; a SentencePiece
+//    tokenizer otherwise predicts after a stray word boundary);
+//  * one forward pass; for each mask position the top-k logits.
+// Probabilities: `probability` is the softmax over the whole vocabulary (so
+// the k values sum to at most 1); `topk_probability` is the seed's number,
+// the softmax over the k selected scores only (they sum to 1).
+#include "client/predict_command.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <numeric>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_args.h"
+#include "core/export/export_folder.h"
+#include "core/neobert/file_util.h"
+#include "nlohmann/json.hpp"
+
+namespace neobert::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: neobert-export predict EXPORT_DIR TEXT [--top-k K] [--json]\n"
+    "                              [--device auto|cpu|cuda|cuda:N]\n"
+    "  Fill-mask: TEXT holds one or more [MASK] (replaced by the tokenizer's own mask\n"
+    "  token, e.g. <mask>); prints the top K (default 5) tokens for each mask with\n"
+    "  their probability (softmax over the vocabulary) and the seed's top-k\n"
+    "  renormalised probability, then the text filled with each top-1 token.\n";
+
+constexpr const char* kMetaspace = "\xE2\x96\x81";  // U+2581
+
+int Fail(const absl::Status& s) {
+  std::cerr << "neobert-export predict: " << s.message() << "\n";
+  return kExitFailed;
+}
+
+// How tokenizer.json's decoder turns tokens back into text (display only;
+// our tokenizer does not decode).
+enum class DecoderKind { kPlain, kWordPiece, kMetaspace, kByteLevel };
+
+DecoderKind ReadDecoderKind(const std::string& export_dir) {
+  auto text = core::ReadFileCapped((std::filesystem::path(export_dir) / "tokenizer.json").string(),
+                                   tokenizer::kMaxTokenizerJsonBytes);
+  if (!text.ok()) return DecoderKind::kPlain;
+  const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("decoder") || !j["decoder"].is_object()) {
+    return DecoderKind::kPlain;
+  }
+  std::vector<nlohmann::json> stack = {j["decoder"]};
+  while (!stack.empty()) {
+    nlohmann::json d = std::move(stack.back());
+    stack.pop_back();
+    const std::string type = d.value("type", "");
+    if (type == "ByteLevel") return DecoderKind::kByteLevel;
+    if (type == "WordPiece") return DecoderKind::kWordPiece;
+    if (type == "Metaspace") return DecoderKind::kMetaspace;
+    if (type == "Sequence" && d.contains("decoders") && d["decoders"].is_array()) {
+      for (const auto& sub : d["decoders"]) stack.push_back(sub);
+    }
+  }
+  return DecoderKind::kPlain;
+}
+
+// Decodes one UTF-8 code point at `i` (advances i); invalid bytes map to
+// themselves.
+uint32_t NextCodePoint(const std::string& s, size_t& i) {
+  const unsigned char c = s[i];
+  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  if (i + len > s.size()) len = 1;
+  uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += len;
+  return cp;
+}
+
+// GPT-2's byte → printable code point table, inverted: printable bytes map
+// to themselves, the other 68 to 256, 257, ... in byte order.
+std::string ByteLevelToBytes(const std::string& token) {
+  std::map<uint32_t, unsigned char> inverse;
+  uint32_t next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+    inverse[printable ? b : next++] = static_cast<unsigned char>(b);
+  }
+  std::string out;
+  for (size_t i = 0; i < token.size();) {
+    const size_t start = i;
+    const uint32_t cp = NextCodePoint(token, i);
+    auto it = inverse.find(cp);
+    if (it != inverse.end()) {
+      out.push_back(static_cast<char>(it->second));
+    } else {
+      out.append(token, start, i - start);
+    }
+  }
+  return out;
+}
+
+std::string Strip(std::string s) {
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+// The token as text, stripped like the seed's decode(...).strip().
+std::string DisplayToken(const std::string& token, DecoderKind kind) {
+  std::string t = token;
+  switch (kind) {
+    case DecoderKind::kWordPiece:
+      if (t.rfind("##", 0) == 0) t = t.substr(2);
+      break;
+    case DecoderKind::kMetaspace:
+      for (size_t at = t.find(kMetaspace); at != std::string::npos; at = t.find(kMetaspace, at)) {
+        t.replace(at, 3, " ");
+      }
+      break;
+    case DecoderKind::kByteLevel:
+      t = ByteLevelToBytes(t);
+      break;
+    case DecoderKind::kPlain:
+      break;
+  }
+  return Strip(t);
+}
+
+struct Prediction {
+  uint32_t id;
+  std::string token, text;
+  double probability, topk_probability;
+};
+
+}  // namespace
+
+int RunPredict(const std::vector<std::string>& args) {
+  FlagSpec spec{.boolean = {"help", "json"},
+                .valued = {"top-k", "device"},
+                .short_names = {{'h', "help"}, {'k', "top-k"}}};
+  auto parsed = ParseArgs(args, spec);
+  const bool help = parsed.ok() && parsed->Has("help");
+  int top_k = 5;
+  const bool bad_k = parsed.ok() && parsed->Value("top-k") &&
+                     (!absl::SimpleAtoi(*parsed->Value("top-k"), &top_k) || top_k < 1);
+  if (!parsed.ok() || help || parsed->positional.size() != 2 || bad_k) {
+    if (!parsed.ok()) std::cerr << "neobert-export predict: " << parsed.status().message() << "\n";
+    if (bad_k) std::cerr << "neobert-export predict: --top-k must be an integer >= 1\n";
+    std::cerr << kUsage;
+    return help ? kExitOk : kExitUsage;
+  }
+  const std::string export_dir = parsed->positional[0];
+  std::string text = parsed->positional[1];
+
+  auto tok = core::LoadExportTokenizer(export_dir);
+  if (!tok.ok()) return Fail(tok.status());
+  const std::string& mask = tok->special.mask;
+  for (size_t at = text.find("[MASK]"); at != std::string::npos && mask != "[MASK]";
+       at = text.find("[MASK]", at + mask.size())) {
+    text.replace(at, 6, mask);
+  }
+  auto enc = tok->tokenizer->Encode(text);
+  if (!enc.ok()) return Fail(enc.status());
+  std::vector<uint32_t> ids = enc->ids;
+  if (auto space = tok->tokenizer->TokenToId(kMetaspace);
+      space && tok->tokenizer->IdToToken(*space) == std::string(kMetaspace)) {
+    std::vector<uint32_t> kept;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] == *space && i + 1 < ids.size() && ids[i + 1] == tok->mask_id) continue;
+      kept.push_back(ids[i]);
+    }
+    ids = std::move(kept);
+  }
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == tok->mask_id) positions.push_back(i);
+  }
+  if (positions.empty()) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "the text has no mask token: write [MASK] (or the tokenizer's mask token '", mask,
+        "') where a word should be predicted")));
+  }
+
+  auto model = core::LoadExportModel(export_dir, {.device = parsed->Value("device").value_or("auto")});
+  if (!model.ok()) return Fail(model.status());
+  engine::ForwardInput in;
+  in.input_ids = {std::vector<int64_t>(ids.begin(), ids.end())};
+  in.attention_mask = std::vector<std::vector<double>>{std::vector<double>(ids.size(), 1.0)};
+  auto out = (*model)->Forward(in);
+  if (!out.ok()) return Fail(out.status());
+
+  const DecoderKind decoder = ReadDecoderKind(export_dir);
+  const size_t vocab = static_cast<size_t>(out->logits_shape[2]);
+  const size_t k = std::min<size_t>(top_k, vocab);
+  std::vector<std::vector<Prediction>> all;
+  for (size_t pos : positions) {
+    const float* row = out->logits.data() + pos * vocab;
+    const double max = *std::max_element(row, row + vocab);
+    double total = 0;
+    for (size_t v = 0; v < vocab; ++v) total += std::exp(row[v] - max);
+    std::vector<uint32_t> order(vocab);
+    std::iota(order.begin(), order.end(), 0u);
+    // Highest logit first; ties to the lower id, as a stable top-k does.
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](uint32_t a, uint32_t b) {
+      return row[a] != row[b] ? row[a] > row[b] : a < b;
+    });
+    double topk_total = 0;
+    for (size_t r = 0; r < k; ++r) topk_total += std::exp(row[order[r]] - row[order[0]]);
+    std::vector<Prediction> preds;
+    for (size_t r = 0; r < k; ++r) {
+      const uint32_t id = order[r];
+      const std::string token = tok->tokenizer->IdToToken(id).value_or("");
+      preds.push_back({id, token, DisplayToken(token, decoder), std::exp(row[id] - max) / total,
+                       std::exp(row[id] - row[order[0]]) / topk_total});
+    }
+    all.push_back(std::move(preds));
+  }
+  // The text with each mask filled by its top-1 token, left to right.
+  std::string filled = text;
+  size_t search = 0;
+  for (const auto& preds : all) {
+    const size_t at = filled.find(mask, search);
+    if (at == std::string::npos) break;
+    filled.replace(at, mask.size(), preds[0].text);
+    search = at + preds[0].text.size();
+  }
+
+  if (parsed->Has("json")) {
+    nlohmann::ordered_json j;
+    j["text"] = text;
+    j["mask_token"] = mask;
+    j["input_ids"] = ids;
+    j["device"] = (*model)->device();
+    nlohmann::ordered_json masks = nlohmann::ordered_json::array();
+    for (size_t m = 0; m < positions.size(); ++m) {
+      nlohmann::ordered_json preds = nlohmann::ordered_json::array();
+      for (size_t r = 0; r < all[m].size(); ++r) {
+        const Prediction& p = all[m][r];
+        preds.push_back({{"rank", r + 1}, {"id", p.id}, {"token", p.token}, {"text", p.text},
+                         {"probability", p.probability}, {"topk_probability", p.topk_probability}});
+      }
+      masks.push_back({{"position", positions[m]}, {"predictions", std::move(preds)}});
+    }
+    j["masks"] = std::move(masks);
+    j["filled"] = filled;
+    std::cout << j.dump() << std::endl;
+    return kExitOk;
+  }
+  std::cout << "text: " << text << "\n";
+  for (size_t m = 0; m < positions.size(); ++m) {
+    std::cout << "mask " << m + 1 << " (token position " << positions[m] << "):\n";
+    for (size_t r = 0; r < all[m].size(); ++r) {
+      const Prediction& p = all[m][r];
+      std::cout << absl::StrFormat("  %2d. %-20s id %-7d p %.6f  (top-%d: %.4f)\n", r + 1,
+                                   p.text.empty() ? p.token : p.text, p.id, p.probability, k,
+                                   p.topk_probability);
+    }
+  }
+  std::cout << "filled: " << filled << "\n";
+  return kExitOk;
+}
+
+}  // namespace neobert::cli

@@ -1,0 +1,110 @@
+#include "core/export/export_folder.h"
+
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/format/weights.h"
+#include "core/neobert/file_util.h"
+
+namespace neobert::core {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr uint64_t kMaxConfigJsonBytes = 1 << 20;
+constexpr uint64_t kMaxIndexJsonBytes = 64 << 20;
+}  // namespace
+
+absl::StatusOr<engine::ModelSpec> ReadExportSpec(const std::string& export_dir) {
+  const std::string path = (fs::path(export_dir) / "config.json").string();
+  auto text = ReadFileCapped(path, kMaxConfigJsonBytes);
+  if (!text.ok()) return text.status();
+  return engine::ModelSpecFromHfConfigJson(*text, path);
+}
+
+absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(const std::string& export_dir) {
+  const fs::path dir(export_dir);
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (fs::is_regular_file(dir / "model.safetensors", ec)) {
+    files.push_back("model.safetensors");
+  } else if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
+    auto text = ReadFileCapped((dir / "model.safetensors.index.json").string(), kMaxIndexJsonBytes);
+    if (!text.ok()) return text.status();
+    if (JsonNestingDepth(*text) > 16) {
+      return absl::InvalidArgumentError("model.safetensors.index.json: too deeply nested");
+    }
+    try {
+      auto index = nlohmann::json::parse(*text);
+      std::set<std::string> shards;
+      for (const auto& [name, file] : index.at("weight_map").items()) {
+        shards.insert(file.get<std::string>());
+      }
+      files.assign(shards.begin(), shards.end());
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat("model.safetensors.index.json: ", e.what()));
+    }
+  } else {
+    return absl::NotFoundError(
+        absl::StrCat(export_dir, ": no model.safetensors or model.safetensors.index.json"));
+  }
+  std::vector<format::TensorEntry> out;
+  for (const auto& f : files) {
+    if (f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("index names an unsafe shard '", f, "'"));
+    }
+    auto set = format::ReadWeights((dir / f).string());
+    if (!set.ok()) return set.status();
+    out.insert(out.end(), set->tensors.begin(), set->tensors.end());
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<engine::NeoBertModel>> LoadExportModel(
+    const std::string& export_dir, const engine::EngineOptions& options) {
+  auto spec = ReadExportSpec(export_dir);
+  if (!spec.ok()) return spec.status();
+  auto weights = ReadExportWeights(export_dir);
+  if (!weights.ok()) return weights.status();
+  return engine::NeoBertModel::Create(*spec, *weights, options);
+}
+
+absl::StatusOr<ExportTokenizer> LoadExportTokenizer(const std::string& export_dir) {
+  ExportTokenizer out;
+  auto tok = tokenizer::Tokenizer::FromFile((fs::path(export_dir) / "tokenizer.json").string());
+  if (!tok.ok()) return tok.status();
+  out.tokenizer = *std::move(tok);
+  auto special = ReadSpecialTokens(export_dir);
+  if (!special.ok()) return special.status();
+  out.special = *std::move(special);
+  const std::pair<const std::string*, uint32_t*> slots[] = {
+      {&out.special.cls, &out.cls_id}, {&out.special.sep, &out.sep_id},
+      {&out.special.pad, &out.pad_id}, {&out.special.mask, &out.mask_id},
+      {&out.special.unk, &out.unk_id}};
+  for (const auto& [token, id] : slots) {
+    auto found = out.tokenizer->TokenToId(*token);
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          export_dir, "/tokenizer.json: special token '", *token, "' is not in the vocabulary"));
+    }
+    *id = *found;
+  }
+  return out;
+}
+
+engine::ForwardInput ForwardInputFromEncodings(const std::vector<tokenizer::Encoding>& rows) {
+  engine::ForwardInput in;
+  std::vector<std::vector<double>> mask;
+  for (const auto& e : rows) {
+    in.input_ids.emplace_back(e.ids.begin(), e.ids.end());
+    mask.emplace_back(e.attention_mask.begin(), e.attention_mask.end());
+  }
+  in.attention_mask = std::move(mask);
+  in.mask_kind = engine::ForwardInput::kInt;
+  return in;
+}
+
+}  // namespace neobert::core
