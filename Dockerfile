@@ -68,10 +68,12 @@ ARG TORCH_VARIANT
 # (readelf NEEDED -> dpkg -S; apt pulls in their own dependencies).
 # tests/deploy/test_dockerfile.py recomputes this mapping from the built binaries.
 ARG RUNTIME_PACKAGES="libabsl20220623 libc6 libfmt9 libgcc-s1 libgrpc++1.51 libgrpc29 \
-    libprotobuf32 libspdlog1.10 libssl3 libstdc++6 libyaml-cpp0.7 zlib1g ca-certificates"
+    libprotobuf32 libspdlog1.10 libssl3 libstdc++6 libyaml-cpp0.7 zlib1g ca-certificates \
+    libcpp-httplib0.11"
 # Debian's CPU LibTorch (libc10, libtorch, libtorch_cpu); the cuda variant
 # brings its own under /opt/torch-dist instead.
-ARG RUNTIME_TORCH_CPU_PACKAGES="libtorch1.13"
+# libopenblas0-pthread: the fast libblas.so.3 for it (see scripts/setup.sh).
+ARG RUNTIME_TORCH_CPU_PACKAGES="libtorch1.13 libopenblas0-pthread"
 RUN set -eux; \
     pkgs="$RUNTIME_PACKAGES"; \
     if [ "$TORCH_VARIANT" = cpu ]; then pkgs="$pkgs $RUNTIME_TORCH_CPU_PACKAGES"; fi; \

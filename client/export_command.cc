@@ -65,7 +65,8 @@ nlohmann::ordered_json ResultJson(const core::ExportResult& r) {
   if (r.validation) {
     nlohmann::ordered_json checks = nlohmann::ordered_json::array();
     for (const auto& c : r.validation->checks) {
-      checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+      checks.push_back(
+          {{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}, {"advisory", c.advisory}});
     }
     j["validation"] = std::move(checks);
   }
@@ -171,7 +172,9 @@ int RunExport(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (r.validation) {
-    for (const auto& c : r.validation->checks) std::cout << "PASS  " << c.name << ": " << c.detail << "\n";
+    for (const auto& c : r.validation->checks) {
+      std::cout << (c.passed ? "PASS  " : "WARN  ") << c.name << ": " << c.detail << "\n";
+    }
   }
   uint64_t total = 0;
   for (const auto& f : r.files) total += f.size;

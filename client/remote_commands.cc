@@ -80,7 +80,8 @@ void PrintResult(const pb::JobEvent& last) {
   for (const auto& n : r.notes()) std::cout << "note: " << n << "\n";
   for (const auto& w : r.warnings()) std::cout << "warning: " << w << "\n";
   for (const auto& c : r.checks()) {
-    std::cout << (c.passed() ? "PASS  " : "FAIL  ") << c.name() << ": " << c.detail() << "\n";
+    std::cout << (c.passed() ? "PASS  " : c.advisory() ? "WARN  " : "FAIL  ") << c.name() << ": "
+              << c.detail() << "\n";
   }
   uint64_t total = 0;
   for (const auto& f : r.files()) total += f.size();

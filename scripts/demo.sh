@@ -5,9 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-BUILD_DIR="${BUILD_DIR:-build}"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target neobert-export neobert-exportd
+export BUILD_DIR="${BUILD_DIR:-build}"
+bash scripts/build.sh neobert-export neobert-exportd >/dev/null
 BIN="$PWD/$BUILD_DIR/bin"
 
 SAMPLE="${SAMPLE_DIR:-$PWD/$BUILD_DIR/sample}"
@@ -38,10 +37,12 @@ done
 echo "== export through the server (default destination: <ckpt>/../../hf/<run>_<step>)"
 "$BIN/neobert-export" export "$CKPT" --server "$SERVER"
 OUT="$SAMPLE/runs/neobert_sample/hf/neobert_sample_1000"
-echo "== validate through the server (manifest, required files)"
-"$BIN/neobert-export" validate "$OUT" --server "$SERVER"
-echo "== validate in-process: forward passes, mask parity, parity with the training checkpoint"
-"$BIN/neobert-export" validate "$OUT" --source "$CKPT" --local
+echo "== validate through the server: files, weights, tokenizer, forward passes, parity with the checkpoint"
+"$BIN/neobert-export" validate "$OUT" --source "$CKPT" --server "$SERVER"
+echo "== the same in-process"
+"$BIN/neobert-export" validate "$OUT" --source "$CKPT" --local >/dev/null && echo "valid"
+echo "== fill-mask with the export's tokenizer (the sample's weights are random: the tokens are noise)"
+"$BIN/neobert-export" predict "$OUT" "The capital of France is [MASK]." --top-k 3
 
 echo "== check: weights, manifest and our model.py against an independent forward pass"
 /usr/bin/python3 scripts/check_export.py "$CKPT" "$OUT"

@@ -26,7 +26,7 @@ absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressS
   if (!report->ok()) {
     std::vector<std::string> failed;
     for (const auto& c : report->checks) {
-      if (!c.passed) failed.push_back(absl::StrCat(c.name, ": ", c.detail));
+      if (!c.passed && !c.advisory) failed.push_back(absl::StrCat(c.name, ": ", c.detail));
     }
     return absl::FailedPreconditionError(absl::StrCat(
         "export '", spec.validate_dir, "' failed validation: ", absl::StrJoin(failed, "; ")));

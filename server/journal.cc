@@ -77,7 +77,8 @@ std::string SnapshotToJson(const JobSnapshot& j) {
     if (r.validation) {
       json checks = json::array();
       for (const auto& c : r.validation->checks) {
-        checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}});
+        checks.push_back({{"name", c.name}, {"passed", c.passed}, {"detail", c.detail},
+                          {"advisory", c.advisory}});
       }
       out["result"]["checks"] = std::move(checks);
     }
@@ -144,8 +145,12 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
         core::ValidationReport report;
         report.export_dir = res.output_dir;
         for (const auto& c : r.at("checks")) {
-          report.checks.push_back({c.at("name").get<std::string>(), c.at("passed").get<bool>(),
-                                   c.at("detail").get<std::string>()});
+          core::ValidationCheck check;
+          check.name = c.at("name").get<std::string>();
+          check.passed = c.at("passed").get<bool>();
+          check.detail = c.at("detail").get<std::string>();
+          check.advisory = c.value("advisory", false);
+          report.checks.push_back(std::move(check));
         }
         res.validation = std::move(report);
       }

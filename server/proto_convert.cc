@@ -67,6 +67,7 @@ pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook) {
       pc->set_name(c.name);
       pc->set_passed(c.passed);
       pc->set_detail(c.detail);
+      pc->set_advisory(c.advisory);
     }
   }
   out.set_device(r.sanity_device);

@@ -413,7 +413,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
     if (!report->ok()) {
       std::vector<std::string> failed;
       for (const auto& c : report->checks) {
-        if (!c.passed) failed.push_back(absl::StrCat(c.name, " (", c.detail, ")"));
+        if (!c.passed && !c.advisory) failed.push_back(absl::StrCat(c.name, " (", c.detail, ")"));
       }
       return absl::FailedPreconditionError(
           absl::StrCat("the staged export failed validation, nothing was published: ",
