@@ -100,6 +100,14 @@ absl::StatusOr<bool> DecoderDiffersFromEmbedding(const std::vector<TensorEntry>&
   return *a != *b;
 }
 
+// The destination: -o made absolute and canonical, or the trainer-relative
+// default (reference §1.7).
+absl::StatusOr<std::string> OutputDirFor(const CheckpointLayout& layout, const ExportOptions& o) {
+  if (o.output_dir.empty()) return DefaultOutputDir(layout.dir);
+  std::error_code ec;
+  return fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
+}
+
 }  // namespace
 
 std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o) {
@@ -113,19 +121,12 @@ std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o
 absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
   auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
-  std::string out;
-  if (o.output_dir.empty()) {
-    auto d = DefaultOutputDir(layout->dir);
-    if (!d.ok()) return d.status();
-    out = *d;
-  } else {
-    std::error_code ec;
-    out = fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
-  }
+  auto out = OutputDirFor(*layout, o);
+  if (!out.ok()) return out.status();
   auto want = SourceManifest(*layout, o);
   if (!want.ok()) return want.status();
   std::error_code ec;
-  return fs::exists(out, ec) && IdenticalExportExists(out, *want);
+  return fs::exists(*out, ec) && IdenticalExportExists(*out, *want);
 }
 
 absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
@@ -152,15 +153,9 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   r.notes.insert(r.notes.end(), layout->weights.notes.begin(), layout->weights.notes.end());
   r.weights_file = layout->weights.path;
   r.weights_format = layout->weights.format;
-  std::string out;
-  if (o.output_dir.empty()) {
-    auto d = DefaultOutputDir(layout->dir);
-    if (!d.ok()) return d.status();
-    out = *d;
-  } else {
-    std::error_code ec;
-    out = fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
-  }
+  auto resolved_out = OutputDirFor(*layout, o);
+  if (!resolved_out.ok()) return resolved_out.status();
+  const std::string out = *resolved_out;
   r.output_dir = out;
 
   auto source = SourceManifest(*layout, o);
