@@ -98,8 +98,14 @@ class Validate(unittest.TestCase):
         self.assertEqual(set(checks), {"files", "config", "manifest", "tokenizer", "weights",
                                        "mlm_forward", "mask_parity", "end_to_end",
                                        "cosine_sanity", "source_parity"})
-        for c in checks.values():
+        for name, c in checks.items():
+            if name == "cosine_sanity":
+                # Advisory: random fixture weights meet the trained-model
+                # thresholds only by chance; it never fails the report.
+                self.assertTrue(c["advisory"], c)
+                continue
             self.assertTrue(c["passed"], c)
+            self.assertFalse(c["advisory"], c)
         self.assertIn("max-abs 0", checks["source_parity"]["detail"])
 
     def test_every_fixture_variant_validates_against_its_source(self):
