@@ -100,9 +100,9 @@ class Validate(unittest.TestCase):
                                        "cosine_sanity", "source_parity"})
         for name, c in checks.items():
             if name == "cosine_sanity":
-                # Advisory: random fixture weights meet the trained-model
-                # thresholds only by chance; it never fails the report.
-                self.assertTrue(c["advisory"], c)
+                # Random fixture weights meet the trained-model thresholds
+                # only by chance; a miss is advisory and never fails the report.
+                self.assertTrue(c["passed"] or c["advisory"], c)
                 continue
             self.assertTrue(c["passed"], c)
             self.assertFalse(c["advisory"], c)
