@@ -36,6 +36,7 @@ import transformers  # noqa: E402
 
 import reference_forward  # noqa: E402
 from export_util import import_exported_model, map_state_dict, read_export_weights  # noqa: E402
+from test_engine_parity import make_batch  # noqa: E402  (B=4, S=9 with every padding case)
 from weights_io import load_state_dict, read_safetensors  # noqa: E402
 
 assert getattr(transformers, "IS_TEST_STUB", False), "expected the test stand-in transformers package"
@@ -59,20 +60,6 @@ def source_weights(src):
         if os.path.isfile(os.path.join(src, name)):
             return os.path.join(src, name)
     raise AssertionError(f"{src}: no weights")
-
-
-def padded_batch(vocab, pad, seed):
-    """B=4, S=9: full row, 3 right pads, 2 left pads, a row keeping nothing."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, vocab - 1, (4, 9), generator=g)
-    ids = ids + (ids >= pad).long()
-    keep = torch.ones(4, 9, dtype=torch.bool)
-    keep[1, 6:] = False
-    keep[2, :2] = False
-    keep[3, :] = False
-    ids[1, 6:] = pad
-    ids[2, :2] = pad
-    return ids, keep
 
 
 def mask_spellings(keep):
@@ -152,7 +139,7 @@ class ForwardCli(ToolsBase):
                 with open(os.path.join(out_dir, "config.json")) as f:
                     config = M.NeoBERTConfig(**json.load(f))
                 model = M.NeoBERTLMHead.from_state_dict(config, export_weights_as_torch(out_dir))
-                ids, keep = padded_batch(cfg["vocab_size"], cfg["pad_token_id"], 200 + seed)
+                ids, keep = make_batch(cfg, 200 + seed)
                 for label, (values, tensor) in mask_spellings(keep).items():
                     request = {"input_ids": ids.tolist()}
                     if values is not None:

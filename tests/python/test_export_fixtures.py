@@ -14,7 +14,6 @@ Then the options: --dtype, --max-shard-size, --no-pytorch-bin, --dry-run,
 
 usage: /usr/bin/python3 test_export_fixtures.py BIN_DIR FIXTURES_DIR
 """
-import importlib
 import json
 import os
 import shutil
@@ -34,8 +33,8 @@ sys.path.insert(0, HERE)
 import transformers  # noqa: E402
 
 import reference_forward  # noqa: E402
-from export_util import (file_sha256, map_state_dict, read_export_weights, run_export,  # noqa: E402
-                         staging_leftovers, tree_mtimes)
+from export_util import (file_sha256, import_exported_model, map_state_dict,  # noqa: E402
+                         read_export_weights, run_export, staging_leftovers, tree_mtimes)
 from weights_io import load_state_dict, read_safetensors, tensor_bytes  # noqa: E402
 
 assert getattr(transformers, "IS_TEST_STUB", False), "expected the test stand-in transformers package"
@@ -158,28 +157,6 @@ def tokenizer_pairs(tj):
     return pairs
 
 
-_PACKAGES = {}
-
-
-def import_exported_model(export_dir, tag):
-    """The export's own model.py + rotary.py, imported as package.model (static
-    relative import of rotary, as the HF remote-code loader does)."""
-    root = tempfile.mkdtemp(prefix="neobert_export_pkg_")
-    name = f"neobert_export_{tag}"
-    pkg = os.path.join(root, name)
-    os.makedirs(pkg)
-    for f in ("model.py", "rotary.py"):
-        shutil.copy(os.path.join(export_dir, f), os.path.join(pkg, f))
-    open(os.path.join(pkg, "__init__.py"), "w").close()
-    sys.path.insert(0, root)
-    try:
-        module = importlib.import_module(f"{name}.model")
-    finally:
-        sys.path.remove(root)
-    _PACKAGES[name] = root
-    return module
-
-
 def padded_batch(vocab_size, pad, seed=7, seq=10):
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, vocab_size, (3, seq), generator=gen)
@@ -206,8 +183,6 @@ class FixtureExports(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
-        for root in _PACKAGES.values():
-            shutil.rmtree(root, ignore_errors=True)
 
     def exported(self):
         """(variant, Source, out dir, result event) for every variant that must export."""
