@@ -464,10 +464,10 @@ class NeoBERT(NeoBERTPreTrainedModel):
 def _resolve_return_dict(config, return_dict):
     if return_dict is not None:
         return bool(return_dict)
-    value = getattr(config, "use_return_dict", None)
-    if value is None:
-        value = getattr(config, "return_dict", True)
-    return bool(value)
+    # config.use_return_dict is deprecated in transformers 5; it meant this.
+    if getattr(config, "torchscript", False):
+        return False
+    return bool(getattr(config, "return_dict", True))
 
 
 class NeoBERTLMHead(NeoBERTPreTrainedModel):
