@@ -1,6 +1,7 @@
 #include "client/export_command.h"
 
 #include <csignal>
+#include <cstdint>
 #include <iostream>
 
 #include "absl/strings/ascii.h"

@@ -1,5 +1,6 @@
 #include "client/inspect_command.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>

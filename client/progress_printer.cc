@@ -1,5 +1,6 @@
 #include "client/progress_printer.h"
 
+#include <cstdint>
 #include <unistd.h>
 
 #include <cstdio>

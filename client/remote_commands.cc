@@ -6,6 +6,7 @@
 // the job itself is cancelled only with --cancel-on-interrupt or when the
 // user answers yes at the prompt (a terminal is needed to ask). Otherwise the
 // job keeps running and the exit code is 130.
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <iostream>

@@ -17,6 +17,7 @@
 // Cancel() (or shutdown) cancels.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>

@@ -1,5 +1,6 @@
 #include "server/journal.h"
 
+#include <cstdint>
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -8,6 +8,7 @@
 // a scrape never contend on one global lock.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>

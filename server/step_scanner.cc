@@ -1,5 +1,6 @@
 #include "server/step_scanner.h"
 
+#include <cstdint>
 #include <sys/stat.h>
 
 #include <algorithm>

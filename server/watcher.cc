@@ -1,5 +1,6 @@
 #include "server/watcher.h"
 
+#include <cstdint>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>

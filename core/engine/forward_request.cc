@@ -1,5 +1,6 @@
 #include "core/engine/forward_request.h"
 
+#include <cstdint>
 #include <limits>
 #include <map>
 

@@ -13,6 +13,7 @@
 // column; this parser only checks types.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

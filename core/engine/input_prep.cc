@@ -2,6 +2,7 @@
 // normalisation and §7.3 default positions, in plain C++.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -20,6 +20,7 @@
 #include <ATen/ops/stack.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
+#include <cstdint>
 
 #include <cmath>
 #include <cstring>

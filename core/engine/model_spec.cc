@@ -1,6 +1,7 @@
 // ModelSpec: validation, construction from config.yaml / config.json, and
 // the tensor-set check of Create (torch-free, so it compiles in seconds).
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>

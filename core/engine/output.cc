@@ -2,6 +2,7 @@
 // output. Torch-free: both use only the public engine API.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <random>

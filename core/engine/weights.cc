@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
+#include <cstdint>
 #include <torch/cuda.h>  // stable across LibTorch 1.13 / 2.x; 0 devices on CPU-only builds
 
 #include <bit>

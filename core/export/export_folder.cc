@@ -1,5 +1,6 @@
 #include "core/export/export_folder.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <set>
 

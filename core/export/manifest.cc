@@ -1,5 +1,6 @@
 #include "core/export/manifest.h"
 
+#include <cstdint>
 #include <sys/stat.h>
 
 #include <algorithm>

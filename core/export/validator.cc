@@ -1,6 +1,7 @@
 #include "core/export/validator.h"
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>

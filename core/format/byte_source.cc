@@ -1,5 +1,6 @@
 #include "core/format/byte_source.h"
 
+#include <cstdint>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

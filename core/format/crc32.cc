@@ -18,6 +18,7 @@
 // All constants are computed from the polynomial at compile time.
 #include "core/format/crc32.h"
 
+#include <cstdint>
 #include <zlib.h>
 
 

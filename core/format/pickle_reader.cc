@@ -1,5 +1,6 @@
 #include "core/format/pickle_reader.h"
 
+#include <cstdint>
 #include <cstring>
 #include <unordered_map>
 

@@ -1,6 +1,7 @@
 // Protocol-2 pickler for state dicts; the opcode stream is in pickle_writer.h.
 #include "core/format/pickle_writer.h"
 
+#include <cstdint>
 #include <map>
 #include <set>
 

@@ -8,6 +8,7 @@
 // chosen by the file.
 #include "core/format/safetensors.h"
 
+#include <cstdint>
 #include <unistd.h>
 
 #include <algorithm>

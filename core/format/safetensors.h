@@ -12,6 +12,7 @@
 //                                  data section exactly
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>

@@ -1,5 +1,6 @@
 #include "core/format/sha256.h"
 
+#include <cstdint>
 #include <openssl/evp.h>
 
 #include <vector>

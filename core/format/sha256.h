@@ -2,6 +2,7 @@
 // extensions where present: hashing must not be the bottleneck of an export).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 

@@ -1,6 +1,7 @@
 #include "core/format/tensor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"

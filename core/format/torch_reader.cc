@@ -1,5 +1,6 @@
 #include "core/format/torch_reader.h"
 
+#include <cstdint>
 #include <map>
 #include <set>
 

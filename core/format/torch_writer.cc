@@ -5,6 +5,7 @@
 // same bytes torch.save would write for tensor.contiguous().clone().
 #include "core/format/torch_writer.h"
 
+#include <cstdint>
 #include <set>
 
 #include "absl/strings/str_cat.h"

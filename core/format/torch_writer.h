@@ -9,6 +9,7 @@
 // STORED with a correct CRC-32; ZIP64 records are used when sizes need them.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>

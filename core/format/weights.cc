@@ -1,6 +1,7 @@
 #include "core/format/weights.h"
 
 #include <array>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "core/format/safetensors.h"

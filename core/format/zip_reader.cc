@@ -1,5 +1,6 @@
 #include "core/format/zip_reader.h"
 
+#include <cstdint>
 #include <zlib.h>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Streaming STORED-only ZIP writer; the layout is described in zip_writer.h.
 #include "core/format/zip_writer.h"
 
+#include <cstdint>
 #include <unistd.h>
 
 #include <algorithm>

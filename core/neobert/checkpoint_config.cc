@@ -1,6 +1,7 @@
 #include "core/neobert/checkpoint_config.h"
 
 #include <cmath>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <set>

@@ -1,5 +1,6 @@
 #include "core/neobert/key_mapping.h"
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <utility>

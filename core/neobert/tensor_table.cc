@@ -1,6 +1,7 @@
 #include "core/neobert/tensor_table.h"
 
 #include <array>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

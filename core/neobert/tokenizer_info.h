@@ -9,6 +9,7 @@
 // R6: pad_token_id != model.pad_token_id → INVALID_ARGUMENT.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #include "core/tokenizer/added_vocabulary.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"

@@ -3,6 +3,7 @@
 // end-of-word suffix on the last) becomes a symbol, unknown characters go to
 // byte fallback or the unknown token, then the merge with the lowest rank
 // (leftmost among equals) is applied until none applies.
+#include <cstdint>
 #include <queue>
 
 #include "absl/strings/str_cat.h"

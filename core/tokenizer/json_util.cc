@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/unicode.h"
+#include <cstdint>
 
 namespace neobert::tokenizer::json_util {
 

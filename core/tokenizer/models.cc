@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/unicode.h"
+#include <cstdint>
 
 namespace neobert::tokenizer {
 namespace {

@@ -1,6 +1,7 @@
 #include "core/tokenizer/normalized_string.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "core/tokenizer/unicode.h"

@@ -1,6 +1,7 @@
 #include "core/tokenizer/normalizers.h"
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>

@@ -7,6 +7,7 @@
 // Thread-safety: immutable after parsing; Normalize may run concurrently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 

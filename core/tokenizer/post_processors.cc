@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/json_util.h"
+#include <cstdint>
 
 namespace neobert::tokenizer {
 namespace {

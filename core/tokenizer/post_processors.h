@@ -5,6 +5,7 @@
 // Thread-safety: immutable after parsing.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 #include "core/tokenizer/pre_tokenizers.h"
 
+#include <cstdint>
 #include <optional>
 
 #include "absl/strings/str_cat.h"

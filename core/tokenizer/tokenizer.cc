@@ -1,5 +1,6 @@
 #include "core/tokenizer/tokenizer.h"
 
+#include <cstdint>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

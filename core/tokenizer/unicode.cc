@@ -1,6 +1,7 @@
 #include "core/tokenizer/unicode.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "core/tokenizer/unicode_tables.h"

@@ -6,6 +6,7 @@
 // the reference library tokenizers 0.23.2).
 
 #include "core/tokenizer/unicode_tables.h"
+#include <cstdint>
 
 namespace neobert::tokenizer::unicode_tables {
 

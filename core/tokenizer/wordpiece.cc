@@ -2,6 +2,7 @@
 // carrying a prefix ("##"); a piece longer than max_input_chars_per_word, or
 // one that cannot be covered, becomes the single unknown token.
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/json_util.h"
