@@ -59,7 +59,8 @@ RUN set -eux; \
              CUDACXX=/opt/cuda-toolkit/bin/nvcc; \
     fi; \
     BUILD_DIR=build bash scripts/build.sh neobert-exportd neobert-export; \
-    strip --strip-debug build/bin/neobert-exportd build/bin/neobert-export
+    strip --strip-debug build/bin/neobert-exportd build/bin/neobert-export \
+      build/bin/libneobert_engine_torch.so
 
 # --- runtime stage
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -83,8 +84,11 @@ RUN set -eux; \
 COPY --from=torch-dist /opt/torch-dist /opt/torch-dist
 RUN cp /opt/torch-dist/ld.so.conf /etc/ld.so.conf.d/zz-torch-dist.conf && ldconfig
 COPY --from=build /src/build/bin/neobert-exportd /src/build/bin/neobert-export /usr/local/bin/
+# LibTorch's half of the engine, opened on first use from <exe dir>/../lib/neobert-export/.
+COPY --from=build /src/build/bin/libneobert_engine_torch.so /usr/local/lib/neobert-export/
 # Fail the image build, not the first pod, when a runtime library is missing.
-RUN ! ldd /usr/local/bin/neobert-exportd /usr/local/bin/neobert-export | grep 'not found'
+RUN ! ldd /usr/local/bin/neobert-exportd /usr/local/bin/neobert-export \
+        /usr/local/lib/neobert-export/libneobert_engine_torch.so | grep 'not found'
 
 # A fixed numeric uid so Kubernetes' runAsNonRoot can verify it (deploy/ uses 10001).
 RUN groupadd --system --gid 10001 neobert \

@@ -151,6 +151,12 @@ int main(int argc, char** argv) {
 
   srv::ServiceOptions service_options;
   service_options.sync = config->sync;
+  // Loads LibTorch now rather than in the first job, and refuses to serve
+  // without it: every export runs a forward pass.
+  if (absl::Status engine = neobert::engine::EngineAvailable(); !engine.ok()) {
+    Log(spdlog::level::err, std::string(engine.message()));
+    return 2;
+  }
   auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
   if (!devices.ok()) {
     Log(spdlog::level::err, std::string(devices.status().message()));

@@ -4,8 +4,10 @@
 // reads each one once into an at::Tensor (the only copy), then runs the HF
 // `NeoBERTLMHead` math: embeddings (+ learned positions), L pre-norm blocks
 // with head-interleaved fused qkv and adjacent-pair RoPE, final norm, decoder.
-// LibTorch stays inside two translation units (weights.cc, model.cc): this
-// header exposes plain C++ / Abseil types only, so including it is cheap.
+// LibTorch stays inside two translation units (weights.cc, model.cc), built
+// as a shared library that is loaded on first use (backend.h): this header
+// exposes plain C++ / Abseil types only, and binaries that never run a
+// forward pass never load LibTorch.
 //
 // Semantics that are easy to get wrong, all as in §7 / our remote code:
 //  * attention masks are normalised to a key "keep" mask by the §7.2 table:
@@ -143,7 +145,7 @@ class NeoBertModel {
   std::string compute_dtype() const;
   const ModelSpec& spec() const;
 
-  struct Impl;  // LibTorch state; defined in model.cc
+  struct Impl;  // the spec and the loaded backend; defined in model_api.cc
 
  private:
   explicit NeoBertModel(std::unique_ptr<Impl> impl);
@@ -158,8 +160,14 @@ class NeoBertModel {
 // model's spec (INVALID_ARGUMENT otherwise).
 absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, uint64_t seed);
 
-// CUDA devices this LibTorch can use (0 with a CPU-only build or no GPU).
+// CUDA devices this LibTorch can use (0 with a CPU-only build, no GPU, or an
+// engine library that cannot be loaded).
 int VisibleCudaDevices();
+
+// OK when the LibTorch half of the engine (libneobert_engine_torch.so, opened
+// on first use: see backend.h) loads; else FAILED_PRECONDITION saying where
+// it was looked for. Servers call it at startup to fail fast.
+absl::Status EngineAvailable();
 
 // Writes `last_hidden_state` and `logits` (float32) as a safetensors file.
 // INVALID_ARGUMENT when a shape does not match its data length.

@@ -1,4 +1,5 @@
-// NeoBertModel: weights on the device and the §7 forward math in ATen ops.
+// TorchModel (libneobert_engine_torch.so): weights on the device and the §7
+// forward math in ATen ops, behind backend.h's interface.
 //
 // Precision policy (as the HF model): activations and matrix products run in
 // the compute dtype; RMSNorm statistics, RoPE and attention scores/softmax
@@ -32,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/engine/backend.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
 #include "core/engine/torch_internal.h"
@@ -62,11 +64,9 @@ std::vector<float> ToFloatVector(const at::Tensor& t) {
   return out;
 }
 
-}  // namespace
-
-struct NeoBertModel::Impl {
+struct TorchModel final : ModelBackend {
   ModelSpec spec;
-  c10::Device device{c10::kCPU};
+  c10::Device device_{c10::kCPU};
   at::ScalarType dtype = at::kFloat;  // weights and activations
   at::ScalarType stat = at::kFloat;   // norms' statistics, RoPE, softmax
   at::Tensor embed, pos_embed, final_w, final_b, dec_w, dec_b;
@@ -97,9 +97,9 @@ struct NeoBertModel::Impl {
     const auto cpu_long = at::TensorOptions().dtype(at::kLong);
     // from_blob aliases the prepared vectors, which outlive this call.
     const at::Tensor ids =
-        at::from_blob(const_cast<int64_t*>(p.ids.data()), {B, S}, cpu_long).to(device);
+        at::from_blob(const_cast<int64_t*>(p.ids.data()), {B, S}, cpu_long).to(device_);
     const at::Tensor pos =
-        at::from_blob(const_cast<int64_t*>(p.positions.data()), {B, S}, cpu_long).to(device);
+        at::from_blob(const_cast<int64_t*>(p.positions.data()), {B, S}, cpu_long).to(device_);
 
     at::Tensor x = at::embedding(embed, ids);  // (B, S, H)
     at::Tensor cos, sin;
@@ -116,13 +116,13 @@ struct NeoBertModel::Impl {
     const auto cpu_byte = at::TensorOptions().dtype(at::kByte);
     if (!p.keep.empty()) {
       masked_keys = at::from_blob(const_cast<uint8_t*>(p.keep.data()), {B, 1, 1, S}, cpu_byte)
-                        .to(device, at::kBool)
+                        .to(device_, at::kBool)
                         .logical_not();
     }
     if (!p.row_has_key.empty()) {
       keyless_rows =
           at::from_blob(const_cast<uint8_t*>(p.row_has_key.data()), {B, 1, 1, 1}, cpu_byte)
-              .to(device, at::kBool)
+              .to(device_, at::kBool)
               .logical_not();
     }
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
@@ -170,63 +170,48 @@ struct NeoBertModel::Impl {
     out.logits = ToFloatVector(logits);
     return out;
   }
+
+  absl::StatusOr<ForwardOutput> Forward(const PreparedInput& input) const override {
+    try {
+      c10::InferenceMode guard;
+      return Run(input);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(
+          absl::StrCat("engine forward failed: ", e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      return absl::ResourceExhaustedError(absl::StrCat("engine forward failed: ", e.what()));
+    }
+  }
+
+  std::string device() const override { return device_.str(); }
+
+  std::string compute_dtype() const override {
+    switch (dtype) {
+      case at::kBFloat16: return "bfloat16";
+      case at::kHalf: return "float16";
+      case at::kDouble: return "float64";
+      default: return "float32";
+    }
+  }
 };
 
-NeoBertModel::NeoBertModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-NeoBertModel::~NeoBertModel() = default;
-
-std::string NeoBertModel::device() const { return impl_->device.str(); }
-std::string NeoBertModel::compute_dtype() const {
-  switch (impl_->dtype) {
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    case at::kDouble: return "float64";
-    default: return "float32";
-  }
-}
-const ModelSpec& NeoBertModel::spec() const { return impl_->spec; }
-
-absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
-    const ModelSpec& spec, const std::vector<format::TensorEntry>& tensors,
+absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
+    const ModelSpec& spec, const std::map<std::string, const format::TensorEntry*>& tensors,
     const EngineOptions& options) {
-  if (absl::Status s = ValidateModelSpec(spec); !s.ok()) return s;
-  absl::StatusOr<std::map<std::string, const format::TensorEntry*>> by_name =
-      CheckTensorSet(spec, tensors);
-  if (!by_name.ok()) return by_name.status();
   absl::StatusOr<c10::Device> device = ResolveDevice(options.device);
   if (!device.ok()) return device.status();
+  const format::DType compute = options.compute_dtype.value_or(format::DType::kFloat32);
 
-  format::DType compute = format::DType::kFloat32;
-  if (options.compute_dtype.has_value()) {
-    compute = *options.compute_dtype;
-    if (!format::IsFloatingPoint(compute)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "compute dtype ", format::TorchName(compute), " is not floating point"));
-    }
-  } else {
-    // Keeping the weights' dtype needs one dtype to keep.
-    const format::TensorEntry* first = by_name->begin()->second;
-    for (const auto& [name, t] : *by_name) {
-      if (t->dtype != first->dtype) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "compute dtype 'native' needs one weight dtype, but ", first->name, " is ",
-            format::TorchName(first->dtype), " and ", name, " is ", format::TorchName(t->dtype),
-            "; choose a compute dtype"));
-      }
-    }
-    compute = first->dtype;
-  }
-
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<TorchModel>();
   impl->spec = spec;
-  impl->device = *device;
+  impl->device_ = *device;
   impl->dtype = ToScalarType(compute);
   impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
   try {
     c10::InferenceMode guard;
     // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
     // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
-    const auto opts = at::TensorOptions().dtype(impl->dtype).device(impl->device);
+    const auto opts = at::TensorOptions().dtype(impl->dtype).device(impl->device_);
     const at::Tensor probe = at::ones({2, 4}, opts);
     const at::Tensor y = at::linear(probe, probe) * probe.narrow(1, 0, 2);
     (void)at::silu(y);
@@ -234,19 +219,19 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     if (!spec.rms_norm) (void)at::layer_norm(y, {2}, {}, {}, 1e-5);
     impl->inv_freq =
         at::pow(10000.0, at::arange(0, spec.head_dim(), 2,
-                                    at::TensorOptions().dtype(at::kFloat).device(impl->device)) /
+                                    at::TensorOptions().dtype(at::kFloat).device(impl->device_)) /
                              static_cast<double>(spec.head_dim()))
             .reciprocal();
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(absl::StrCat(
         "compute dtype ", format::TorchName(compute), " is not supported by this LibTorch on ",
-        impl->device.str(), " (", e.what_without_backtrace(), "); use float32"));
+        impl->device_.str(), " (", e.what_without_backtrace(), "); use float32"));
   }
 
   auto load = [&](const std::string& name, at::Tensor* out) -> absl::Status {
-    auto it = by_name->find(name);
-    if (it == by_name->end()) return absl::OkStatus();  // absent optional (biases)
-    absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device);
+    auto it = tensors.find(name);
+    if (it == tensors.end()) return absl::OkStatus();  // absent optional (biases)
+    absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device_);
     if (!t.ok()) return t.status();
     *out = *std::move(t);
     return absl::OkStatus();
@@ -274,7 +259,7 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     if (!st.ok()) return st;
     st.Update(load("model.layer_norm.weight", &impl->final_w));
     st.Update(load("model.layer_norm.bias", &impl->final_b));
-    if (SameView(*by_name->at("decoder.weight"), *by_name->at("model.encoder.weight"))) {
+    if (SameView(*tensors.at("decoder.weight"), *tensors.at("model.encoder.weight"))) {
       impl->dec_w = impl->embed;  // tied torch file: one tensor, two names
     } else {
       st.Update(load("decoder.weight", &impl->dec_w));
@@ -282,21 +267,17 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     st.Update(load("decoder.bias", &impl->dec_b));
   }
   if (!st.ok()) return st;
-  return std::unique_ptr<NeoBertModel>(new NeoBertModel(std::move(impl)));
+  return std::unique_ptr<ModelBackend>(std::move(impl));
 }
 
-absl::StatusOr<ForwardOutput> NeoBertModel::Forward(const ForwardInput& input) const {
-  absl::StatusOr<PreparedInput> prepared = PrepareInput(impl_->spec, input);
-  if (!prepared.ok()) return prepared.status();
-  try {
-    c10::InferenceMode guard;
-    return impl_->Run(*prepared);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("engine forward failed: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::ResourceExhaustedError(absl::StrCat("engine forward failed: ", e.what()));
-  }
-}
-
+}  // namespace
 }  // namespace neobert::engine
+
+extern "C" __attribute__((visibility("default"))) const neobert::engine::BackendApi*
+neobert_engine_backend_v1() {
+  static const neobert::engine::BackendApi api{
+      .create = &neobert::engine::CreateTorchModel,
+      .visible_cuda_devices = &neobert::engine::VisibleCudaDeviceCount,
+  };
+  return &api;
+}

@@ -1,5 +1,6 @@
 // LibTorch-side internals shared by the engine's two torch translation units
-// (weights.cc, model.cc). Never include this from a public header.
+// (weights.cc, model.cc: libneobert_engine_torch.so, see backend.h). Never
+// include this from a public header.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,6 +24,9 @@ at::ScalarType ToScalarType(format::DType dtype);
 // `device` and casts it to `to`. Errors name the tensor.
 absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarType to,
                                       const c10::Device& device);
+
+// CUDA devices this LibTorch can use (0 without CUDA or without a GPU).
+int VisibleCudaDeviceCount();
 
 // "auto" | "cpu" | "cuda" | "cuda:N" → a device that exists.
 absl::StatusOr<c10::Device> ResolveDevice(const std::string& name);

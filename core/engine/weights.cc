@@ -89,7 +89,7 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
   }
 }
 
-int VisibleCudaDevices() {
+int VisibleCudaDeviceCount() {
   return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
 }
 

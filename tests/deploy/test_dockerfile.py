@@ -8,8 +8,9 @@ Usage: test_dockerfile.py BIN_DIR   (the build's bin/, holding both binaries)
   then scripts/build.sh, the same script scripts/test.sh (CI) runs; no cmake
   command of its own;
 - the runtime stage installs the package of every shared library the built
-  binaries link directly (readelf NEEDED -> ldconfig -> dpkg -S), COPYs both
-  binaries from build/bin, runs as a numeric non-root USER, EXPOSEs 50051,
+  binaries and the engine library they dlopen link directly (readelf NEEDED
+  -> ldconfig -> dpkg -S), COPYs both binaries from build/bin and the engine
+  library to where the loader looks (core/engine/backend.h), runs as a numeric non-root USER, EXPOSEs 50051,
   has a HEALTHCHECK running `neobert-export health` at the listen port, and
   its ENTRYPOINT/CMD and HEALTHCHECK flags are real flags (--help);
 - .dockerignore keeps build trees, node_modules and .git out of the context.
@@ -116,15 +117,21 @@ def apt_packages(all_stages):
     return pkgs
 
 
+ENGINE_LIBRARY = "libneobert_engine_torch.so"
+# core/engine/backend_loader.cc looks next to the executable, then here.
+ENGINE_LIBRARY_DIR = "/usr/local/lib/neobert-export/"
+
+
 def needed_packages(bin_dir):
-    """Debian packages owning the direct shared-library dependencies of both binaries."""
+    """Debian packages owning the direct shared-library dependencies of the binaries and the
+    LibTorch engine library they load."""
     ldcache = {}
     for line in subprocess.run(["ldconfig", "-p"], stdout=subprocess.PIPE, text=True, check=True).stdout.splitlines():
         m = re.match(r"\s+(\S+) \(([^)]*)\) => (\S+)", line)
         if m and ("x86-64" in m.group(2) or "64bit" in m.group(2) or "AArch64" in m.group(2)):
             ldcache.setdefault(m.group(1), m.group(3))
     out = {}
-    for b in binary_flags.BINARIES:
+    for b in binary_flags.BINARIES + (ENGINE_LIBRARY,):
         dyn = subprocess.run(["readelf", "-d", os.path.join(bin_dir, b)], stdout=subprocess.PIPE, text=True,
                              check=True).stdout
         for soname in re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn):
@@ -229,6 +236,15 @@ def main():
         if not any(c.startswith("--from=build ") and re.search(rf"build/bin/{re.escape(b)}(\s|$)", c)
                    for c in copies):
             problem(f"runtime stage does not COPY --from=build .../build/bin/{b}")
+    binary_dirs = {c.split()[-1] for c in copies
+                   if any(re.search(rf"build/bin/{re.escape(b)}(\s|$)", c) for b in binary_flags.BINARIES)}
+    if binary_dirs != {"/usr/local/bin/"}:
+        problem(f"the binaries are copied to {sorted(binary_dirs)}, expected /usr/local/bin/ "
+                f"(the engine library is looked for at <exe dir>/../lib/neobert-export/)")
+    if not any(c.startswith("--from=build ") and re.search(rf"build/bin/{re.escape(ENGINE_LIBRARY)}\s", c)
+               and c.split()[-1] == ENGINE_LIBRARY_DIR for c in copies):
+        problem(f"runtime stage does not COPY --from=build .../build/bin/{ENGINE_LIBRARY} "
+                f"{ENGINE_LIBRARY_DIR}")
     entry = [exec_form(r) for w, r in ri if w == "ENTRYPOINT"]
     cmd = [exec_form(r) for w, r in ri if w == "CMD"]
     if not entry or entry[-1] != [binary_flags.SERVER]:
