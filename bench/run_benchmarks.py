@@ -287,11 +287,14 @@ def main():
                           rm(st, binf), baseline="cp x2 + sync", python=py + " +fsync",
                           time_target=True))
     if args.only in (None, "export"):
+        # The target is the export without its sanity forward pass
+        # (which loads the model into LibTorch: a separate, fixed cost).
         cases += [
-            Case("export", "export", [exe, "export", ckpt, "-o", hf, "--json"], rm(hf),
-                 baseline="cp x2 + sync"),
+            Case("export", "export", [exe, "export", ckpt, "-o", hf, "--json", "--no-sanity"],
+                 rm(hf), baseline="cp x2 + sync", time_target=True),
             Case("export --no-fsync", "export",
-                 [exe, "export", ckpt, "-o", hf, "--json", "--no-fsync"], rm(hf)),
+                 [exe, "export", ckpt, "-o", hf, "--json", "--no-sanity", "--no-fsync"], rm(hf),
+                 time_target=True),
         ]
 
     # Rounds over all cases rather than N runs of one case: the disk and the
@@ -333,7 +336,8 @@ def main():
              "the cpu s column" if statistics.median(loads) > 0.75 * os.cpu_count() else ""))
     print(f"targets: format cases <= {MAX_RATIO_VS_CP}x their cp baseline and >= "
           f"{MIN_SPEEDUP_VS_PYTHON}x faster than the Python path with the same fsync policy; "
-          f"peak RSS of the tool <= {MAX_RSS_MIB} MiB (export: RSS only).")
+          f"peak RSS of the tool <= {MAX_RSS_MIB} MiB; export (--no-sanity) <= "
+          f"{MAX_RATIO_VS_CP}x its cp baseline and the same RSS.")
     for name in ("export", "export --no-fsync"):
         if name in by_name:
             print(f"\n{name}: median seconds per stage")
