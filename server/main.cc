@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -24,6 +28,7 @@
 #include "server/post_export_hook.h"
 #include "server/server_config.h"
 #include "server/watcher.h"
+#include "spdlog/async.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -49,8 +54,14 @@ void Log(spdlog::level::level_enum level, const std::string& msg) {
   }
 }
 
+// Lines go through a bounded queue to one writer thread, so a stderr nobody
+// reads (a full pipe, a stalled log collector) never blocks a job or an RPC:
+// when the queue is full the oldest queued lines are dropped instead.
+constexpr size_t kLogQueueLines = 8192;
+
 void SetUpLogging(const ServerConfig& c) {
-  auto logger = spdlog::stderr_logger_mt("neobert-exportd");
+  spdlog::init_thread_pool(kLogQueueLines, 1);
+  auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_sink_mt>("neobert-exportd");
   spdlog::set_default_logger(logger);
   g_json_logs = c.log_format == "json";
   // JSON mode: the time is prepended as a field, the rest is the escaped object.
@@ -121,7 +132,24 @@ absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Writes out the queued log lines, but never waits more than a few seconds
+// for a stderr nobody reads: then it leaves without them (_exit skips the
+// static destructors, which would wait for the logging thread again).
+int FlushLogsAndExit(int code) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> flushed = done->get_future();
+  std::thread([done] {
+    spdlog::shutdown();
+    done->set_value();
+  }).detach();
+  if (flushed.wait_for(std::chrono::seconds(3)) != std::future_status::ready) {
+    std::fflush(stdout);
+    std::_Exit(code);
+  }
+  return code;
+}
+
+int Run(int argc, char** argv) {
   namespace srv = neobert::server;
   auto config = srv::ParseServerFlags(std::vector<std::string>(argv + 1, argv + argc));
   if (!config.ok()) {
@@ -266,3 +294,5 @@ int main(int argc, char** argv) {
   Log(spdlog::level::info, "stopped");
   return 0;
 }
+
+int main(int argc, char** argv) { return FlushLogsAndExit(Run(argc, argv)); }

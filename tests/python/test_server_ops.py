@@ -11,6 +11,8 @@
 * Two replicas sharing an output root, asked for the same export at once:
   one writes, the other reports the published export (the destination lock
   decides, not process memory); neither fails.
+* A stderr nobody reads (a full pipe) never stalls jobs: logging is
+  asynchronous and drops the oldest lines rather than block.
 * Results carry the validation report and the device; `validate --server
   --source` runs source parity on the server.
 
@@ -240,6 +242,30 @@ class ServerOps(unittest.TestCase):
             self.assertEqual(os.waitstatus_to_exitcode(status), 130, seen)
             self.assertIn(b"keeps running", seen)
             self.assertEqual(self.job_states(address)[kept]["state"], "QUEUED")
+        finally:
+            stop(proc)
+
+    def test_unread_stderr_never_stalls_the_server(self):
+        # start_server's stderr is a pipe this test never reads (64 KiB). Each
+        # job's hook prints ~400 KB, which the server logs line by line: a
+        # logger writing synchronously would block in the first job forever.
+        hook = "yes 'hook output line, long enough to fill a pipe quickly' | head -n 6000"
+        proc, address = start_server(*self.roots(), "--listen", "127.0.0.1:0", "--no-fsync",
+                                     "--workers", "1", "--post-export-hook", hook)
+        try:
+            ids = []
+            for i in range(3):
+                r = cli("submit", self.small, "-o", self.out(f"chatty{i}"), "--server", address,
+                        "--no-validate")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                ids.append(r.stdout.strip())
+            for job_id in ids:
+                job = self.wait_state(address, job_id, {"SUCCEEDED", "FAILED"}, timeout=120)
+                self.assertEqual(job["state"], "SUCCEEDED", job)
+            self.assertEqual(cli("health", "--server", address, timeout=30).returncode, 0)
+            # Shutting down does not wait forever for the unread lines either.
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0)
         finally:
             stop(proc)
 
