@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/export/exporter.h"
+#include "core/export/manifest.h"
 #include "core/neobert/output_location.h"
 
 namespace neobert::server {
@@ -35,6 +36,16 @@ const char* ModeName(WatchMode m) {
     case WatchMode::kPoll: return "poll";
   }
   return "?";
+}
+
+// True when `dest` holds an export whose manifest names `step_dir` as its
+// source (then a changed step may replace it).
+bool ExportedFromStep(const std::string& dest, const std::string& step_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dest, ec)) return false;
+  auto manifest = core::ReadManifest(dest);
+  if (!manifest.ok()) return false;
+  return fs::weakly_canonical(manifest->checkpoint, ec) == fs::weakly_canonical(step_dir, ec);
 }
 
 }  // namespace
@@ -246,6 +257,8 @@ std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
       handled_[step.path] = step.signature;
       continue;
     }
+    const bool replaces = ExportedFromStep(*out, *ckpt);
+    spec.export_options.overwrite = replaces;
     bool deduplicated = false;
     auto job = jobs_->Submit(std::move(spec), &deduplicated);
     if (!job.ok()) {
@@ -260,8 +273,10 @@ std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
     }
     handled_[step.path] = step.signature;
     submitted.push_back(job->id);
-    Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
-                                           deduplicated ? " (already queued)" : " submitted"));
+    Log(WatchLogLevel::kInfo,
+        absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
+                     deduplicated ? " (already queued)" : " submitted",
+                     replaces ? " (the step changed after its export: replacing it)" : ""));
   }
   return submitted;
 }

@@ -27,6 +27,12 @@
 //     rule that makes ExportCheckpoint skip — so a restarted server does not
 //     queue anything for steps it exported before;
 //   - in flight: JobManager's request dedupe returns the queued/running job.
+// A step whose files change after it was exported (a trainer that paused
+// longer than the settle interval mid-step, then wrote the rest) gets a new
+// signature and is exported again, replacing the earlier export atomically:
+// the destination's manifest names this very step dir as its source, so the
+// watcher owns it. A destination exported from anything else is never
+// overwritten (that job fails, naming the folder).
 // When several steps are ready at once (the server was down, or fell
 // behind), they are submitted newest step first; with the FIFO queue the
 // newest is exported first.

@@ -11,7 +11,8 @@ exactly once (jobs counted through `neobert-export jobs --json`, i.e. the
 ListJobs RPC; export folders and their manifests checked), the steps already
 there at start-up go newest first, a half-written step has no job while it is
 half-written, and after a SIGTERM + restart on the same --state-dir nothing is
-exported again while a newly written step is.
+exported again while a newly written step is. A step whose files change
+after its export is exported again, replacing the earlier export.
 
 Hook: a script records $1 and its environment; a failing hook (exit 7) leaves
 the job SUCCEEDED with hook_exit_code 7 and a warning; an RPC export runs the
@@ -233,6 +234,38 @@ class WatchMode(unittest.TestCase):
             lambda step: os.path.join(os.path.realpath(os.path.dirname(os.path.dirname(step))), "hf",
                                       f"{os.path.basename(os.path.dirname(os.path.dirname(step)))}_"
                                       f"{os.path.basename(step)}"))
+
+    def test_step_rewritten_after_export_is_exported_again(self):
+        # A trainer that pauses longer than the settle time mid-step, then
+        # writes the rest: the step is exported when it looks finished, and
+        # again, replacing that export, once its files change.
+        run = os.path.join(self.runs, "paused")
+        step = os.path.join(run, "checkpoints", "500")
+        copy_checkpoint_files("safetensors", step)
+        out = os.path.join(self.tmp, "out")
+        server = Server(self.tmp, ["--watch", run, "--watch-output", out], "rewrite")
+        dest = os.path.join(os.path.realpath(out), "paused_500")
+        try:
+            wait_for(lambda: [j for j in self.jobs_for(server.jobs(), step)
+                              if j["state"] == "SUCCEEDED"], "the first export of step 500")
+            with open(os.path.join(dest, "manifest.json")) as f:
+                first = json.load(f)["source"]["fingerprint"]
+            time.sleep(0.05)
+            shutil.copy(os.path.join(FIXTURES, "safetensors", "model.safetensors"),
+                        os.path.join(step, "model.safetensors"))  # rewritten: new mtime
+            jobs = wait_for(lambda: (lambda js: js if len(js) == 2 and all(
+                j["state"] in ("SUCCEEDED", "FAILED") for j in js) else None)(
+                    self.jobs_for(server.jobs(), step)), "the second export of step 500")
+            self.assertEqual([j["state"] for j in jobs], ["SUCCEEDED", "SUCCEEDED"], jobs)
+            self.check_export(step, dest)
+            with open(os.path.join(dest, "manifest.json")) as f:
+                self.assertNotEqual(json.load(f)["source"]["fingerprint"], first)
+            leftovers = set(os.listdir(out)) - {"paused_500", ".paused_500.lock"}
+            self.assertEqual(leftovers, set())  # no staging dir or replaced export left
+        finally:
+            self.assertEqual(server.stop(), 0)
+        with open(server.log_path) as f:
+            self.assertIn("the step changed after its export: replacing it", f.read())
 
     def test_post_export_hook(self):
         hook_dir = os.path.join(self.tmp, "hook")
