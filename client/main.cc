@@ -29,7 +29,7 @@ constexpr char kUsage[] =
     "  submit CKPT_DIR [-o DIR]           queue an export, print the job id\n"
     "  validate EXPORT_DIR --server ADDR  check an export folder on the server (manifest)\n"
     "  watch JOB | cancel JOB | jobs | health\n"
-    "run 'neobert-export <command> --help' for a command's options.\n";
+    "run 'neobert-export <command> --help' for a command's options; --version prints the version.\n";
 
 }  // namespace
 
@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cerr << kUsage;
     return args.empty() ? neobert::cli::kExitUsage : neobert::cli::kExitOk;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::cout << "neobert-export " << NEOBERT_VERSION << "\n";
+    return neobert::cli::kExitOk;
   }
   const std::string command = args[0];
   args.erase(args.begin());

@@ -160,6 +160,10 @@ int Run(int argc, char** argv) {
     std::cout << srv::kServerUsage;
     return 0;
   }
+  if (config->version) {
+    std::cout << "neobert-exportd " << NEOBERT_VERSION << "\n";
+    return 0;
+  }
   SetUpLogging(*config);
 
   // SIGTERM/SIGINT: a handler writes the signal number into a pipe that one

@@ -96,6 +96,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
       c.help = true;
       continue;
     }
+    if (a == "--version") {
+      c.version = true;
+      continue;
+    }
     if (a == "--no-fsync") {
       c.sync = false;
       continue;
@@ -156,7 +160,7 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     }
     if (!s.ok()) return s;
   }
-  if (c.help) return c;
+  if (c.help || c.version) return c;
   if (c.input_roots.empty() || c.output_roots.empty()) {
     return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
   }

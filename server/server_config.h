@@ -34,6 +34,7 @@ struct ServerConfig {
   std::string post_export_hook;
   int post_export_hook_timeout_seconds = 300;
   bool help = false;
+  bool version = false;  // --version: print "neobert-exportd <version>" and exit
 };
 
 inline constexpr char kServerUsage[] =
@@ -58,6 +59,7 @@ inline constexpr char kServerUsage[] =
     "  --tls-key FILE         PEM private key for --tls-cert\n"
     "  --tls-client-ca FILE   require client certificates signed by this CA (mTLS)\n"
     "  --no-fsync             skip fsync of exports (tests/benchmarks only)\n"
+    "  --version              print the version and exit\n"
     "watch mode (sidecar): export every finished training step once\n"
     "  --watch DIR            a run's output dir, its model_checkpoints/ or checkpoints/\n"
     "                         folder, or a folder of runs (repeatable; inside an input root)\n"

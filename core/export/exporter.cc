@@ -30,7 +30,7 @@ using format::TensorEntry;
 
 namespace {
 
-constexpr char kToolName[] = "neobert-export 0.1.0";
+constexpr char kToolName[] = "neobert-export " NEOBERT_VERSION;
 
 // Input files whose (size, mtime) identify the source checkpoint.
 std::vector<std::string> SourceFiles(const CheckpointLayout& layout) {

@@ -6,7 +6,7 @@ libneobert_engine_torch.so when a forward pass is first needed. Checked here:
   and it exports exactly one entry point;
 - commands that run no forward pass work with the library made unfindable
   ($NEOBERT_ENGINE_LIBRARY pointing nowhere): inspect, convert, export
-  --no-sanity;
+  --no-sanity, --version (which agrees with the server's and the manifest's);
 - commands that need it fail cleanly (exit 1, the path tried and the loader's
   reason in one message, no destination left) when it is missing or is not a
   shared library, and neobert-exportd refuses to start (exit 2);
@@ -14,6 +14,7 @@ libneobert_engine_torch.so when a forward pass is first needed. Checked here:
 
 usage: /usr/bin/python3 test_engine_loading.py BIN_DIR FIXTURES_DIR
 """
+import json
 import os
 import re
 import shutil
@@ -70,6 +71,14 @@ class EngineLoadingTest(unittest.TestCase):
         r = self.cli("export", self.ckpt, "-o", dest, "--no-sanity", env_extra=self.missing)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.isfile(os.path.join(dest, "model.safetensors")))
+        # --version of both binaries, and the manifest's "tool", name one version.
+        version = self.cli("--version", env_extra=self.missing)
+        self.assertEqual(version.returncode, 0, version.stderr)
+        self.assertRegex(version.stdout, r"^neobert-export \d+\.\d+\.\d+\n$")
+        server = run([os.path.join(BIN, "neobert-exportd"), "--version"], self.missing)
+        self.assertEqual(server.stdout, version.stdout.replace("neobert-export", "neobert-exportd"))
+        with open(os.path.join(dest, "manifest.json")) as f:
+            self.assertEqual(json.load(f)["tool"], version.stdout.strip())
 
     def test_missing_library_is_a_clear_error(self):
         dest = os.path.join(self.tmp, "out")

@@ -93,6 +93,13 @@ TEST(ServerTlsFlags, CertAndKeyGoTogetherAndClientCaNeedsThem) {
   EXPECT_FALSE(with({"--tls-client-ca", "ca.pem"}).ok());
 }
 
+TEST(ServerFlags, VersionNeedsNoRoots) {
+  auto c = ParseServerFlags({"--version"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->version);
+  EXPECT_FALSE(ParseServerFlags({}).ok());  // roots stay required otherwise
+}
+
 TEST(DevicePolicyTest, AutoSpreadsJobsOverVisibleGpusAndFallsBackToCpu) {
   auto none = DevicePolicy::Create("auto", 0);
   ASSERT_TRUE(none.ok());
