@@ -20,6 +20,9 @@ struct WeightWriteOptions {
   bool write_pytorch_bin = true;
   uint64_t max_shard_bytes = 0;  // 0 = single model.safetensors
   bool sync = true;
+  // Start disk writeback while writing (format::OutputFile's writeback mode);
+  // for callers that fsync the files, here or later (the exporter's Commit).
+  bool writeback = true;
 };
 
 // Shard file names for `tensors` under `max_shard_bytes` (one name when 0);
@@ -33,7 +36,11 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(
     ProgressSink& progress, const CancelToken& cancel);
 
 // Scans floating tensors for NaN/Inf; the error names the first tensor and
-// counts its non-finite values. Uses two threads.
+// counts its non-finite values. In the same read pass it checks the CRC-32 of
+// every tensor (floating or not) that carries its storage's recorded CRC
+// (format::RecordedCrc32), the CRC the .bin writer then reuses without
+// reading: a mismatch is INVALID_ARGUMENT naming the tensor and the record,
+// and takes precedence over NaN/Inf findings. Uses two threads.
 absl::Status CheckFinite(const std::vector<format::TensorEntry>& tensors,
                          const CancelToken& cancel);
 
