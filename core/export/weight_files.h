@@ -1,7 +1,9 @@
 // Writes the planned tensors as model.safetensors (optionally sharded, with
 // model.safetensors.index.json) and pytorch_model.bin, both at once: the
-// safetensors side copies in the kernel (copy_file_range) while the .bin side
-// streams through user space for its CRC-32s, so the two use both cores.
+// safetensors side copies in the kernel (copy_file_range); so does the .bin
+// side for whole torch storages, whose recorded CRC-32 it reuses (checked by
+// CheckFinite), and it streams everything else through user space for its
+// CRC-32s, so the two use both cores.
 #pragma once
 
 #include <cstdint>
