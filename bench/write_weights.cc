@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   neobert::core::NullProgress progress;
   neobert::core::CancelToken cancel;
   auto files = neobert::core::WriteWeightFiles(
-      set->tensors, {.dir = out, .write_pytorch_bin = bin, .max_shard_bytes = 0, .sync = sync},
+      set->tensors, {.dir = out, .write_pytorch_bin = bin, .max_shard_bytes = 0, .sync = sync,
+                    .writeback = sync},
       progress, cancel);
   if (!files.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(files.status().message()).c_str());

@@ -350,7 +350,10 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
                                  .max_shard_bytes = o.max_shard_bytes,
                                  // fsynced once, in Commit, after hashing
                                  // overlapped with writeback (StartWriteback).
-                                 .sync = false},
+                                 .sync = false,
+                                 // ... and submitted to the disk while being
+                                 // written, when Commit will fsync them.
+                                 .writeback = o.sync},
                                 progress, cancel);
   if (!files.ok()) return files.status();
   written.insert(written.end(), files->begin(), files->end());

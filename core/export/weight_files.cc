@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/export/staging_dir.h"
+#include "core/format/crc32.h"
 #include "core/format/safetensors.h"
 #include "core/format/torch_writer.h"
 #include "nlohmann/json.hpp"
@@ -68,6 +70,7 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
     bin = std::async(std::launch::async, [&]() {
       format::TorchWriteOptions o;
       o.sync = options.sync;
+      o.writeback = options.writeback;
       o.progress = [&](uint64_t done) {
         bin_done.store(done, std::memory_order_relaxed);
         if (abort_bin.load()) return absl::CancelledError("aborted");
@@ -83,6 +86,7 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
   for (const std::string& name : shard_order) {
     format::SafetensorsWriteOptions o;
     o.sync = options.sync;
+    o.writeback = options.writeback;
     o.progress = [&](uint64_t done) {
       st_done.store(st_base + done, std::memory_order_relaxed);
       progress.OnBytes(st_done.load() + bin_done.load());
@@ -163,48 +167,75 @@ uint64_t CountNonFinite(DType dtype, absl::Span<const uint8_t> c) {
 // Read piece size: cache-sized, so each piece is scanned while still cached.
 constexpr size_t kScanPiece = 1 << 20;
 
+struct ScanResult {
+  uint64_t non_finite = 0;
+  uint32_t crc = 0;  // CRC-32 of the tensor's bytes, when asked for
+};
+
+// One read pass over `t`: counts NaN/Inf (floating dtypes) and, with
+// `want_crc`, computes the CRC-32 of the same pieces while they are cached.
 // `buffer` is the caller's, reused across tensors (no per-tensor allocation).
-absl::StatusOr<uint64_t> NonFiniteIn(const TensorEntry& t, std::vector<uint8_t>& buffer) {
-  uint64_t bad = 0;
+absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
+                                      std::vector<uint8_t>& buffer) {
+  ScanResult r;
   if (!t.is_contiguous()) {
+    // Views are gathered; RecordedCrc32 never holds for them (want_crc false).
     auto s = format::ForEachContiguousChunk(
         t,
         [&](absl::Span<const uint8_t> c) {
-          bad += CountNonFinite(t.dtype, c);
+          r.non_finite += CountNonFinite(t.dtype, c);
+          if (want_crc) r.crc = format::Crc32(r.crc, c);
           return absl::OkStatus();
         },
         kScanPiece);
     if (!s.ok()) return s;
-    return bad;
+    return r;
   }
   const uint64_t total = t.nbytes();
   uint64_t offset =
       t.storage.offset + static_cast<uint64_t>(t.storage_offset) * format::ElementSize(t.dtype);
   if (total > 0 && buffer.size() < kScanPiece) buffer.resize(kScanPiece);
+  const bool floating = format::IsFloatingPoint(t.dtype);
   for (uint64_t done = 0; done < total;) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(total - done, kScanPiece));
     auto piece = absl::MakeSpan(buffer.data(), len);
     if (auto s = t.storage.source->ReadAt(offset + done, piece); !s.ok()) return s;
-    bad += CountNonFinite(t.dtype, piece);
+    if (floating) r.non_finite += CountNonFinite(t.dtype, piece);
+    if (want_crc) r.crc = format::Crc32(r.crc, piece);
     done += len;
   }
-  return bad;
+  return r;
 }
 
 }  // namespace
 
 absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelToken& cancel) {
+  // Per tensor: a CRC failure and a NaN/Inf finding; reported in tensor
+  // order, CRC failures first (a corrupt record explains any NaN in it).
+  std::vector<std::string> crc_errors(tensors.size());
   std::vector<std::string> errors(tensors.size());
   auto lane = [&](size_t start) -> absl::Status {
     std::vector<uint8_t> buffer;
     for (size_t i = start; i < tensors.size(); i += 2) {
       if (auto c = cancel.Check(); !c.ok()) return c;
-      if (!format::IsFloatingPoint(tensors[i].dtype)) continue;
-      auto bad = NonFiniteIn(tensors[i], buffer);
-      if (!bad.ok()) return bad.status();
-      if (*bad > 0) {
-        errors[i] = absl::StrCat("tensor '", tensors[i].name, "' has ", *bad, " NaN/Inf value",
-                                 *bad == 1 ? "" : "s", " (of ", tensors[i].numel(), ")");
+      const TensorEntry& t = tensors[i];
+      // The .bin writer copies these without reading them, trusting the
+      // recorded CRC; this pass is what checks it. Non-floating tensors with
+      // one are read for the check alone (they are few and small).
+      const std::optional<uint32_t> recorded = format::RecordedCrc32(t);
+      if (!format::IsFloatingPoint(t.dtype) && !recorded.has_value()) continue;
+      auto scan = ScanTensor(t, recorded.has_value(), buffer);
+      if (!scan.ok()) return scan.status();
+      if (recorded.has_value() && scan->crc != *recorded) {
+        crc_errors[i] = absl::StrFormat(
+            "tensor '%s': storage record '%s' fails its CRC-32 check (recorded 0x%08x, computed "
+            "0x%08x): the checkpoint file is corrupt",
+            t.name, t.storage.record.empty() ? t.storage.key : t.storage.record, *recorded,
+            scan->crc);
+      }
+      if (scan->non_finite > 0) {
+        errors[i] = absl::StrCat("tensor '", t.name, "' has ", scan->non_finite, " NaN/Inf value",
+                                 scan->non_finite == 1 ? "" : "s", " (of ", t.numel(), ")");
       }
     }
     return absl::OkStatus();
@@ -214,6 +245,9 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
   absl::Status b = second.get();
   if (!a.ok()) return a;
   if (!b.ok()) return b;
+  for (const auto& e : crc_errors) {
+    if (!e.empty()) return absl::InvalidArgumentError(e);
+  }
   for (const auto& e : errors) {
     if (!e.empty()) return absl::InvalidArgumentError(e);
   }

@@ -15,6 +15,8 @@ namespace neobert::format {
 namespace {
 
 constexpr size_t kBufferSize = 4 << 20;  // output buffer and copy chunk
+// Writeback ranges end on this boundary (a multiple of any page size).
+constexpr uint64_t kWritebackAlign = 64 << 10;
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   int e = errno;
@@ -98,10 +100,11 @@ absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t o
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path) {
+absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path,
+                                                              bool writeback) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("cannot create", path);
-  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd));
+  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd, writeback));
   f->buffer_.reserve(kBufferSize);
   return f;
 }
@@ -110,16 +113,40 @@ OutputFile::~OutputFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-absl::Status OutputFile::Flush() {
+void OutputFile::MaybeWriteback() {
+  if (!writeback_ || kernel_end_ - writeback_submitted_ < kWritebackChunk) return;
+  // Stop at a page-aligned end: a partial last page would be written now and
+  // dirtied again by the next write.
+  const uint64_t end = kernel_end_ - kernel_end_ % kWritebackAlign;
+  if (end <= writeback_submitted_) return;
+  // Advisory: an error here (a filesystem without support) only loses the
+  // head start; real I/O errors are reported by the fsync that follows.
+  if (::sync_file_range(fd_, static_cast<off_t>(writeback_submitted_),
+                        static_cast<off_t>(end - writeback_submitted_),
+                        SYNC_FILE_RANGE_WRITE) != 0) {
+    writeback_ = false;
+    return;
+  }
+  writeback_submitted_ = end;
+}
+
+absl::Status OutputFile::WriteAll(const uint8_t* data, size_t n) {
   size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t w = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+  while (done < n) {
+    ssize_t w = ::write(fd_, data + done, n - done);
     if (w < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("cannot write", path_);
     }
     done += static_cast<size_t>(w);
+    kernel_end_ += static_cast<uint64_t>(w);
+    MaybeWriteback();
   }
+  return absl::OkStatus();
+}
+
+absl::Status OutputFile::Flush() {
+  if (auto s = WriteAll(buffer_.data(), buffer_.size()); !s.ok()) return s;
   buffer_.clear();
   return absl::OkStatus();
 }
@@ -131,15 +158,7 @@ absl::Status OutputFile::Write(absl::Span<const uint8_t> bytes) {
   }
   if (bytes.size() >= kBufferSize) {
     // Large writes bypass the buffer.
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t w = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("cannot write", path_);
-      }
-      done += static_cast<size_t>(w);
-    }
+    if (auto s = WriteAll(bytes.data(), bytes.size()); !s.ok()) return s;
   } else {
     buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
   }
@@ -159,7 +178,10 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
     uint64_t left = n;
     bool fallback = false;
     while (left > 0) {
-      ssize_t c = ::copy_file_range(src.fd(), &in_off, fd_, nullptr, left, 0);
+      // In writeback mode, copy in writeback-sized calls so that a large
+      // range is submitted as it goes rather than after the whole copy.
+      const uint64_t want = writeback_ ? std::min<uint64_t>(left, kWritebackChunk) : left;
+      ssize_t c = ::copy_file_range(src.fd(), &in_off, fd_, nullptr, want, 0);
       if (c < 0) {
         if (errno == EINTR) continue;
         if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
@@ -171,6 +193,8 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
       if (c == 0) return absl::OutOfRangeError(absl::StrCat(src.name(), ": source shrank"));
       left -= static_cast<uint64_t>(c);
       position_ += static_cast<uint64_t>(c);
+      kernel_end_ += static_cast<uint64_t>(c);
+      MaybeWriteback();
     }
     if (!fallback) return absl::OkStatus();
     offset = static_cast<uint64_t>(in_off);

@@ -74,11 +74,23 @@ class MemorySource final : public ByteSource {
 absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t offset,
                                                uint64_t n, uint64_t limit);
 
+// Writeback mode (OutputFile::Create's `writeback`): after every this many
+// bytes handed to the kernel, the completed range is submitted for writeback
+// (sync_file_range WRITE, no wait). Without it the kernel here starts
+// background writeback only at ~2.4 GB dirty, so a 1 GB weight file sat in the
+// page cache until the final fsync and the disk idled while we wrote. 32 MiB
+// keeps the disk busy from the start while staying a few syscalls per second.
+inline constexpr uint64_t kWritebackChunk = 32ull << 20;
+
 // A file being written sequentially, with an internal buffer. Not thread-safe.
 class OutputFile {
  public:
-  // Creates (truncating) `path` with mode 0644.
-  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(const std::string& path);
+  // Creates (truncating) `path` with mode 0644. With `writeback`, written
+  // bytes are submitted to the disk every kWritebackChunk bytes (see above);
+  // durability is unchanged: only Close(sync=true) or the caller's fsync
+  // guarantees the bytes are on disk.
+  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(const std::string& path,
+                                                            bool writeback = false);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -101,11 +113,19 @@ class OutputFile {
   absl::Status Close(bool sync = true);
 
  private:
-  OutputFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  OutputFile(std::string path, int fd, bool writeback)
+      : path_(std::move(path)), fd_(fd), writeback_(writeback) {}
   absl::Status Flush();
+  // write()s all of `bytes` at the kernel end of the file.
+  absl::Status WriteAll(const uint8_t* data, size_t n);
+  // Called whenever kernel_end_ grows: submits writeback in writeback mode.
+  void MaybeWriteback();
   std::string path_;
   int fd_;
-  uint64_t position_ = 0;
+  bool writeback_ = false;
+  uint64_t position_ = 0;          // kernel_end_ + buffer_.size()
+  uint64_t kernel_end_ = 0;        // bytes handed to the kernel (write, copy_file_range)
+  uint64_t writeback_submitted_ = 0;  // [0, this) already submitted for writeback
   std::vector<uint8_t> buffer_;
 };
 

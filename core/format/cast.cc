@@ -167,15 +167,17 @@ absl::StatusOr<TensorEntry> CastTensor(const TensorEntry& t, DType to) {
   if (!t.is_contiguous()) {
     auto bytes = ReadContiguous(t);
     if (!bytes.ok()) return bytes.status();
+    // New bytes: no recorded CRC (crc32, record left empty).
     contiguous.storage = {std::make_shared<MemorySource>(std::move(*bytes), t.name), 0,
-                          t.nbytes(), t.name};
+                          t.nbytes(), t.name, std::nullopt, {}};
     contiguous.storage_offset = 0;
     contiguous.strides = ContiguousStrides(t.shape);
   }
   TensorEntry out = contiguous;
   auto source = std::make_shared<CastSource>(contiguous, to);
   out.dtype = to;
-  out.storage = {source, 0, source->size(), t.name};
+  // Cast bytes differ from the input's: never carry its recorded CRC over.
+  out.storage = {source, 0, source->size(), t.name, std::nullopt, {}};
   out.storage_offset = 0;
   out.strides = ContiguousStrides(t.shape);
   return out;

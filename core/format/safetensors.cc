@@ -227,7 +227,8 @@ absl::StatusOr<TensorEntry> MakeEntry(const RawEntry& r, const std::shared_ptr<c
   t.dtype = *dtype;
   t.shape = *r.shape;
   t.strides = ContiguousStrides(t.shape);
-  t.storage = StorageRef{src, data_start + begin, nbytes, r.name};
+  // safetensors records no checksums: no crc32, no separate record name.
+  t.storage = StorageRef{src, data_start + begin, nbytes, r.name, std::nullopt, {}};
   if (auto s = ValidateTensorBounds(t); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
   }
@@ -406,7 +407,7 @@ absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std
   if (!header.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", header.status().message()));
   }
-  auto out = OutputFile::Create(path);
+  auto out = OutputFile::Create(path, options.writeback);
   if (!out.ok()) return out.status();
   absl::Status s = WriteBody(**out, tensors, *std::move(header), options);
   if (!s.ok()) {

@@ -42,6 +42,11 @@ struct SafetensorsWriteOptions {
   std::map<std::string, std::string> metadata = {{"format", "pt"}};
   // fsync before close.
   bool sync = true;
+  // Submit bytes to the disk while writing (OutputFile's writeback mode,
+  // every kWritebackChunk bytes) instead of leaving them all to the final
+  // fsync. For writes that will be fsynced, here (`sync`) or by the caller;
+  // on by default as `sync` is. Does not change what is durable when.
+  bool writeback = true;
   // Called with the number of tensor bytes written so far; a non-OK return
   // aborts the write (used for cancellation).
   std::function<absl::Status(uint64_t)> progress;

@@ -41,6 +41,14 @@ bool TensorEntry::is_contiguous() const {
   return true;
 }
 
+std::optional<uint32_t> RecordedCrc32(const TensorEntry& t) {
+  if (!t.storage.crc32.has_value() || t.storage_offset != 0 || !t.is_contiguous() ||
+      t.nbytes() != t.storage.nbytes) {
+    return std::nullopt;
+  }
+  return t.storage.crc32;
+}
+
 std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& shape) {
   std::vector<int64_t> s(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * std::max<int64_t>(shape[i], 1);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ struct StorageRef {
   uint64_t offset = 0;  // byte offset of the storage inside `source`
   uint64_t nbytes = 0;  // storage size in bytes
   std::string key;      // the format's id for the storage ("0", "data/3", tensor name)
+  // CRC-32 of the storage's whole byte range [offset, offset + nbytes) as
+  // recorded by its container (a torch zip record's central directory), set
+  // only when the record is exactly that range; unverified until someone
+  // reads the bytes (core::CheckFinite does). Whoever derives new bytes or a
+  // new range (casts, copies, unpacking) builds a fresh StorageRef without it.
+  std::optional<uint32_t> crc32;
+  // The container's name for those bytes, for messages ("archive/data/3");
+  // empty when the container has no separate record.
+  std::string record;
 };
 
 struct TensorEntry {
@@ -43,6 +53,12 @@ struct TensorEntry {
   // True when the elements are laid out densely in row-major order.
   bool is_contiguous() const;
 };
+
+// The CRC-32 of the tensor's bytes when they are exactly its storage's whole
+// recorded range (contiguous, storage_offset 0, nbytes == storage nbytes) and
+// the container recorded one; nullopt otherwise. Writers may reuse it instead
+// of reading the bytes.
+std::optional<uint32_t> RecordedCrc32(const TensorEntry& t);
 
 // Row-major strides for `shape`.
 std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& shape);

@@ -134,7 +134,13 @@ absl::Status TorchZipParser::AddTensor(const std::string& name, const PickleTens
                                 range->size, " bytes but storage ", Quote(ps.key), " needs ",
                                 need, " (", ps.numel, " x ", TorchName(ps.dtype), ")"));
     }
-    it = storages_.emplace(ps.key, StorageRef{src_, range->offset, need, ps.key}).first;
+    StorageRef ref{src_, range->offset, need, ps.key, std::nullopt, record};
+    // The central directory's CRC covers the whole record; it describes the
+    // storage only when the two are the same bytes. (Checked by CheckFinite
+    // in an export; a writer reusing it unverified passes a corrupt record's
+    // CRC on, so the copy stays detectably corrupt.)
+    if (range->size == need) ref.crc32 = zip_->Find(record)->crc32;
+    it = storages_.emplace(ps.key, std::move(ref)).first;
   } else if (it->second.nbytes != need) {
     // torch keeps the first declaration; differing ones mean a corrupt file.
     return Error(absl::StrCat("tensor ", Quote(name), ": storage ", Quote(ps.key),

@@ -7,6 +7,11 @@
 // bytes as torch.save aligns it), archive/version ("3\n"),
 // archive/byteorder ("little"), archive/.data/serialization_id. Each entry is
 // STORED with a correct CRC-32; ZIP64 records are used when sizes need them.
+// A tensor that is a whole storage of a torch zip input (TensorEntry's
+// RecordedCrc32) gets the CRC-32 its record carries, and its bytes are copied
+// by the kernel without being read: that CRC is trusted here, not checked (the
+// exporter checks it in its NaN/Inf scan; if a record is corrupt, the copy
+// keeps the recorded CRC and so stays detectably corrupt).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +32,11 @@ struct TorchWriteOptions {
   // pytorch_model.bin holds (§8.2). Both load with weights_only=True.
   bool ordered_dict = true;
   bool sync = true;
+  // Submit bytes to the disk while writing (OutputFile's writeback mode,
+  // every kWritebackChunk bytes) instead of leaving them all to the final
+  // fsync. For writes that will be fsynced, here (`sync`) or by the caller;
+  // on by default as `sync` is. Does not change what is durable when.
+  bool writeback = true;
   // Called with the number of tensor bytes written so far; non-OK aborts.
   std::function<absl::Status(uint64_t)> progress;
 };

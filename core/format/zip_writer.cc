@@ -80,7 +80,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": zip alignment ", a, " is not a power of two in [1, 4096]"));
   }
-  auto out = OutputFile::Create(path);
+  auto out = OutputFile::Create(path, options.writeback);
   if (!out.ok()) return out.status();
   return std::unique_ptr<ZipWriter>(new ZipWriter(path, *std::move(out), options));
 }
@@ -120,6 +120,10 @@ absl::Status ZipWriter::AddEntry(const std::string& name, absl::Span<const uint8
 }
 
 absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size) {
+  return StartEntry(name, size, 0);
+}
+
+absl::Status ZipWriter::StartEntry(const std::string& name, uint64_t size, uint32_t header_crc) {
   if (auto s = Ready(); !s.ok()) return s;
   if (in_entry_) {
     return Poison(absl::FailedPreconditionError(
@@ -154,7 +158,7 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size) {
       .u16(0)  // STORED
       .u16(kDosTime)
       .u16(kDosDate)
-      .u32(0)  // CRC-32, patched by EndEntry
+      .u32(header_crc)  // CRC-32: known (CopyEntry), or 0 and patched by EndEntry
       .u32(e.zip64_local ? kMax32 : static_cast<uint32_t>(size))
       .u32(e.zip64_local ? kMax32 : static_cast<uint32_t>(size))
       .u16(static_cast<uint16_t>(name.size()))
@@ -166,7 +170,31 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size) {
   in_entry_ = true;
   entry_written_ = 0;
   entry_crc_ = 0;
+  entry_header_crc_ = header_crc;
   return absl::OkStatus();
+}
+
+absl::Status ZipWriter::CopyEntry(const std::string& name, const ByteSource& src, uint64_t offset,
+                                  uint64_t n, uint32_t crc) {
+  if (auto s = Ready(); !s.ok()) return s;
+  if (offset > src.size() || n > src.size() - offset) {
+    return Poison(absl::OutOfRangeError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
+                                                     ") is outside the source (", src.size(),
+                                                     " bytes)")));
+  }
+  if (auto s = StartEntry(name, n, crc); !s.ok()) return s;
+  const uint64_t start = out_->position();
+  if (auto s = out_->CopyFrom(src, offset, n); !s.ok()) return Poison(s);
+  // The CRC describes exactly n bytes: anything but the whole declared entry
+  // would leave a header that lies.
+  entry_written_ = out_->position() - start;
+  if (entry_written_ != n) {
+    return Poison(absl::InternalError(absl::StrCat(path_, ": entry '", name, "' declared ", n,
+                                                   " bytes but ", entry_written_,
+                                                   " were copied")));
+  }
+  entry_crc_ = crc;
+  return EndEntry();
 }
 
 absl::Status ZipWriter::WriteData(absl::Span<const uint8_t> data) {
@@ -231,7 +259,7 @@ absl::Status ZipWriter::EndEntry() {
   }
   e.crc = entry_crc_;
   in_entry_ = false;
-  if (e.crc == 0) return absl::OkStatus();  // the placeholder is already right
+  if (e.crc == entry_header_crc_) return absl::OkStatus();  // the header is already right
   Bytes crc;
   crc.u32(e.crc);
   if (auto s = out_->WriteAt(e.header_offset + kCrcOffsetInLocal, crc.span()); !s.ok()) {

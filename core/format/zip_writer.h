@@ -22,6 +22,11 @@
 // in place at EndEntry, so no entry is ever held in memory. The CRC is
 // crc32.h's (carry-less multiply where available): it touches every byte. Sizes are declared
 // up front (BeginEntry) so that the local header knows whether it needs ZIP64.
+// CopyEntry is the exception: for bytes whose CRC-32 is already known (a
+// torch checkpoint's record copied whole) the header carries that CRC, the
+// kernel copies the bytes, and they are never read here; the CRC is trusted,
+// not checked (a corrupt source record then stays detectable in the output,
+// whose CRC no longer matches its bytes).
 //
 // Not thread-safe. After any error the writer is poisoned: every later call
 // fails. A writer destroyed before a successful Finish() deletes its file.
@@ -50,6 +55,9 @@ struct ZipWriterOptions {
   bool force_zip64 = false;
   // fsync before closing in Finish().
   bool sync = true;
+  // Submit written bytes for writeback as they are written (OutputFile's
+  // writeback mode), so the disk works while we write; for callers that fsync.
+  bool writeback = false;
 };
 
 class ZipWriter {
@@ -76,6 +84,14 @@ class ZipWriter {
   absl::Status CopyData(const ByteSource& src, uint64_t offset, uint64_t n);
   absl::Status EndEntry();
 
+  // Writes a whole entry `name` holding bytes [offset, offset + n) of `src`,
+  // whose CRC-32 the caller knows to be `crc` (e.g. recorded by the zip the
+  // bytes come from). The bytes are copied by the kernel (copy_file_range)
+  // when `src` has a descriptor and are not read or checked here. Fails if
+  // the copy does not cover exactly the n declared bytes.
+  absl::Status CopyEntry(const std::string& name, const ByteSource& src, uint64_t offset,
+                         uint64_t n, uint32_t crc);
+
   // Writes the central directory and end records, then closes the file.
   absl::Status Finish();
 
@@ -94,6 +110,8 @@ class ZipWriter {
 
   ZipWriter(std::string path, std::unique_ptr<OutputFile> out, const ZipWriterOptions& options)
       : path_(std::move(path)), out_(std::move(out)), options_(options) {}
+  // BeginEntry with `header_crc` in the local header (0 when not yet known).
+  absl::Status StartEntry(const std::string& name, uint64_t size, uint32_t header_crc);
   absl::Status Poison(absl::Status s);
   absl::Status Ready() const;
   absl::Status WriteCentralDirectory();
@@ -106,6 +124,7 @@ class ZipWriter {
   bool in_entry_ = false;
   uint64_t entry_written_ = 0;
   uint32_t entry_crc_ = 0;
+  uint32_t entry_header_crc_ = 0;  // the CRC the local header holds now
   std::vector<uint8_t> copy_buffer_;  // CopyData's read buffer, kept across entries
   bool finished_ = false;
   absl::Status error_;

@@ -58,7 +58,8 @@ inline TensorEntry MemTensor(const std::string& name, DType dtype, std::vector<i
   t.shape = std::move(shape);
   t.strides = ContiguousStrides(t.shape);
   const uint64_t n = bytes.size();
-  t.storage = StorageRef{std::make_shared<MemorySource>(std::move(bytes), name), 0, n, name};
+  t.storage =
+      StorageRef{std::make_shared<MemorySource>(std::move(bytes), name), 0, n, name, std::nullopt, {}};
   return t;
 }
 

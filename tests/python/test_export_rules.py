@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+import zipfile
 
 import torch
 import yaml
@@ -316,6 +317,32 @@ class ExportRules(unittest.TestCase):
         sd["model.layer_norm.weight"] = w
         self.save_sd(ckpt, sd)
         self.refused(ckpt, "state_dict.pt", "model.layer_norm.weight", "NaN/Inf")
+
+    def test_corrupt_storage_record_fails_its_crc(self):
+        # One flipped bit in a weight's storage record (a low mantissa bit, so
+        # the value stays finite), its recorded CRC-32 left alone: the scan
+        # must refuse it, since the .bin writer reuses that CRC unread.
+        ckpt = self.checkpoint()
+        sd = self.load_sd(ckpt)
+        name = LAYER + "ffn.w3.weight"
+        sd[name] = sd[name].clone()  # a storage of its own
+        self.save_sd(ckpt, sd)
+        path = os.path.join(ckpt, "state_dict.pt")
+        want = sd[name].contiguous().numpy().tobytes()
+        with zipfile.ZipFile(path) as z:
+            records = [i for i in z.infolist() if "/data/" in i.filename and z.read(i) == want]
+        self.assertEqual(len(records), 1)
+        info = records[0]
+        with open(path, "r+b") as f:
+            f.seek(info.header_offset + 26)
+            n, m = (int.from_bytes(f.read(2), "little") for _ in range(2))
+            pos = info.header_offset + 30 + n + m + 4 * 5  # low byte of element 5
+            f.seek(pos)
+            b = f.read(1)[0]
+            f.seek(pos)
+            f.write(bytes([b ^ 0x01]))
+        self.refused(ckpt, "state_dict.pt", f"storage record '{info.filename}'",
+                     "fails its CRC-32 check (recorded 0x", "the checkpoint file is corrupt")
 
     def test_prefix_collision(self):
         ckpt = self.checkpoint()

@@ -29,6 +29,18 @@ def fixture_weight_files():
                 yield variant, p
 
 
+def flip_byte(path, info, at):
+    """Flips one bit of byte `at` of zip entry `info`'s data, in place."""
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        n, m = (int.from_bytes(f.read(2), "little") for _ in range(2))
+        pos = info.header_offset + 30 + n + m + at
+        f.seek(pos)
+        b = f.read(1)[0]
+        f.seek(pos)
+        f.write(bytes([b ^ 0x01]))
+
+
 class FormatRoundTrip(unittest.TestCase):
     def cli(self, *args):
         r = subprocess.run([os.path.join(BIN, "neobert-export"), *args], capture_output=True,
@@ -73,6 +85,8 @@ class FormatRoundTrip(unittest.TestCase):
                     self.assertEqual((got.dtype, list(got.shape)), (ref.dtype, list(ref.shape)), name)
                     self.assertEqual(tensor_bytes(got), tensor_bytes(ref), name)
                 with zipfile.ZipFile(pt) as z:
+                    # Every CRC right, the reused recorded ones included.
+                    self.assertIsNone(z.testzip())
                     for info in z.infolist():
                         if "/data/" in info.filename:
                             # Local header: 30 bytes + name + extra, data 64-byte aligned.
@@ -80,6 +94,27 @@ class FormatRoundTrip(unittest.TestCase):
                                 f.seek(info.header_offset + 26)
                                 n, m = (int.from_bytes(f.read(2), "little") for _ in range(2))
                             self.assertEqual((info.header_offset + 30 + n + m) % 64, 0, info.filename)
+
+    def test_convert_keeps_a_corrupt_records_crc(self):
+        # convert reuses the CRC-32 recorded for whole storages without reading
+        # them: a corrupt record must come out with its recorded CRC, which no
+        # longer matches the bytes, so that any zip check still catches it.
+        path = os.path.join(FIXTURES, "fp32_swiglu_rope_rms", "state_dict.pt")
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, "state_dict.pt")
+            with open(path, "rb") as f, open(bad, "wb") as g:
+                g.write(f.read())
+            with zipfile.ZipFile(bad) as z:
+                self.assertIsNone(z.testzip())
+                info = max((i for i in z.infolist() if "/data/" in i.filename),
+                           key=lambda i: i.file_size)
+            flip_byte(bad, info, info.file_size // 2)
+            with zipfile.ZipFile(bad) as z:
+                self.assertEqual(z.testzip(), info.filename)
+            pt = os.path.join(d, "pytorch_model.bin")
+            self.cli("convert", bad, pt)
+            with zipfile.ZipFile(pt) as z:
+                self.assertIsNotNone(z.testzip())
 
     def test_cast_to_bfloat16_matches_torch(self):
         for variant, path in fixture_weight_files():
