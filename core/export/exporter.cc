@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -246,6 +247,12 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
     tensors.push_back(std::move(final_t));
   }
   r.tensor_count = tensors.size();
+  // The NaN/Inf (and CRC) scan reads every weight byte; it runs while the
+  // tokenizer is planned (CPU work on the other core), and is waited for
+  // below, still before anything is written. An early return waits for it
+  // too (the future's destructor).
+  std::future<absl::Status> finite =
+      std::async(std::launch::async, [&tensors, &cancel] { return CheckFinite(tensors, cancel); });
 
   if (!fs::is_directory(layout->tokenizer_dir, ec)) {
     return absl::NotFoundError(
@@ -258,9 +265,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   for (const auto& w : r.warnings) progress.OnWarning(w);
 
   progress.OnStage("scan", "checking weights for NaN/Inf", 0);
-  if (auto s = CheckFinite(tensors, cancel); !s.ok()) {
-    return Annotate(s, layout->weights.path);
-  }
+  if (auto s = finite.get(); !s.ok()) return Annotate(s, layout->weights.path);
 
   if (o.sanity_check) {
     progress.OnStage("sanity", absl::StrCat("forward pass on random ids (device ", o.device, ")"),
@@ -344,6 +349,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
 
   progress.OnStage("write", absl::StrJoin(weight_names, ", "),
                    r.tensor_bytes * (o.write_pytorch_bin ? 2 : 1));
+  std::map<std::string, std::string> weight_sha256;  // hashed while written
   auto files = WriteWeightFiles(tensors,
                                 {.dir = (*staging)->path(),
                                  .write_pytorch_bin = o.write_pytorch_bin,
@@ -353,7 +359,8 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
                                  .sync = false,
                                  // ... and submitted to the disk while being
                                  // written, when Commit will fsync them.
-                                 .writeback = o.sync},
+                                 .writeback = o.sync,
+                                 .sha256 = &weight_sha256},
                                 progress, cancel);
   if (!files.ok()) return files.status();
   written.insert(written.end(), files->begin(), files->end());
@@ -395,7 +402,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   // 5. Manifest, then publish.
   progress.OnStage("commit", "hashing files and publishing", 0);
   (*staging)->StartWriteback();
-  auto records = HashFiles((*staging)->path(), written);
+  auto records = HashFiles((*staging)->path(), written, weight_sha256);
   if (!records.ok()) return records.status();
   manifest.files = *records;
   if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;

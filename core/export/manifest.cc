@@ -82,7 +82,8 @@ absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
 }
 
 absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
-                                                  const std::vector<std::string>& names) {
+                                                  const std::vector<std::string>& names,
+                                                  const std::map<std::string, std::string>& known) {
   std::vector<FileRecord> out(names.size());
   // Largest first so the two workers stay balanced.
   std::vector<size_t> order(names.size());
@@ -100,6 +101,10 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
   std::vector<size_t> lanes[2];
   uint64_t load[2] = {0, 0};
   for (size_t i : order) {
+    if (auto k = known.find(names[i]); k != known.end()) {
+      out[i] = {names[i], sizes[i], k->second};  // hashed while written
+      continue;
+    }
     int lane = load[0] <= load[1] ? 0 : 1;
     lanes[lane].push_back(i);
     load[lane] += sizes[i];

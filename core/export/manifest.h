@@ -49,9 +49,11 @@ absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
                                               const std::vector<std::string>& files);
 
 // Hashes the named files of `dir`, two at a time (hashing large weight files
-// on both cores halves the wall time).
-absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
-                                                  const std::vector<std::string>& names);
+// on both cores halves the wall time). Files in `known` (name -> hex digest,
+// computed while they were written) are only sized, not read.
+absl::StatusOr<std::vector<FileRecord>> HashFiles(
+    const std::string& dir, const std::vector<std::string>& names,
+    const std::map<std::string, std::string>& known = {});
 
 // Checks that every file listed exists with its size and sha256. The error
 // names the first file that differs.

@@ -65,11 +65,15 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
   std::atomic<uint64_t> st_done{0}, bin_done{0};
   std::atomic<bool> abort_bin{false};  // the safetensors side failed
   // The .bin runs on a second thread; it only checks cancellation.
+  // Digests computed while writing; each writer fills its own slot.
+  std::string bin_sha256;
+  std::vector<std::string> st_sha256(shard_order.size());
   std::future<absl::Status> bin;
   if (options.write_pytorch_bin) {
     bin = std::async(std::launch::async, [&]() {
       format::TorchWriteOptions o;
       o.sync = options.sync;
+      if (options.sha256 != nullptr) o.sha256 = &bin_sha256;
       o.writeback = options.writeback;
       o.progress = [&](uint64_t done) {
         bin_done.store(done, std::memory_order_relaxed);
@@ -83,9 +87,11 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
 
   absl::Status st_status;
   uint64_t st_base = 0;
-  for (const std::string& name : shard_order) {
+  for (size_t shard = 0; shard < shard_order.size(); ++shard) {
+    const std::string& name = shard_order[shard];
     format::SafetensorsWriteOptions o;
     o.sync = options.sync;
+    if (options.sha256 != nullptr) o.sha256 = &st_sha256[shard];
     o.writeback = options.writeback;
     o.progress = [&](uint64_t done) {
       st_done.store(st_base + done, std::memory_order_relaxed);
@@ -119,6 +125,12 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
   }
   if (!st_status.ok()) return st_status;
   progress.OnBytes(st_done.load() + bin_done.load());
+  if (options.sha256 != nullptr) {
+    for (size_t shard = 0; shard < shard_order.size(); ++shard) {
+      if (!st_sha256[shard].empty()) (*options.sha256)[shard_order[shard]] = st_sha256[shard];
+    }
+    if (!bin_sha256.empty()) (*options.sha256)["pytorch_model.bin"] = bin_sha256;
+  }
   return files;
 }
 

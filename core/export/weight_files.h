@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct WeightWriteOptions {
   // Start disk writeback while writing (format::OutputFile's writeback mode);
   // for callers that fsync the files, here or later (the exporter's Commit).
   bool writeback = true;
+  // When set, receives file name -> hex SHA-256 of each weight file, computed
+  // while writing it (the export manifest then needs no second read). A file
+  // missing from the map could not be hashed that way: hash it afterwards.
+  std::map<std::string, std::string>* sha256 = nullptr;
 };
 
 // Shard file names for `tensors` under `max_shard_bytes` (one name when 0);

@@ -10,11 +10,15 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/format/sha256.h"
 
 namespace neobert::format {
 namespace {
 
-constexpr size_t kBufferSize = 4 << 20;  // output buffer and copy chunk
+constexpr size_t kBufferSize = 4 << 20;  // output buffer
+// CopyFrom's read-hash-write piece: small enough to stay in cache between
+// the read, the hash and the write.
+constexpr size_t kCopyPiece = 1 << 20;
 // Writeback ranges end on this boundary (a multiple of any page size).
 constexpr uint64_t kWritebackAlign = 64 << 10;
 
@@ -109,8 +113,17 @@ absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string
   return f;
 }
 
+OutputFile::OutputFile(std::string path, int fd, bool writeback)
+    : path_(std::move(path)), fd_(fd), writeback_(writeback) {}
+
 OutputFile::~OutputFile() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+void OutputFile::EnableHash() {
+  if (position_ != 0) return;  // too late: bytes went unhashed
+  hash_ = std::make_unique<Sha256>();
+  hash_valid_ = true;
 }
 
 void OutputFile::MaybeWriteback() {
@@ -156,6 +169,7 @@ absl::Status OutputFile::Write(absl::Span<const uint8_t> bytes) {
   if (buffer_.size() + bytes.size() > kBufferSize) {
     if (auto s = Flush(); !s.ok()) return s;
   }
+  if (hash_) hash_->Update(bytes);
   if (bytes.size() >= kBufferSize) {
     // Large writes bypass the buffer.
     if (auto s = WriteAll(bytes.data(), bytes.size()); !s.ok()) return s;
@@ -172,7 +186,10 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
     return absl::OutOfRangeError(absl::StrCat(src.name(), ": copy range [", offset, ", +", n,
                                               ") is outside the source"));
   }
-  if (src.fd() >= 0) {
+  // In hash mode the bytes must pass through here anyway: the chunked path
+  // below reads, hashes (in Write) and writes them, one copy each way, as
+  // cheap as pread plus copy_file_range would be.
+  if (src.fd() >= 0 && !hash_) {
     if (auto s = Flush(); !s.ok()) return s;
     loff_t in_off = static_cast<loff_t>(offset);
     uint64_t left = n;
@@ -200,11 +217,17 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
     offset = static_cast<uint64_t>(in_off);
     n = left;
   }
-  std::vector<uint8_t> chunk(std::min<uint64_t>(n, kBufferSize));
+  // Read, hash and write cache-sized pieces straight to the kernel (not
+  // through buffer_: one copy fewer), reusing one buffer across calls.
+  if (auto s = Flush(); !s.ok()) return s;
+  if (n > 0 && copy_buffer_.size() < kCopyPiece) copy_buffer_.resize(kCopyPiece);
   while (n > 0) {
-    size_t len = static_cast<size_t>(std::min<uint64_t>(n, chunk.size()));
-    if (auto s = src.ReadAt(offset, absl::MakeSpan(chunk.data(), len)); !s.ok()) return s;
-    if (auto s = Write(absl::MakeConstSpan(chunk.data(), len)); !s.ok()) return s;
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(n, kCopyPiece));
+    auto piece = absl::MakeSpan(copy_buffer_.data(), len);
+    if (auto s = src.ReadAt(offset, piece); !s.ok()) return s;
+    if (hash_) hash_->Update(piece);
+    if (auto s = WriteAll(piece.data(), len); !s.ok()) return s;
+    position_ += len;
     offset += len;
     n -= len;
   }
@@ -216,6 +239,7 @@ absl::Status OutputFile::WriteAt(uint64_t offset, absl::Span<const uint8_t> byte
     return absl::OutOfRangeError(absl::StrCat(path_, ": patch past the written end"));
   }
   if (auto s = Flush(); !s.ok()) return s;
+  hash_valid_ = false;  // the running hash saw the bytes before the patch
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
@@ -235,6 +259,8 @@ absl::Status OutputFile::Close(bool sync) {
   if (s.ok() && sync && ::fsync(fd_) != 0) s = ErrnoStatus("cannot fsync", path_);
   if (::close(fd_) != 0 && s.ok()) s = ErrnoStatus("cannot close", path_);
   fd_ = -1;
+  if (s.ok() && hash_ && hash_valid_) sha256_ = hash_->HexDigest();
+  hash_.reset();
   return s;
 }
 

@@ -82,6 +82,8 @@ absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t o
 // keeps the disk busy from the start while staying a few syscalls per second.
 inline constexpr uint64_t kWritebackChunk = 32ull << 20;
 
+class Sha256;  // core/format/sha256.h
+
 // A file being written sequentially, with an internal buffer. Not thread-safe.
 class OutputFile {
  public:
@@ -105,6 +107,15 @@ class OutputFile {
   absl::Status CopyFrom(const ByteSource& src, uint64_t offset, uint64_t n);
   // Overwrites already-written bytes at `offset` (e.g. to patch a header).
   absl::Status WriteAt(uint64_t offset, absl::Span<const uint8_t> bytes);
+  // Hash mode: the SHA-256 of the file is computed from the bytes as they
+  // are written, so a caller that needs the digest (the export manifest)
+  // never reads the file back. CopyFrom then reads what it copies (pread
+  // into a buffer, hash, write) instead of copy_file_range. WriteAt (a
+  // patch) makes the digest unavailable. Call before writing anything.
+  void EnableHash();
+  // After a successful Close: the lower-case hex SHA-256 of the file, or ""
+  // when hash mode was off or the file was patched with WriteAt.
+  const std::string& sha256() const { return sha256_; }
   // Bytes written so far (the current end of file).
   uint64_t position() const { return position_; }
   const std::string& path() const { return path_; }
@@ -113,8 +124,7 @@ class OutputFile {
   absl::Status Close(bool sync = true);
 
  private:
-  OutputFile(std::string path, int fd, bool writeback)
-      : path_(std::move(path)), fd_(fd), writeback_(writeback) {}
+  OutputFile(std::string path, int fd, bool writeback);  // in .cc: Sha256 is incomplete here
   absl::Status Flush();
   // write()s all of `bytes` at the kernel end of the file.
   absl::Status WriteAll(const uint8_t* data, size_t n);
@@ -127,6 +137,10 @@ class OutputFile {
   uint64_t kernel_end_ = 0;        // bytes handed to the kernel (write, copy_file_range)
   uint64_t writeback_submitted_ = 0;  // [0, this) already submitted for writeback
   std::vector<uint8_t> buffer_;
+  std::vector<uint8_t> copy_buffer_;  // CopyFrom's pieces when not copied in the kernel
+  std::unique_ptr<Sha256> hash_;  // hash mode: every byte in file order
+  bool hash_valid_ = false;       // no WriteAt since EnableHash
+  std::string sha256_;            // set by Close
 };
 
 }  // namespace neobert::format

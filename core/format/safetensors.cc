@@ -368,7 +368,8 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
     absl::Status s;
     const ByteSource& src = *t.storage.source;
     if (t.is_contiguous() && src.fd() >= 0) {
-      // Kernel-side copy: the bytes never pass through user space.
+      // Kernel-side copy: the bytes never pass through user space (unless
+      // the file is hashed while written: see OutputFile::EnableHash).
       const uint64_t begin =
           t.storage.offset + static_cast<uint64_t>(t.storage_offset) * ElementSize(t.dtype);
       s = out.CopyFrom(src, begin, t.nbytes());
@@ -383,7 +384,9 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
       if (auto p = options.progress(written); !p.ok()) return p;
     }
   }
-  return out.Close(options.sync);
+  if (auto s = out.Close(options.sync); !s.ok()) return s;
+  if (options.sha256 != nullptr) *options.sha256 = out.sha256();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -409,6 +412,7 @@ absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std
   }
   auto out = OutputFile::Create(path, options.writeback);
   if (!out.ok()) return out.status();
+  if (options.sha256 != nullptr) (*out)->EnableHash();
   absl::Status s = WriteBody(**out, tensors, *std::move(header), options);
   if (!s.ok()) {
     out->reset();

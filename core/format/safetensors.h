@@ -50,6 +50,9 @@ struct SafetensorsWriteOptions {
   // Called with the number of tensor bytes written so far; a non-OK return
   // aborts the write (used for cancellation).
   std::function<absl::Status(uint64_t)> progress;
+  // When set, receives the file's hex SHA-256, computed while writing (the
+  // tensor bytes then pass through user space instead of copy_file_range).
+  std::string* sha256 = nullptr;
 };
 absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std::string& path,
                               const SafetensorsWriteOptions& options = {});

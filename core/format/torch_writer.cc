@@ -124,10 +124,13 @@ absl::Status WriteTorchBin(const std::vector<TensorEntry>& tensors, const std::s
   zopts.alignment = 64;
   zopts.sync = options.sync;
   zopts.writeback = options.writeback;
+  zopts.hash = options.sha256 != nullptr;
   auto zip = ZipWriter::Create(path, zopts);
   if (!zip.ok()) return zip.status();
   // On failure the ZipWriter's destructor removes the partial file.
-  return WriteArchive(**zip, tensors, *pickle, options);
+  absl::Status s = WriteArchive(**zip, tensors, *pickle, options);
+  if (s.ok() && options.sha256 != nullptr) *options.sha256 = (*zip)->sha256();
+  return s;
 }
 
 }  // namespace neobert::format

@@ -39,6 +39,11 @@ struct TorchWriteOptions {
   bool writeback = true;
   // Called with the number of tensor bytes written so far; non-OK aborts.
   std::function<absl::Status(uint64_t)> progress;
+  // When set, receives the file's hex SHA-256 computed while writing (then
+  // whole-record copies go through user space instead of copy_file_range),
+  // or "" when a streamed entry's header had to be patched afterwards (a
+  // cast or strided tensor): the caller hashes the file itself then.
+  std::string* sha256 = nullptr;
 };
 
 absl::Status WriteTorchBin(const std::vector<TensorEntry>& tensors, const std::string& path,

@@ -82,6 +82,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
   }
   auto out = OutputFile::Create(path, options.writeback);
   if (!out.ok()) return out.status();
+  if (options.hash) (*out)->EnableHash();
   return std::unique_ptr<ZipWriter>(new ZipWriter(path, *std::move(out), options));
 }
 
@@ -93,6 +94,8 @@ ZipWriter::~ZipWriter() {
 }
 
 uint64_t ZipWriter::position() const { return out_ ? out_->position() : 0; }
+
+std::string ZipWriter::sha256() const { return finished_ && out_ ? out_->sha256() : ""; }
 
 absl::Status ZipWriter::Poison(absl::Status s) {
   if (error_.ok()) error_ = s;
@@ -114,7 +117,9 @@ absl::Status ZipWriter::AddEntry(const std::string& name, absl::string_view data
 }
 
 absl::Status ZipWriter::AddEntry(const std::string& name, absl::Span<const uint8_t> data) {
-  if (auto s = BeginEntry(name, data.size()); !s.ok()) return s;
+  // The CRC is known up front, so the header is right when written and never
+  // patched (which would cost the running SHA-256 of hash mode).
+  if (auto s = StartEntry(name, data.size(), Crc32(0, data)); !s.ok()) return s;
   if (auto s = WriteData(data); !s.ok()) return s;
   return EndEntry();
 }

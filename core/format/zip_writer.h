@@ -58,6 +58,10 @@ struct ZipWriterOptions {
   // Submit written bytes for writeback as they are written (OutputFile's
   // writeback mode), so the disk works while we write; for callers that fsync.
   bool writeback = false;
+  // Compute the archive's SHA-256 while writing (OutputFile's hash mode);
+  // sha256() has it after Finish unless an entry's header had to be patched
+  // (an entry streamed with BeginEntry whose CRC turned out non-zero).
+  bool hash = false;
 };
 
 class ZipWriter {
@@ -94,6 +98,10 @@ class ZipWriter {
 
   // Writes the central directory and end records, then closes the file.
   absl::Status Finish();
+
+  // After Finish with ZipWriterOptions::hash: the hex SHA-256 of the file,
+  // or "" when it could not be computed while writing (see the option).
+  std::string sha256() const;
 
   // Bytes written so far.
   uint64_t position() const;
