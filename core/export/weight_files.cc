@@ -64,10 +64,10 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
 
   std::atomic<uint64_t> st_done{0}, bin_done{0};
   std::atomic<bool> abort_bin{false};  // the safetensors side failed
-  // The .bin runs on a second thread; it only checks cancellation.
   // Digests computed while writing; each writer fills its own slot.
   std::string bin_sha256;
   std::vector<std::string> st_sha256(shard_order.size());
+  // The .bin runs on a second thread; it only checks cancellation.
   std::future<absl::Status> bin;
   if (options.write_pytorch_bin) {
     bin = std::async(std::launch::async, [&]() {
