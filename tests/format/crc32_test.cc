@@ -10,15 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/format/writer_test_util.h"
+
 namespace neobert::format {
 namespace {
 
-std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
+using testing::RandomBytes;
 
 uint32_t Zlib(uint32_t crc, const uint8_t* p, size_t n) {
   return static_cast<uint32_t>(crc32_z(crc, p, n));

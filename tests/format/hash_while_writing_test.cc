@@ -3,8 +3,6 @@
 // empty when the file was patched after the fact; never a wrong digest.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "core/format/byte_source.h"
 #include "core/format/safetensors.h"
 #include "core/format/sha256.h"
@@ -16,15 +14,9 @@ namespace neobert::format {
 namespace {
 
 using testing::MemTensor;
+using testing::RandomBytes;
 using testing::ReadFileBytes;
 using testing::ScratchDir;
-
-std::vector<uint8_t> Random(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
 
 std::string DiskSha256(const std::string& path) {
   auto d = FileSha256(path);
@@ -34,13 +26,13 @@ std::string DiskSha256(const std::string& path) {
 
 TEST(HashWhileWritingTest, OutputFileDigestIsTheFilesSha256) {
   ScratchDir dir;
-  const auto src_bytes = Random((3 << 20) + 11, 1);
+  const auto src_bytes = RandomBytes((3 << 20) + 11, 1);
   testing::WriteFileBytes(dir.file("src"), std::string(src_bytes.begin(), src_bytes.end()));
   auto src = FileSource::Open(dir.file("src"));
   ASSERT_TRUE(src.ok());
-  const auto small = Random(777, 2);
-  const auto large = Random((5 << 20) + 1, 3);
-  MemorySource mem(Random((2 << 20) + 5, 4));
+  const auto small = RandomBytes(777, 2);
+  const auto large = RandomBytes((5 << 20) + 1, 3);
+  MemorySource mem(RandomBytes((2 << 20) + 5, 4));
   for (bool writeback : {false, true}) {
     SCOPED_TRACE(writeback);
     const std::string path = dir.file(writeback ? "wb" : "plain");
@@ -67,7 +59,7 @@ TEST(HashWhileWritingTest, OutputFileDigestIsTheFilesSha256) {
 
 TEST(HashWhileWritingTest, PatchOrLateStartGivesNoDigest) {
   ScratchDir dir;
-  const auto bytes = Random(4096, 5);
+  const auto bytes = RandomBytes(4096, 5);
   auto patched = OutputFile::Create(dir.file("patched"));
   ASSERT_TRUE(patched.ok());
   (*patched)->EnableHash();
@@ -87,8 +79,8 @@ TEST(HashWhileWritingTest, PatchOrLateStartGivesNoDigest) {
 TEST(HashWhileWritingTest, WritersReportTheDigestOfWhatTheyWrote) {
   ScratchDir dir;
   std::vector<TensorEntry> tensors;
-  tensors.push_back(MemTensor("w", DType::kFloat32, {300, 7}, Random(300 * 7 * 4, 6)));
-  tensors.push_back(MemTensor("b", DType::kBFloat16, {64}, Random(128, 7)));
+  tensors.push_back(MemTensor("w", DType::kFloat32, {300, 7}, RandomBytes(300 * 7 * 4, 6)));
+  tensors.push_back(MemTensor("b", DType::kBFloat16, {64}, RandomBytes(128, 7)));
   tensors.push_back(MemTensor("empty", DType::kFloat32, {0}, {}));
 
   std::string st;

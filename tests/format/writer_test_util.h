@@ -4,6 +4,7 @@
 #pragma once
 
 #include <openssl/evp.h>
+#include <zlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,10 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "core/format/byte_source.h"
 #include "core/format/tensor.h"
 
@@ -74,6 +77,19 @@ inline std::string Sha256Hex(const std::vector<uint8_t>& bytes) {
     out.push_back(hex[md[i] & 15]);
   }
   return out;
+}
+
+// Reproducible pseudo-random bytes.
+inline std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+// zlib's CRC-32 of `b`: the independent reference for ours.
+inline uint32_t ZlibCrc(absl::Span<const uint8_t> b) {
+  return static_cast<uint32_t>(crc32_z(0, b.data(), b.size()));
 }
 
 inline std::vector<uint8_t> ReadFileBytes(const std::string& path) {

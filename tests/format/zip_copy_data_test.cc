@@ -14,18 +14,9 @@
 namespace neobert::format {
 namespace {
 
+using testing::RandomBytes;
 using testing::ScratchDir;
-
-std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
-uint32_t ZlibCrc(absl::Span<const uint8_t> b) {
-  return static_cast<uint32_t>(crc32_z(0, b.data(), b.size()));
-}
+using testing::ZlibCrc;
 
 class ZipCopyDataTest : public ::testing::Test {
  protected:
