@@ -113,6 +113,7 @@ class OutputFile {
   // into a buffer, hash, write) instead of copy_file_range. WriteAt (a
   // patch) makes the digest unavailable. Call before writing anything.
   void EnableHash();
+  bool hashing() const { return hash_ != nullptr; }
   // After a successful Close: the lower-case hex SHA-256 of the file, or ""
   // when hash mode was off or the file was patched with WriteAt.
   const std::string& sha256() const { return sha256_; }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/format/crc32.h"
 #include "core/format/pickle_writer.h"
 #include "core/format/zip_writer.h"
 
@@ -41,9 +42,24 @@ std::string SerializationId(const std::vector<TensorEntry>& tensors) {
   return std::string(20 - id.size(), '0') + id;  // fixed width, as torch's ids
 }
 
-// An entry whose CRC-32 is computed here from the bytes as they pass.
-absl::Status WriteComputingCrc(ZipWriter& zip, const std::string& entry, const TensorEntry& t) {
-  if (auto s = zip.BeginEntry(entry, t.nbytes()); !s.ok()) return s;
+// An entry whose CRC-32 is computed here from the bytes as they pass. With
+// `crc_first` (the file is hashed while written) a CRC pass over the bytes
+// comes first, so that the header is written right and never patched: a
+// patch would void the running SHA-256 and cost a re-read of the whole file.
+absl::Status WriteComputingCrc(ZipWriter& zip, const std::string& entry, const TensorEntry& t,
+                               bool crc_first) {
+  uint32_t header_crc = 0;
+  if (crc_first) {
+    auto s = ForEachContiguousChunk(
+        t,
+        [&](absl::Span<const uint8_t> c) {
+          header_crc = Crc32(header_crc, c);
+          return absl::OkStatus();
+        },
+        kGatherChunk);
+    if (!s.ok()) return s;
+  }
+  if (auto s = zip.BeginEntry(entry, t.nbytes(), header_crc); !s.ok()) return s;
   absl::Status s;
   if (t.is_contiguous()) {
     // One byte range of the source: CRC it in cache-sized pieces and let
@@ -77,7 +93,7 @@ absl::Status WriteArchive(ZipWriter& zip, const std::vector<TensorEntry>& tensor
       // record's CRC on, so the output stays detectably corrupt.
       s = zip.CopyEntry(entry, *t.storage.source, t.storage.offset, t.nbytes(), *crc);
     } else {
-      s = WriteComputingCrc(zip, entry, t);
+      s = WriteComputingCrc(zip, entry, t, /*crc_first=*/options.sha256 != nullptr);
     }
     if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat("writing tensor '", t.name, "': ", s.message()));

@@ -40,9 +40,10 @@ struct TorchWriteOptions {
   // Called with the number of tensor bytes written so far; non-OK aborts.
   std::function<absl::Status(uint64_t)> progress;
   // When set, receives the file's hex SHA-256 computed while writing (then
-  // whole-record copies go through user space instead of copy_file_range),
-  // or "" when a streamed entry's header had to be patched afterwards (a
-  // cast or strided tensor): the caller hashes the file itself then.
+  // whole-record copies go through user space instead of copy_file_range,
+  // and entries without a recorded CRC get a CRC pass first so that no
+  // header is patched), or "" when a header still had to be patched (the
+  // source changed between the passes): the caller hashes the file then.
   std::string* sha256 = nullptr;
 };
 

@@ -97,6 +97,13 @@ uint64_t ZipWriter::position() const { return out_ ? out_->position() : 0; }
 
 std::string ZipWriter::sha256() const { return finished_ && out_ ? out_->sha256() : ""; }
 
+absl::Status ZipWriter::CheckSourceRange(const ByteSource& src, uint64_t offset, uint64_t n) {
+  if (offset <= src.size() && n <= src.size() - offset) return absl::OkStatus();
+  return Poison(absl::OutOfRangeError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
+                                                   ") is outside the source (", src.size(),
+                                                   " bytes)")));
+}
+
 absl::Status ZipWriter::Poison(absl::Status s) {
   if (error_.ok()) error_ = s;
   return s;
@@ -119,16 +126,12 @@ absl::Status ZipWriter::AddEntry(const std::string& name, absl::string_view data
 absl::Status ZipWriter::AddEntry(const std::string& name, absl::Span<const uint8_t> data) {
   // The CRC is known up front, so the header is right when written and never
   // patched (which would cost the running SHA-256 of hash mode).
-  if (auto s = StartEntry(name, data.size(), Crc32(0, data)); !s.ok()) return s;
+  if (auto s = BeginEntry(name, data.size(), Crc32(0, data)); !s.ok()) return s;
   if (auto s = WriteData(data); !s.ok()) return s;
   return EndEntry();
 }
 
-absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size) {
-  return StartEntry(name, size, 0);
-}
-
-absl::Status ZipWriter::StartEntry(const std::string& name, uint64_t size, uint32_t header_crc) {
+absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint32_t header_crc) {
   if (auto s = Ready(); !s.ok()) return s;
   if (in_entry_) {
     return Poison(absl::FailedPreconditionError(
@@ -182,12 +185,8 @@ absl::Status ZipWriter::StartEntry(const std::string& name, uint64_t size, uint3
 absl::Status ZipWriter::CopyEntry(const std::string& name, const ByteSource& src, uint64_t offset,
                                   uint64_t n, uint32_t crc) {
   if (auto s = Ready(); !s.ok()) return s;
-  if (offset > src.size() || n > src.size() - offset) {
-    return Poison(absl::OutOfRangeError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
-                                                     ") is outside the source (", src.size(),
-                                                     " bytes)")));
-  }
-  if (auto s = StartEntry(name, n, crc); !s.ok()) return s;
+  if (auto s = CheckSourceRange(src, offset, n); !s.ok()) return s;
+  if (auto s = BeginEntry(name, n, crc); !s.ok()) return s;
   const uint64_t start = out_->position();
   if (auto s = out_->CopyFrom(src, offset, n); !s.ok()) return Poison(s);
   // The CRC describes exactly n bytes: anything but the whole declared entry
@@ -229,11 +228,7 @@ absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_
         path_, ": entry '", e.name, "' declared ", e.size, " bytes but more were written")));
   }
   if (n == 0) return absl::OkStatus();
-  if (offset > src.size() || n > src.size() - offset) {
-    return Poison(absl::OutOfRangeError(absl::StrCat(src.name(), ": range [", offset, ", +", n,
-                                                     ") is outside the source (", src.size(),
-                                                     " bytes)")));
-  }
+  if (auto s = CheckSourceRange(src, offset, n); !s.ok()) return s;
   if (copy_buffer_.size() < std::min<uint64_t>(n, kCopyPiece)) {
     copy_buffer_.resize(std::min<uint64_t>(n, kCopyPiece));
   }
@@ -242,7 +237,10 @@ absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_
     auto piece = absl::MakeSpan(copy_buffer_.data(), len);
     if (auto s = src.ReadAt(offset, piece); !s.ok()) return Poison(s);
     entry_crc_ = Crc32(entry_crc_, piece);
-    absl::Status s = src.fd() >= 0 ? out_->CopyFrom(src, offset, len) : out_->Write(piece);
+    // A hashing output would read the piece again for a kernel copy: write
+    // the bytes already here instead.
+    absl::Status s = src.fd() >= 0 && !out_->hashing() ? out_->CopyFrom(src, offset, len)
+                                                      : out_->Write(piece);
     if (!s.ok()) return Poison(s);
     entry_written_ += len;
     offset += len;

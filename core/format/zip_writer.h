@@ -60,7 +60,7 @@ struct ZipWriterOptions {
   bool writeback = false;
   // Compute the archive's SHA-256 while writing (OutputFile's hash mode);
   // sha256() has it after Finish unless an entry's header had to be patched
-  // (an entry streamed with BeginEntry whose CRC turned out non-zero).
+  // (streamed data whose CRC differs from the one given to BeginEntry).
   bool hash = false;
 };
 
@@ -79,7 +79,10 @@ class ZipWriter {
 
   // Starts an entry of exactly `size` bytes, to be supplied by WriteData calls
   // and closed by EndEntry (which fails if a different amount was written).
-  absl::Status BeginEntry(const std::string& name, uint64_t size);
+  // `header_crc` goes into the local header: 0 when the CRC is not known yet
+  // (EndEntry then patches the header), or the CRC the data will have, so
+  // that the header is never patched (hash mode keeps its digest).
+  absl::Status BeginEntry(const std::string& name, uint64_t size, uint32_t header_crc = 0);
   absl::Status WriteData(absl::Span<const uint8_t> data);
   // Appends bytes [offset, offset + n) of `src` to the entry. They are read
   // in cache-sized pieces for the CRC and, when `src` is a file, copied by
@@ -118,8 +121,8 @@ class ZipWriter {
 
   ZipWriter(std::string path, std::unique_ptr<OutputFile> out, const ZipWriterOptions& options)
       : path_(std::move(path)), out_(std::move(out)), options_(options) {}
-  // BeginEntry with `header_crc` in the local header (0 when not yet known).
-  absl::Status StartEntry(const std::string& name, uint64_t size, uint32_t header_crc);
+  // OUT_OF_RANGE (and poisoned) unless [offset, offset + n) lies in `src`.
+  absl::Status CheckSourceRange(const ByteSource& src, uint64_t offset, uint64_t n);
   absl::Status Poison(absl::Status s);
   absl::Status Ready() const;
   absl::Status WriteCentralDirectory();

@@ -90,15 +90,20 @@ TEST(HashWhileWritingTest, WritersReportTheDigestOfWhatTheyWrote) {
   ASSERT_TRUE(WriteSafetensors(tensors, dir.file("m.safetensors"), so).ok());
   EXPECT_EQ(st, DiskSha256(dir.file("m.safetensors")));
 
-  // From memory tensors the .bin entries' CRCs are computed while streaming
-  // and patched into their headers: the digest must then be withheld (or,
-  // should no patch be needed, be right).
+  // From memory tensors the .bin entries have no recorded CRC: in hash mode
+  // a CRC pass comes first, so no header is patched and the digest is known.
   std::string first;
   TorchWriteOptions to;
   to.sync = false;
   to.sha256 = &first;
   ASSERT_TRUE(WriteTorchBin(tensors, dir.file("a.bin"), to).ok());
-  EXPECT_TRUE(first.empty() || first == DiskSha256(dir.file("a.bin")));
+  EXPECT_EQ(first.size(), 64u);
+  EXPECT_EQ(first, DiskSha256(dir.file("a.bin")));
+  // The same bytes as without hashing (which streams and patches instead).
+  TorchWriteOptions plain;
+  plain.sync = false;
+  ASSERT_TRUE(WriteTorchBin(tensors, dir.file("plain.bin"), plain).ok());
+  EXPECT_EQ(ReadFileBytes(dir.file("a.bin")), ReadFileBytes(dir.file("plain.bin")));
 
   // Re-written from that torch file, every entry is a whole record with a
   // recorded CRC: nothing is patched, so the digest is known and right.
