@@ -39,7 +39,7 @@ from run_benchmarks import ensure_checkpoint, machine_description, warm  # noqa:
 
 OVERHEAD_TARGET = 1.10
 SMALL = "fp32_swiglu_rope_rms"
-SERVICE = "/neobert.export.v1.ExportService/"
+SERVICE = "/neobert.exporter.v1.ExportService/"
 
 
 class Server:
@@ -93,9 +93,9 @@ def load_proto(work):
     proto_root = os.path.join(os.path.dirname(HERE), "proto")
     os.makedirs(out, exist_ok=True)
     subprocess.run(["protoc", f"--proto_path={proto_root}", f"--python_out={out}",
-                    os.path.join(proto_root, "neobert/export/v1/export_service.proto")], check=True)
+                    os.path.join(proto_root, "neobert/exporter/v1/export_service.proto")], check=True)
     sys.path.insert(0, out)
-    return importlib.import_module("neobert.export.v1.export_service_pb2")
+    return importlib.import_module("neobert.exporter.v1.export_service_pb2")
 
 
 def throughput(bin_dir, work, fixtures, jobs):

@@ -14,11 +14,11 @@
 
 #include "client/cli_args.h"
 #include "grpcpp/grpcpp.h"
-#include "neobert/export/v1/export_service.grpc.pb.h"
+#include "neobert/exporter/v1/export_service.grpc.pb.h"
 
 namespace neobert::cli {
 
-namespace pb = ::neobert::export_::v1;
+namespace pb = ::neobert::exporter::v1;
 
 struct RemoteTarget {
   std::string server;

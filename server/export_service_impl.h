@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "neobert/export/v1/export_service.grpc.pb.h"
+#include "neobert/exporter/v1/export_service.grpc.pb.h"
 #include "server/device_policy.h"
 #include "server/job_manager.h"
 #include "server/path_policy.h"

@@ -2,12 +2,12 @@
 // Requests are converted after the path policy resolved their paths.
 #pragma once
 
-#include "neobert/export/v1/export_service.pb.h"
+#include "neobert/exporter/v1/export_service.pb.h"
 #include "server/job.h"
 
 namespace neobert::server {
 
-namespace pb = ::neobert::export_::v1;
+namespace pb = ::neobert::exporter::v1;
 
 // Options only (paths copied verbatim; the caller resolves them).
 core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req);

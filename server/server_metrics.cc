@@ -124,7 +124,7 @@ void ServerMetrics::OnFinished(const JobSnapshot& job, JobState was, double run_
 }
 
 void ServerMetrics::OnRpc(const std::string& method, grpc::StatusCode code) {
-  // "/neobert.export.v1.ExportService/GetJob" → "neobert.export.v1.ExportService/GetJob"
+  // "/neobert.exporter.v1.ExportService/GetJob" → "neobert.exporter.v1.ExportService/GetJob"
   std::string m = method.empty() ? "unknown" : method;
   if (m[0] == '/') m.erase(0, 1);
   rpcs_total_->Add({m, GrpcCodeName(code)});

@@ -34,7 +34,7 @@ sys.path.insert(0, HERE)
 import test_server_interop as interop  # noqa: E402  (its proto compiler)
 
 BIN = FIXTURES = None
-SERVICE = "neobert.export.v1.ExportService/"
+SERVICE = "neobert.exporter.v1.ExportService/"
 
 
 # --- a small parser of the Prometheus text format (0.0.4) ---------------------

@@ -24,7 +24,7 @@ import grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
-SERVICE = "/neobert.export.v1.ExportService/"
+SERVICE = "/neobert.exporter.v1.ExportService/"
 BIN = FIXTURES = None
 TOKEN = "interop-token-123"
 
@@ -32,9 +32,9 @@ TOKEN = "interop-token-123"
 def compile_proto(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     subprocess.run(["protoc", f"--proto_path={PROTO_ROOT}", f"--python_out={out_dir}",
-                    os.path.join(PROTO_ROOT, "neobert/export/v1/export_service.proto")], check=True)
+                    os.path.join(PROTO_ROOT, "neobert/exporter/v1/export_service.proto")], check=True)
     sys.path.insert(0, out_dir)
-    return importlib.import_module("neobert.export.v1.export_service_pb2")
+    return importlib.import_module("neobert.exporter.v1.export_service_pb2")
 
 
 def sha256(path):

@@ -285,14 +285,14 @@ TEST(ServerMetrics, JobLifecycleMovesGaugesCountersAndHistograms) {
 
 TEST(ServerMetrics, RpcsByMethodAndCode) {
   ServerMetrics sm;
-  sm.OnRpc("/neobert.export.v1.ExportService/GetJob", grpc::StatusCode::OK);
-  sm.OnRpc("/neobert.export.v1.ExportService/GetJob", grpc::StatusCode::NOT_FOUND);
-  sm.OnRpc("/neobert.export.v1.ExportService/GetJob", grpc::StatusCode::NOT_FOUND);
+  sm.OnRpc("/neobert.exporter.v1.ExportService/GetJob", grpc::StatusCode::OK);
+  sm.OnRpc("/neobert.exporter.v1.ExportService/GetJob", grpc::StatusCode::NOT_FOUND);
+  sm.OnRpc("/neobert.exporter.v1.ExportService/GetJob", grpc::StatusCode::NOT_FOUND);
   const std::string text = sm.Expose();
-  EXPECT_EQ(Sample(text, "neobert_export_rpcs_total{method=\"neobert.export.v1.ExportService/"
+  EXPECT_EQ(Sample(text, "neobert_export_rpcs_total{method=\"neobert.exporter.v1.ExportService/"
                          "GetJob\",code=\"OK\"}"),
             1);
-  EXPECT_EQ(Sample(text, "neobert_export_rpcs_total{method=\"neobert.export.v1.ExportService/"
+  EXPECT_EQ(Sample(text, "neobert_export_rpcs_total{method=\"neobert.exporter.v1.ExportService/"
                          "GetJob\",code=\"NOT_FOUND\"}"),
             2);
 }
