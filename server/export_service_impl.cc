@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/neobert/output_location.h"
+#include "server/output_pattern.h"
 #include "server/proto_convert.h"
 #include "server/status_mapping.h"
 
@@ -65,7 +66,9 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   o.checkpoint_dir = *ckpt;
   std::string out = o.output_dir;
   if (out.empty()) {
-    auto def = core::DefaultOutputDir(o.checkpoint_dir);
+    auto def = options_.default_output_pattern.empty()
+                   ? core::DefaultOutputDir(o.checkpoint_dir)
+                   : OutputForCheckpoint(options_.default_output_pattern, o.checkpoint_dir);
     if (!def.ok()) return def.status();
     out = *def;
   }

@@ -21,6 +21,9 @@ struct ServiceOptions {
   bool sync = true;
   // Assigns each job's forward-pass device; null = LibTorch's "auto".
   std::shared_ptr<DevicePolicy> devices;
+  // Destination of a request without output_dir (output_pattern.h, already
+  // checked); empty = core::DefaultOutputDir beside the checkpoint.
+  std::string default_output_pattern;
 };
 
 class ExportServiceImpl final : public pb::ExportService::Service {

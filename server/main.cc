@@ -25,6 +25,7 @@
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
 #include "server/observability.h"
+#include "server/output_pattern.h"
 #include "server/post_export_hook.h"
 #include "server/server_config.h"
 #include "server/watcher.h"
@@ -116,6 +117,7 @@ absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
   srv::WatcherOptions o;
   o.dirs = c.watch_dirs;
   o.output_dir = c.watch_output;
+  o.output_pattern = c.default_output_dir;
   o.poll = absl::Seconds(c.watch_poll_seconds);
   o.mode = c.watch_mode == "poll"      ? srv::WatchMode::kPoll
            : c.watch_mode == "inotify" ? srv::WatchMode::kInotify
@@ -212,6 +214,15 @@ int Run(int argc, char** argv) {
   if (!policy.ok()) {
     Log(spdlog::level::err, std::string(policy.status().message()));
     return 2;
+  }
+  if (!config->default_output_dir.empty()) {
+    if (absl::Status s = srv::CheckOutputPattern(config->default_output_dir, *policy,
+                                                 "default-output-dir");
+        !s.ok()) {
+      Log(spdlog::level::err, std::string(s.message()));
+      return 2;
+    }
+    service_options.default_output_pattern = config->default_output_dir;
   }
   // Job logs and metrics (server/observability.h); binds --metrics-listen.
   auto obs = srv::Observability::Create(*config);

@@ -125,6 +125,7 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     if (name == "listen") c.listen = value;
     else if (name == "input-root") c.input_roots.push_back(value);
     else if (name == "output-root") c.output_roots.push_back(value);
+    else if (name == "default-output-dir") c.default_output_dir = value;
     else if (name == "workers") s = number(&c.workers, 1);
     else if (name == "queue-capacity") s = number(&c.queue_capacity, 1);
     else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);

@@ -13,6 +13,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::vector<std::string> input_roots;   // allowed checkpoint / validate folders
   std::vector<std::string> output_roots;  // allowed export destinations
+  // Destination of a request without output_dir (output_pattern.h); empty:
+  // <run>/hf/<run>_<step> beside the checkpoints.
+  std::string default_output_dir;
   int workers = 1;                        // concurrent jobs
   int queue_capacity = 16;                // waiting jobs beyond this: RESOURCE_EXHAUSTED
   std::string state_dir;                  // job journal; empty = none
@@ -45,6 +48,11 @@ inline constexpr char kServerUsage[] =
     "  --listen HOST:PORT     default 127.0.0.1:50051 (port 0: pick one; printed on stdout)\n"
     "  --input-root DIR       checkpoints may be read only below these (repeatable, required)\n"
     "  --output-root DIR      exports may be written only below these (repeatable, required)\n"
+    "  --default-output-dir PATTERN  destination of a request without output_dir, under an\n"
+    "                         output root; {run} and {step} are replaced by the run's and the\n"
+    "                         checkpoint's folder names (e.g. /exports/{run}/{run}_{step});\n"
+    "                         default <run>/hf/<run>_<step> beside the checkpoint. Watch mode\n"
+    "                         uses it too when --watch-output is not given\n"
     "  --workers N            jobs run at once (default 1)\n"
     "  --queue-capacity N     jobs waiting beyond this are refused (default 16)\n"
     "  --state-dir DIR        job journal (jobs survive restarts)\n"
@@ -63,7 +71,8 @@ inline constexpr char kServerUsage[] =
     "watch mode (sidecar): export every finished training step once\n"
     "  --watch DIR            a run's output dir, its model_checkpoints/ or checkpoints/\n"
     "                         folder, or a folder of runs (repeatable; inside an input root)\n"
-    "  --watch-output DIR     exports go to DIR/<run>_<step> (default <run>/hf/<run>_<step>)\n"
+    "  --watch-output DIR     exports go to DIR/<run>_<step> (default: --default-output-dir,\n"
+    "                         else <run>/hf/<run>_<step>)\n"
     "  --watch-poll-seconds N rescan interval, and how long a step must stay unchanged\n"
     "                         before it counts as finished (default 10)\n"
     "  --watch-mode auto|inotify|poll   auto: inotify + periodic rescans (default);\n"

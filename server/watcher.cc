@@ -15,6 +15,7 @@
 #include "core/export/exporter.h"
 #include "core/export/manifest.h"
 #include "core/neobert/output_location.h"
+#include "server/output_pattern.h"
 
 namespace neobert::server {
 namespace fs = std::filesystem;
@@ -128,8 +129,9 @@ void Watcher::Start() {
       absl::StrCat("watch: following ", dirs, " (mode ", ModeName(options_.mode),
                    inotify_fd_ >= 0 ? ", inotify" : ", polling", ", every ",
                    absl::FormatDuration(options_.poll), "), exports to ",
-                   options_.output_dir.empty() ? "<run>/hf/<run>_<step>"
-                                               : options_.output_dir + "/<run>_<step>"));
+                   !options_.output_dir.empty()       ? options_.output_dir + "/<run>_<step>"
+                   : !options_.output_pattern.empty() ? options_.output_pattern
+                                                      : "<run>/hf/<run>_<step>"));
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -231,7 +233,9 @@ std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
       continue;
     }
     std::string dest;
-    if (options_.output_dir.empty()) {
+    if (options_.output_dir.empty() && !options_.output_pattern.empty()) {
+      dest = ExpandOutputPattern(options_.output_pattern, step.run_name, absl::StrCat(step.step));
+    } else if (options_.output_dir.empty()) {
       auto d = core::DefaultOutputDir(*ckpt);
       if (!d.ok()) {
         give_up(d.status());

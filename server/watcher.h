@@ -76,6 +76,9 @@ struct WatcherOptions {
   // Exports go to <output_dir>/<run>_<step>; empty: the default destination
   // <run>/hf/<run>_<step> (reference §1.7). Must lie in an output root.
   std::string output_dir;
+  // Used when output_dir is empty: a --default-output-dir pattern
+  // (output_pattern.h, already checked) filled with the step's run and step.
+  std::string output_pattern;
   // Periodic rescan interval, and the settle interval of a step dir.
   absl::Duration poll = absl::Seconds(10);
   WatchMode mode = WatchMode::kAuto;
