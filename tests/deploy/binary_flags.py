@@ -16,6 +16,14 @@ BINARIES = (SERVER, CLIENT)
 # remote_commands.cc); export and validate run in-process unless --server (or
 # $NEOBERT_EXPORT_SERVER) is given.
 REMOTE_ONLY = {"submit", "watch", "jobs", "cancel", "health"}
+
+# Server flags deploy/ uses that another branch is adding, each with where it
+# comes from. While a flag here is missing from --help it is accepted; once
+# it is there the deploy test asks for it to be taken off this list (the lead
+# empties it when merging those branches).
+PENDING_SERVER_FLAGS = {
+    "max-attempts": "issue 11, the job store (store branch): deploy/overlays/scale-out",
+}
 LOCAL_OR_REMOTE = {"export", "validate"}
 
 _LONG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
@@ -105,7 +113,7 @@ def unknown_flags(flags, argv, env=None):
             break
         if a.startswith("--"):
             name = a[2:].split("=", 1)[0]
-            if name not in known:
+            if name not in known and not (binary == SERVER and name in PENDING_SERVER_FLAGS):
                 problems.append(f"{binary}: unknown flag --{name}")
         elif re.fullmatch(r"-[a-zA-Z]", a) and a[1] not in short:
             problems.append(f"{binary}: unknown option {a}")
