@@ -1,19 +1,25 @@
-"""Checks the Dockerfile without a Docker engine.
+"""Checks the Dockerfile without building it (scripts/image-test.sh builds it).
 
 Usage: test_dockerfile.py BIN_DIR   (the build's bin/, holding both binaries)
 
 - every apt package it names exists (apt-cache show; the lists are there
   because scripts/setup.sh ran apt-get update on a CI machine);
-- the build stage is Debian 12 and builds the way CI does: scripts/setup.sh,
-  then scripts/build.sh, the same script scripts/test.sh (CI) runs; no cmake
-  command of its own;
-- the runtime stage installs the package of every shared library the built
-  binaries and the engine library they dlopen link directly (readelf NEEDED
-  -> ldconfig -> dpkg -S), COPYs both binaries from build/bin and the engine
-  library to where the loader looks (core/engine/backend.h), runs as a numeric non-root USER, EXPOSEs 50051,
-  has a HEALTHCHECK running `neobert-export health` at the listen port, and
-  its ENTRYPOINT/CMD and HEALTHCHECK flags are real flags (--help);
-- .dockerignore keeps build trees, node_modules and .git out of the context.
+- stages: the variant is a --target (runtime-cpu, runtime-cuda), never a
+  stage named by a build argument (buildah cannot build that); the CPU
+  stages come first and the last stage is the CPU image;
+- build stages: Debian 12, `scripts/setup.sh --build-only` (whose list holds
+  no test packages), scripts/build.sh (the script scripts/test.sh, i.e. CI,
+  builds with) for the two binaries only, then `cmake --install` into
+  /out/usr/local; no cmake build of its own;
+- runtime stages: COPY that install tree to /usr/local (the engine library
+  in lib/neobert-export/, where the loader looks), the package of every
+  shared library the built binaries and the engine library link directly
+  (readelf NEEDED -> ldconfig -> dpkg -S), a numeric non-root USER, EXPOSE
+  50051, a HEALTHCHECK running `neobert-export health` at the listen port,
+  ENTRYPOINT/CMD and HEALTHCHECK flags that are real flags (--help); no
+  NVIDIA_VISIBLE_DEVICES;
+- .ci/run runs scripts/image-test.sh; .dockerignore keeps build trees,
+  node_modules and .git out of the context.
 """
 import json
 import os
@@ -118,8 +124,6 @@ def apt_packages(all_stages):
 
 
 ENGINE_LIBRARY = "libneobert_engine_torch.so"
-# core/engine/backend_loader.cc looks next to the executable, then here.
-ENGINE_LIBRARY_DIR = "/usr/local/lib/neobert-export/"
 
 
 def needed_packages(bin_dir):
@@ -164,50 +168,83 @@ def main():
     pkgs = apt_packages(all_stages)
     if not pkgs:
         problem("found no apt packages in the Dockerfile (parser out of date?)")
+    # One apt-cache call for all of them (each call reloads apt's cache: seconds on a busy machine).
+    r = subprocess.run(["apt-cache", "show", *sorted(pkgs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    known = set(re.findall(r"^Package: (\S+)$", r.stdout, re.M))
     for p, where in sorted(pkgs.items()):
-        r = subprocess.run(["apt-cache", "show", p], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0 or f"Package: {p}\n" not in r.stdout:
-            problem(f"apt package {p} ({where}) does not exist: {r.stdout.strip()[:200]}")
+        if p not in known:
+            problem(f"apt package {p} ({where}) does not exist (apt-cache show knows no such package)")
 
-    # --- the LibTorch variants the build argument selects
-    variant = global_args.get("TORCH_VARIANT")
-    if variant != "cpu":
-        problem(f"ARG TORCH_VARIANT should default to cpu, not {variant!r}")
-    for v in ("cpu", "cuda"):
-        if f"torch-{v}" not in named:
-            problem(f"no stage torch-{v} for TORCH_VARIANT={v}")
-    if not any(s["base"] == "torch-${TORCH_VARIANT}" for s in all_stages):
-        problem("no stage FROM torch-${TORCH_VARIANT}: the build argument selects nothing")
+    # --- stages: the variant is a --target (buildah cannot pick a stage by an ARG)
+    order = [s["name"] for s in all_stages]
+    expected = ["build-base", "build-cpu", "runtime-base", "runtime-cpu", "torch-cuda", "build-cuda",
+                "runtime-cuda", "default"]
+    if order != expected:
+        problem(f"stages {order}, expected {expected} (the CPU stages before the CUDA ones: buildah "
+                "does not skip unused stages before its --target; the last one is `docker build .`'s)")
+    for st in all_stages:
+        if "${" in st["base"] and st["base"] != "${TORCH_IMAGE}":
+            problem(f"stage {st['name']} is FROM {st['base']}: a stage named by a build argument "
+                    "does not build with buildah")
+    if all_stages and all_stages[-1]["base"] != "runtime-cpu":
+        problem(f"the last stage is FROM {all_stages[-1]['base']}, expected runtime-cpu (the default image)")
 
-    # --- build stage: Debian 12, setup.sh, build.sh
-    build = named.get("build")
-    if build is None:
-        problem("no stage named 'build'")
-    else:
-        if build["resolved"] != "debian:12":
-            problem(f"build stage is FROM {build['resolved']}, expected debian:12")
-        runs = [r for w, r in build["instrs"] if w == "RUN"]
-        setup_i = next((i for i, r in enumerate(runs) if "scripts/setup.sh" in r), None)
-        build_i = next((i for i, r in enumerate(runs) if re.search(r"scripts/build\.sh\b", r)), None)
-        if setup_i is None:
-            problem("build stage does not run scripts/setup.sh")
-        if build_i is None:
-            problem("build stage does not run scripts/build.sh")
-        if setup_i is not None and build_i is not None and setup_i > build_i:
-            problem("build stage runs build.sh before setup.sh")
-        copies = " ".join(r for w, r in build["instrs"] if w == "COPY")
-        if "scripts/setup.sh" not in copies and not re.search(r"(^|\s)\.\s", copies + " "):
-            problem("build stage never COPYs scripts/setup.sh")
-        if build_i is not None:
-            for tgt in binary_flags.BINARIES:
-                if not re.search(rf"build\.sh[^;&|]*\b{re.escape(tgt)}(\s|$|;)", runs[build_i]):
-                    problem(f"build stage's build.sh call does not build {tgt}")
+    def chain(name):
+        """Instructions of a stage and the stages it is FROM, base first."""
+        st = named.get(name)
+        if st is None:
+            return []
+        return (chain(st["base"]) if st["base"] in named else []) + st["instrs"]
+
+    def resolved_base(name):
+        st = named[name]
+        return resolved_base(st["base"]) if st["base"] in named else st["resolved"]
+
+    # --- build stages: Debian 12, setup.sh --build-only, build.sh, cmake --install
+    if "build-base" in named:
+        if resolved_base("build-base") != "debian:12":
+            problem(f"build-base is FROM {resolved_base('build-base')}, expected debian:12")
+        runs = [r for w, r in named["build-base"]["instrs"] if w == "RUN"]
+        if not any(re.search(r"scripts/setup\.sh --build-only", r) for r in runs):
+            problem("build-base does not run scripts/setup.sh --build-only (the compile's packages only)")
+    for name in ("build-cpu", "build-cuda"):
+        if name not in named:
+            continue
+        runs = [r for w, r in named[name]["instrs"] if w == "RUN"]
+        build = next((r for r in runs if re.search(r"scripts/build\.sh\b", r)), None)
+        if build is None:
+            problem(f"{name} does not run scripts/build.sh")
+            continue
+        for tgt in binary_flags.BINARIES:
+            if not re.search(rf"build\.sh[^;&|]*\b{re.escape(tgt)}(\s|$|;)", build):
+                problem(f"{name}'s build.sh call does not build {tgt}")
+        if "-DNEOBERT_BUILD_TESTS=OFF" not in build or "-DNEOBERT_BUILD_BENCH=OFF" not in build:
+            problem(f"{name} compiles tests or benchmarks (CMAKE_ARGS -DNEOBERT_BUILD_TESTS=OFF "
+                    "-DNEOBERT_BUILD_BENCH=OFF)")
+        if not re.search(r"cmake --install build --prefix /out/usr/local", build):
+            problem(f"{name} does not install with `cmake --install build --prefix /out/usr/local`")
     dockerfile = read("Dockerfile")
     if re.search(r"^\s*[^#\n]*\bcmake\s+(-S|--build|-B)", dockerfile, re.M):
         problem("the Dockerfile runs cmake itself; it must build only through scripts/build.sh")
-    # CI's side of the lockstep: .ci/run -> scripts/test.sh -> scripts/build.sh.
-    if "scripts/test.sh" not in read(".ci/run"):
+    if re.search(r"^\s*ENV\b.*NVIDIA_VISIBLE_DEVICES", dockerfile, re.M):
+        problem("the Dockerfile sets NVIDIA_VISIBLE_DEVICES: every container would see the node's GPUs")
+    # setup.sh's build-only list holds no test tooling.
+    setup = read("scripts/setup.sh")
+    m = re.search(r"^BUILD_PACKAGES=\((.*?)\)", setup, re.S | re.M)
+    if not m:
+        problem("scripts/setup.sh has no BUILD_PACKAGES list")
+    else:
+        build_pkgs = set(m.group(1).split())
+        for p in ("python3-torch", "clang", "libgtest-dev", "nodejs", "npm", "git"):
+            if p in build_pkgs:
+                problem(f"scripts/setup.sh BUILD_PACKAGES holds the test package {p}")
+    # CI's side of the lockstep: .ci/run -> scripts/test.sh -> scripts/build.sh, and the image test.
+    ci = read(".ci/run")
+    if "scripts/test.sh" not in ci:
         problem(".ci/run no longer runs scripts/test.sh")
+    if "scripts/image-test.sh" not in ci:
+        problem(".ci/run does not build and run the image (scripts/image-test.sh)")
     test_sh = read("scripts/test.sh")
     if not re.search(r"^[^#\n]*scripts/build\.sh", test_sh, re.M):
         problem("scripts/test.sh does not build through scripts/build.sh")
@@ -219,32 +256,26 @@ def main():
     if not re.search(r"^cmake -S .* -B ", build_sh, re.M) or not re.search(r"^cmake --build ", build_sh, re.M):
         problem("scripts/build.sh does not configure and build with cmake")
 
-    # --- runtime stage
-    rt = all_stages[-1]
-    if rt["resolved"] != "debian:12-slim":
-        problem(f"runtime (last) stage is FROM {rt['resolved']}, expected debian:12-slim")
+    # --- runtime stages (runtime-cpu is what CI builds and runs; runtime-cuda mirrors it)
+    rt = {"instrs": chain("runtime-cpu"), "args": {}}
+    for name in ("runtime-base", "runtime-cpu"):
+        rt["args"].update(named.get(name, {}).get("args", {}))
+    if "runtime-base" in named and resolved_base("runtime-base") != "debian:12-slim":
+        problem(f"runtime-base is FROM {resolved_base('runtime-base')}, expected debian:12-slim")
     ri = rt["instrs"]
-    users = [r for w, r in ri if w == "USER"]
-    uid = users[-1].split(":")[0] if users else ""
-    if not uid.isdigit() or int(uid) == 0:
-        problem(f"runtime USER {uid!r} must be a numeric non-root uid (Kubernetes runAsNonRoot checks it)")
+    for name in ("runtime-cpu", "runtime-cuda"):
+        users = [r for w, r in named.get(name, {}).get("instrs", []) if w == "USER"]
+        uid = users[-1].split(":")[0] if users else ""
+        if not uid.isdigit() or int(uid) == 0:
+            problem(f"{name}: USER {uid!r} must be a numeric non-root uid (Kubernetes runAsNonRoot checks it)")
+        copies = [r for w, r in named.get(name, {}).get("instrs", []) if w == "COPY"]
+        src = "build-cpu" if name == "runtime-cpu" else "build-cuda"
+        if f"--from={src} /out/usr/local/ /usr/local/" not in copies:
+            problem(f"{name} does not COPY --from={src} /out/usr/local/ /usr/local/ (the cmake --install tree: "
+                    f"bin/ and lib/neobert-export/, where the engine loader looks)")
     exposed = {int(p.split("/")[0]) for w, r in ri if w == "EXPOSE" for p in r.split()}
     if 50051 not in exposed:
         problem(f"EXPOSE {sorted(exposed)} lacks 50051")
-    copies = [r for w, r in ri if w == "COPY"]
-    for b in binary_flags.BINARIES:
-        if not any(c.startswith("--from=build ") and re.search(rf"build/bin/{re.escape(b)}(\s|$)", c)
-                   for c in copies):
-            problem(f"runtime stage does not COPY --from=build .../build/bin/{b}")
-    binary_dirs = {c.split()[-1] for c in copies
-                   if any(re.search(rf"build/bin/{re.escape(b)}(\s|$)", c) for b in binary_flags.BINARIES)}
-    if binary_dirs != {"/usr/local/bin/"}:
-        problem(f"the binaries are copied to {sorted(binary_dirs)}, expected /usr/local/bin/ "
-                f"(the engine library is looked for at <exe dir>/../lib/neobert-export/)")
-    if not any(c.startswith("--from=build ") and re.search(rf"build/bin/{re.escape(ENGINE_LIBRARY)}\s", c)
-               and c.split()[-1] == ENGINE_LIBRARY_DIR for c in copies):
-        problem(f"runtime stage does not COPY --from=build .../build/bin/{ENGINE_LIBRARY} "
-                f"{ENGINE_LIBRARY_DIR}")
     entry = [exec_form(r) for w, r in ri if w == "ENTRYPOINT"]
     cmd = [exec_form(r) for w, r in ri if w == "CMD"]
     if not entry or entry[-1] != [binary_flags.SERVER]:
@@ -294,7 +325,7 @@ def main():
             print("  " + p)
         sys.exit(1)
     print(f"Dockerfile OK: {len(pkgs)} apt packages exist, runtime covers "
-          f"{len(runtime_pkgs)} packages, build = setup.sh + build.sh")
+          f"{len(runtime_pkgs)} packages, build = setup.sh --build-only + build.sh + cmake --install")
 
 
 if __name__ == "__main__":
