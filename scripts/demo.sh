@@ -2,6 +2,8 @@
 # The README's first command: installs dependencies, builds, generates a small
 # NeoBERT checkpoint exactly as the trainer writes it (real torch.save, real HF
 # tokenizer), exports it to a Hugging Face folder, and checks the export.
+# Run it as root (sudo need not be installed) or as a user who has sudo:
+# scripts/setup.sh uses sudo for apt-get only when it is not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
