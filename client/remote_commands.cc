@@ -219,6 +219,7 @@ int FollowStream(grpc::ClientReaderInterface<pb::JobEvent>* reader, bool json, p
                               last.has_error() ? &last.error() : nullptr);
   if (json) {
     std::cout << OutcomeJson(o).dump() << std::endl;
+    if (!o.error.ok()) std::cerr << "error: " << o.error.message() << "\n";  // as in-process
   } else {
     PrintOutcomeText(o);
   }
