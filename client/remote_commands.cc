@@ -178,7 +178,9 @@ void PrintEventJson(const pb::JobEvent& e, const std::string& stage_seen, pb::Jo
 // Relays one event stream to the terminal. Returns the exit code, or
 // kExitInterrupted when `guard` saw a Ctrl-C (the stream was cancelled
 // locally). `job_id` receives the job's id as soon as an event names it.
-int FollowStream(grpc::ClientReaderInterface<pb::JobEvent>* reader, bool json, pb::JobKind kind,
+// `kind_of` tells the job's kind (events do not carry it) when it is needed.
+using KindOf = std::function<pb::JobKind(const std::string& job_id)>;
+int FollowStream(grpc::ClientReaderInterface<pb::JobEvent>* reader, bool json, const KindOf& kind_of,
                  const InterruptGuard& guard, std::string* job_id) {
   ProgressPrinter printer(ProgressPrinter::ChooseMode(false));
   pb::JobEvent e, last;
@@ -205,16 +207,19 @@ int FollowStream(grpc::ClientReaderInterface<pb::JobEvent>* reader, bool json, p
   // After the final event the stream's status is the job's (the event has
   // it all); before it, the stream broke.
   if (!got_final) {
-    Outcome o;
-    o.kind = kind == pb::VALIDATE ? "validate" : "export";
-    o.job_id = *job_id;
-    o.error = status.ok() ? absl::InternalError("the stream ended without a result")
-                          : FromGrpcStatus(status);
-    if (json) std::cout << OutcomeJson(o).dump() << std::endl;
-    return status.ok() ? (std::cerr << "error: the stream ended without a result\n", kExitFailed)
-                       : ReportRpcError("job stream", status);
+    const absl::Status error = status.ok() ? absl::InternalError("the stream ended without a result")
+                                           : FromGrpcStatus(status);
+    if (json) {
+      Outcome o;
+      o.kind = !job_id->empty() && kind_of(*job_id) == pb::VALIDATE ? "validate" : "export";
+      o.job_id = *job_id;
+      o.error = error;
+      std::cout << OutcomeJson(o).dump() << std::endl;
+    }
+    if (status.ok()) std::cerr << "error: the stream ended without a result\n";
+    return status.ok() ? kExitFailed : ReportRpcError("job stream", status);
   }
-  const Outcome o = OutcomeOf(last.job_id(), last.state(), kind,
+  const Outcome o = OutcomeOf(last.job_id(), last.state(), kind_of(last.job_id()),
                               last.has_result() ? &last.result() : nullptr,
                               last.has_error() ? &last.error() : nullptr);
   if (json) {
@@ -232,7 +237,7 @@ using StreamStarter = std::function<std::unique_ptr<grpc::ClientReaderInterface<
 // Follows a job to its end, handling Ctrl-C (see the file comment). `start`
 // opens the first stream; after a cancel the job is followed with WatchJob.
 // `guard` must have been created before the session connected.
-int FollowJob(Session& s, InterruptGuard& guard, pb::JobKind kind, StreamStarter start) {
+int FollowJob(Session& s, InterruptGuard& guard, const KindOf& kind_of, StreamStarter start) {
   std::string job_id;
   bool cancel_sent = false;
   for (;;) {
@@ -240,7 +245,7 @@ int FollowJob(Session& s, InterruptGuard& guard, pb::JobKind kind, StreamStarter
     PrepareContext(s.target, &ctx);
     guard.Arm(&ctx);
     auto reader = start(&ctx);
-    int rc = FollowStream(reader.get(), s.json(), kind, guard, &job_id);
+    int rc = FollowStream(reader.get(), s.json(), kind_of, guard, &job_id);
     guard.Disarm();
     if (rc != kExitInterrupted) return rc;
     if (job_id.empty() || cancel_sent) {
@@ -337,7 +342,8 @@ int RunRemoteExport(const std::vector<std::string>& args) {
   if (int rc = Open(args, ExportFlags(), kExportUsage, 1, &s); rc >= 0) return rc;
   pb::ExportRequest req;
   if (int rc = BuildExportRequest(s.parsed, &req); rc >= 0) return rc;
-  return FollowJob(s, guard, pb::EXPORT, [&](grpc::ClientContext* ctx) {
+  return FollowJob(s, guard, [](const std::string&) { return pb::EXPORT; },
+                   [&](grpc::ClientContext* ctx) {
     return s.conn.stub->ExportCheckpoint(ctx, req);
   });
 }
@@ -370,7 +376,8 @@ int RunRemoteValidate(const std::vector<std::string>& args) {
   req.set_source_dir(Absolute(s.parsed.Value("source").value_or("")));
   req.set_device(s.parsed.Value("device").value_or(""));
   req.set_strict(s.parsed.Has("strict"));
-  return FollowJob(s, guard, pb::VALIDATE, [&](grpc::ClientContext* ctx) {
+  return FollowJob(s, guard, [](const std::string&) { return pb::VALIDATE; },
+                   [&](grpc::ClientContext* ctx) {
     return s.conn.stub->ValidateExport(ctx, req);
   });
 }
@@ -386,17 +393,16 @@ int RunWatch(const std::vector<std::string>& args) {
   }
   pb::WatchJobRequest req;
   req.set_job_id(s.parsed.positional[0]);
-  pb::Job job;
-  {
+  // Looked up once the stream has ended (a failed lookup: export).
+  auto kind_of = [&s](const std::string& id) {
     grpc::ClientContext ctx;
     PrepareUnary(s.target, &ctx);
     pb::GetJobRequest get;
-    get.set_job_id(req.job_id());
-    if (grpc::Status st = s.conn.stub->GetJob(&ctx, get, &job); !st.ok()) {
-      return ReportRpcError("watch", st);
-    }
-  }
-  return FollowJob(s, guard, job.kind(), [&](grpc::ClientContext* ctx) {
+    get.set_job_id(id);
+    pb::Job job;
+    return s.conn.stub->GetJob(&ctx, get, &job).ok() ? job.kind() : pb::EXPORT;
+  };
+  return FollowJob(s, guard, kind_of, [&](grpc::ClientContext* ctx) {
     return s.conn.stub->WatchJob(ctx, req);
   });
 }
