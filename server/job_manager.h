@@ -7,8 +7,10 @@
 // taken after mu_ (or alone), never before it.
 //
 // Idempotency: a request with an idempotency key returns the job that first
-// used the key, whatever its state (reusing a key for a different request is
-// INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
+// used the key, whatever its state, except that a key whose job ended with a
+// retryable error (core::DetailsOf(error).retryable: the server stopped under
+// it, an I/O error) starts a new job under the key (reusing a key for a
+// different request is INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
 // RUNNING, or (exports only) SUCCEEDED with its destination still present
 // returns that job (with overwrite set, only QUEUED/RUNNING); otherwise (FAILED/CANCELLED/INTERRUPTED, or a finished
 // validation) it starts a new one.
