@@ -2,6 +2,7 @@
 // its partial result; WatchJob resumes after a sequence; an idempotency key
 // whose job failed retryably runs again; a job stopped by the shutdown is
 // INTERRUPTED (retryable), one stopped by CancelJob is CANCELLED.
+#include <filesystem>
 #include <thread>
 
 #include "core/export/exporter.h"
@@ -161,6 +162,48 @@ TEST(JobOutcome, ShutdownInterruptsCancelJobCancels) {
     EXPECT_EQ(reason(id).reason, core::ErrorReason::kInterrupted) << id;
     EXPECT_TRUE(reason(id).retryable);
   }
+}
+
+TEST(JobOutcome, JournalKeepsReasonsAndPartialResults) {
+  const std::string dir = testing::MakeTempDir("journal-reasons");
+  ASSERT_FALSE(dir.empty());
+  std::string id;
+  {
+    JobManagerOptions o;
+    o.state_dir = dir;
+    o.runner = [](const JobSpec&, core::ProgressSink& sink, const core::CancelToken&)
+        -> absl::StatusOr<core::ExportResult> {
+      core::ExportResult partial;
+      partial.warnings.push_back("kept");
+      sink.OnPartialResult(partial);
+      return core::WithRetryDelay(
+          core::MakeError(core::ErrorReason::kValidationFailed, "no", {{"check", "manifest"}}),
+          absl::Seconds(3));
+    };
+    auto jobs = JobManager::Create(std::move(o));  // inline executor: runs at Submit
+    ASSERT_TRUE(jobs.ok());
+    JobSpec spec;
+    spec.kind = JobKind::kValidate;
+    spec.validate_dir = "/out/x";
+    spec.validate_strict = true;
+    auto job = (*jobs)->Submit(spec);
+    ASSERT_TRUE(job.ok());
+    id = job->id;
+  }
+  JobManagerOptions o;
+  o.state_dir = dir;
+  auto reopened = JobManager::Create(std::move(o));
+  ASSERT_TRUE(reopened.ok());
+  auto job = (*reopened)->Get(id);
+  ASSERT_TRUE(job.ok());
+  const core::ErrorDetails d = core::DetailsOf(job->error);
+  EXPECT_EQ(d.reason, core::ErrorReason::kValidationFailed);  // not the code's default
+  EXPECT_EQ(d.metadata.at("check"), "manifest");
+  EXPECT_EQ(d.retry_delay, absl::Seconds(3));
+  EXPECT_TRUE(job->spec.validate_strict);
+  ASSERT_TRUE(job->result.has_value());
+  EXPECT_EQ(job->result->warnings, std::vector<std::string>{"kept"});
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
