@@ -119,7 +119,7 @@ class DeployConfigTest(unittest.TestCase):
             # The token is required: the same command without it is refused.
             i = job.index("--token-file")
             r = self.run_cmd(job[:i] + job[i + 2:])
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertEqual(r.returncode, 5, r.stdout + r.stderr)
             self.assertIn("missing 'authorization: Bearer <token>'", r.stdout + r.stderr)
         finally:
             self.assertEqual(server.stop(), 0)
