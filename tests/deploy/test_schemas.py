@@ -6,14 +6,18 @@ Usage: test_schemas.py NODE
 - every YAML file under deploy/ has a role in some kustomization (resource,
   strategic-merge patch, JSON patch, kustomization); resources are validated
   whole, strategic-merge patches with required fields allowed to be missing;
-  kustomization.yaml files and JSON patches are checked by kustomize itself
-  when it builds (it rejects unknown kustomization fields and bad patch paths);
+  kustomization.yaml files are checked by kustomize itself when it builds
+  (every renderer rejects an unknown kustomization field: tested), JSON
+  patches here (RFC 6902 members only; kustomize ignores extra ones) and by
+  kustomize (bad ops and paths);
 - every kustomization root is built (deploy_files.py: Debian's kubectl, and a
   current one when present, which must agree) and each output validated;
 - planted errors fail: a copy of deploy/ with `replicas: "one"` in the base
   Deployment, and one with an unknown container field in the gpu overlay's
   patch, each fail with the path of the error, in the raw file and in every
-  build output that carries it.
+  build output that carries it; so do an unknown top-level field, a YAML
+  file no kustomization names, an unknown kustomization field and an
+  unknown JSON patch member.
 The validator is tests/deploy/validate_schemas.mjs (npm kubernetes-models).
 """
 import json
@@ -50,6 +54,29 @@ def strip_patch_directives(value):
     return value
 
 
+# RFC 6902: the members each operation has (kustomize ignores others).
+JSON_PATCH_MEMBERS = {"add": {"path", "value"}, "replace": {"path", "value"}, "test": {"path", "value"},
+                      "remove": {"path"}, "move": {"from", "path"}, "copy": {"from", "path"}}
+
+
+def json_patch_problems(where, docs):
+    """Problems of a JSON patch file: one list of operations, each with its
+    members and no others."""
+    if len(docs) != 1 or not isinstance(docs[0], list):
+        return [f"{where}: a JSON patch is one YAML list of operations"]
+    problems = []
+    for i, op in enumerate(docs[0]):
+        members = JSON_PATCH_MEMBERS.get(op.get("op")) if isinstance(op, dict) else None
+        if members is None:
+            problems.append(f"{where}/{i}: not a JSON patch operation ({op!r})")
+            continue
+        for k in sorted(set(op) - members - {"op"}):
+            problems.append(f'{where}/{i}/{k}: unknown field "{k}" (a {op["op"]} operation has {sorted(members)})')
+        for k in sorted(members - set(op)):
+            problems.append(f"{where}/{i}: {op['op']} without {k}")
+    return problems
+
+
 def check_tree(deploy):
     """(problems, number of objects validated) for a deploy/ tree."""
     problems, items = [], []
@@ -63,6 +90,8 @@ def check_tree(deploy):
                 if role == "smp":
                     d = strip_patch_directives(d)
                 items.append({"where": f"{f}#{i}", "doc": d, "partial": role == "smp"})
+        elif role == "json6902":
+            problems += json_patch_problems(f, deploy_files.load_yaml(os.path.join(deploy, f)))
     outputs, render_problems = deploy_files.render_all(deploy)
     problems += render_problems
     for root, docs in outputs.items():
@@ -126,6 +155,18 @@ class SchemaTest(unittest.TestCase):
         with open(os.path.join(tree, "base", "stray.yaml"), "w") as fh:
             fh.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
         self.assertIn("base/stray.yaml: named by no kustomization.yaml (resources or patches)", check_tree(tree)[0])
+
+    def test_planted_unknown_fields_in_kustomizations_and_json_patches_fail(self):
+        # kustomize itself (every renderer) refuses an unknown kustomization field.
+        problems = self.planted("base/kustomization.yaml", "resources:\n", "resourcez: []\nresources:\n")
+        for _, kubectl in deploy_files.renderers():
+            self.assertTrue(any(p.startswith(f"kubectl kustomize base ({kubectl}) failed")
+                                and "unknown field" in p and "resourcez" in p for p in problems), problems)
+        # An operation member kustomize would ignore.
+        problems = self.planted("overlays/gpu/device-auto.yaml", "  value: auto\n",
+                                "  value: auto\n  valeu: cpu\n")
+        self.assertIn('overlays/gpu/device-auto.yaml/1/valeu: unknown field "valeu" (a add operation has '
+                      "['path', 'value'])", problems)
 
 
 if __name__ == "__main__":
