@@ -50,13 +50,6 @@ struct LayerWeights {
   at::Tensor attn_norm_w, attn_norm_b, ffn_norm_w, ffn_norm_b;  // biases: LayerNorm only
 };
 
-// Same storage, same window, same dtype: one tensor can serve both names.
-bool SameView(const format::TensorEntry& a, const format::TensorEntry& b) {
-  return a.storage.source == b.storage.source && a.storage.offset == b.storage.offset &&
-         a.storage.key == b.storage.key && a.dtype == b.dtype && a.shape == b.shape &&
-         a.strides == b.strides && a.storage_offset == b.storage_offset;
-}
-
 std::vector<float> ToFloatVector(const at::Tensor& t) {
   at::Tensor c = t.to(c10::Device(c10::kCPU), at::kFloat).contiguous();
   std::vector<float> out(static_cast<size_t>(c.numel()));
@@ -228,8 +221,11 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
         impl->device_.str(), " (", e.what_without_backtrace(), "); use float32"));
   }
 
-  auto load = [&](const std::string& name, at::Tensor* out) -> absl::Status {
-    auto it = tensors.find(name);
+  // Tensor names come from the table (tensor_table.h); `layer` only for
+  // per-layer roles.
+  using core::TensorRole;
+  auto load = [&](TensorRole role, at::Tensor* out, int64_t layer = 0) -> absl::Status {
+    auto it = tensors.find(core::TensorName(role, layer));
     if (it == tensors.end()) return absl::OkStatus();  // absent optional (biases)
     absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device_);
     if (!t.ok()) return t.status();
@@ -239,32 +235,33 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   absl::Status st;
   {
     c10::InferenceMode guard;
-    st.Update(load("model.encoder.weight", &impl->embed));
-    st.Update(load("model.positional_embedding.weight", &impl->pos_embed));
+    st.Update(load(TensorRole::kEmbedding, &impl->embed));
+    st.Update(load(TensorRole::kPositionalEmbedding, &impl->pos_embed));
     impl->layers.resize(static_cast<size_t>(spec.num_hidden_layers));
     const bool swiglu = spec.hidden_act == "swiglu";
     for (int64_t i = 0; i < spec.num_hidden_layers && st.ok(); ++i) {
-      const std::string p = core::LayerPrefix(i);
       LayerWeights& L = impl->layers[static_cast<size_t>(i)];
-      st.Update(load(p + "qkv.weight", &L.qkv));
-      st.Update(load(p + "wo.weight", &L.wo));
-      st.Update(load(p + (swiglu ? "ffn.w1.weight" : "ffn.0.weight"), &L.ffn_in));
-      if (swiglu) st.Update(load(p + "ffn.w2.weight", &L.ffn_up));
-      st.Update(load(p + (swiglu ? "ffn.w3.weight" : "ffn.2.weight"), &L.ffn_out));
-      st.Update(load(p + "attention_norm.weight", &L.attn_norm_w));
-      st.Update(load(p + "attention_norm.bias", &L.attn_norm_b));
-      st.Update(load(p + "ffn_norm.weight", &L.ffn_norm_w));
-      st.Update(load(p + "ffn_norm.bias", &L.ffn_norm_b));
+      st.Update(load(TensorRole::kQkv, &L.qkv, i));
+      st.Update(load(TensorRole::kWo, &L.wo, i));
+      st.Update(load(swiglu ? TensorRole::kFfnW1 : TensorRole::kFfn0, &L.ffn_in, i));
+      if (swiglu) st.Update(load(TensorRole::kFfnW2, &L.ffn_up, i));
+      st.Update(load(swiglu ? TensorRole::kFfnW3 : TensorRole::kFfn2, &L.ffn_out, i));
+      st.Update(load(TensorRole::kAttentionNorm, &L.attn_norm_w, i));
+      st.Update(load(TensorRole::kAttentionNormBias, &L.attn_norm_b, i));
+      st.Update(load(TensorRole::kFfnNorm, &L.ffn_norm_w, i));
+      st.Update(load(TensorRole::kFfnNormBias, &L.ffn_norm_b, i));
     }
     if (!st.ok()) return st;
-    st.Update(load("model.layer_norm.weight", &impl->final_w));
-    st.Update(load("model.layer_norm.bias", &impl->final_b));
-    if (SameView(*tensors.at("decoder.weight"), *tensors.at("model.encoder.weight"))) {
+    st.Update(load(TensorRole::kFinalNorm, &impl->final_w));
+    st.Update(load(TensorRole::kFinalNormBias, &impl->final_b));
+    const format::TensorEntry& decoder = *tensors.at(core::TensorName(TensorRole::kDecoder));
+    const format::TensorEntry& embed = *tensors.at(core::TensorName(TensorRole::kEmbedding));
+    if (format::SameView(decoder, embed)) {
       impl->dec_w = impl->embed;  // tied torch file: one tensor, two names
     } else {
-      st.Update(load("decoder.weight", &impl->dec_w));
+      st.Update(load(TensorRole::kDecoder, &impl->dec_w));
     }
-    st.Update(load("decoder.bias", &impl->dec_b));
+    st.Update(load(TensorRole::kDecoderBias, &impl->dec_b));
   }
   if (!st.ok()) return st;
   return std::unique_ptr<ModelBackend>(std::move(impl));

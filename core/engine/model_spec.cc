@@ -230,7 +230,7 @@ absl::StatusOr<std::map<std::string, const format::TensorEntry*>> CheckTensorSet
   }
   std::set<std::string> expected;
   for (const core::ExpectedTensor& e : core::ExpectedTensors(AsConfig(spec))) {
-    if (e.name == "decoder.bias" && !spec.decoder_bias) continue;
+    if (e.role == core::TensorRole::kDecoderBias && !spec.decoder_bias) continue;
     expected.insert(e.name);
     auto it = by_name.find(e.name);
     if (it == by_name.end()) {
@@ -252,11 +252,12 @@ absl::StatusOr<std::map<std::string, const format::TensorEntry*>> CheckTensorSet
       problems.push_back(std::string(b.message()));
     }
   }
+  const std::string decoder_bias = core::TensorName(core::TensorRole::kDecoderBias);
   for (const auto& [name, t] : by_name) {
     if (expected.count(name) == 0) {
       problems.push_back(absl::StrCat(
-          name, name == "decoder.bias" ? ": unexpected (the spec says decoder_bias: false)"
-                                       : ": unexpected tensor for this architecture"));
+          name, name == decoder_bias ? ": unexpected (the spec says decoder_bias: false)"
+                                     : ": unexpected tensor for this architecture"));
     }
   }
   if (!problems.empty()) {
