@@ -9,24 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
 #include "core/format/le_cursor.h"
+#include "core/format/zip_layout.h"
 
 namespace neobert::format {
 namespace {
 
-constexpr uint32_t kLocalSig = 0x04034b50;
-constexpr uint32_t kCentralSig = 0x02014b50;
-constexpr uint32_t kEocdSig = 0x06054b50;
-constexpr uint32_t kZip64EocdSig = 0x06064b50;
-constexpr uint32_t kZip64LocatorSig = 0x07064b50;
-constexpr uint64_t kEocdSize = 22;
-constexpr uint64_t kZip64LocatorSize = 20;
-constexpr uint64_t kZip64EocdSize = 56;  // fixed part
-constexpr uint64_t kCentralSize = 46;
-constexpr uint64_t kLocalSize = 30;
+using namespace zip;  // NOLINT: the record constants shared with the writer
+
 constexpr uint64_t kMaxComment = 0xFFFF;
-constexpr uint16_t kZip64ExtraId = 0x0001;
-constexpr uint32_t kSaturated32 = 0xFFFFFFFFu;
-constexpr uint16_t kSaturated16 = 0xFFFF;
 
 // True when [offset, offset + n) lies inside [0, limit).
 bool Inside(uint64_t offset, uint64_t n, uint64_t limit) {
