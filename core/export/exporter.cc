@@ -9,7 +9,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/export/destination_lock.h"
-#include "core/export/remote_code.h"
 #include "core/export/staging_dir.h"
 #include "core/export/weight_files.h"
 #include "core/engine/engine.h"
@@ -21,6 +20,7 @@
 #include "core/neobert/key_mapping.h"
 #include "core/neobert/model_card.h"
 #include "core/neobert/output_location.h"
+#include "core/neobert/remote_code.h"
 #include "core/neobert/tokenizer_assets.h"
 #include "core/neobert/tokenizer_info.h"
 
