@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/tokenizer/added_vocabulary.h"
+#include "core/tokenizer/decoders.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/normalizers.h"
@@ -207,6 +208,7 @@ absl::Status Tokenizer::Load(const std::string& text, const std::string& origin)
     if (!p.ok()) return p.status();
     pre_tokenizer_ = std::move(*p);
   }
+  decoder_ = std::make_unique<TokenDecoder>(TokenDecoder::FromJson(json_util::Find(j, "decoder")));
   const Json* m = json_util::Find(j, "model");
   if (m == nullptr) return json_util::Invalid(root + "model", "missing");
   absl::StatusOr<std::unique_ptr<Model>> model = ParseModel(*m, root + "model");
@@ -410,6 +412,10 @@ size_t Tokenizer::VocabSize(bool with_added_tokens) const {
 std::optional<uint32_t> Tokenizer::PaddingId() const {
   if (padding_ == nullptr) return std::nullopt;
   return padding_->pad_id;
+}
+
+std::string Tokenizer::DecodeToken(const std::string& token) const {
+  return decoder_ ? decoder_->Decode(token) : token;
 }
 
 }  // namespace neobert::tokenizer
