@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/checked_math.h"
 
 namespace neobert::format {
 namespace {
@@ -49,7 +50,10 @@ std::optional<uint32_t> RecordedCrc32(const TensorEntry& t) {
 }
 
 bool MulWithinExtent(uint64_t a, uint64_t b, uint64_t* out) {
-  return !__builtin_mul_overflow(a, b, out) && *out <= kMaxTensorExtent;
+  const std::optional<uint64_t> product = base::CheckedMul(a, b);
+  if (!product || *product > kMaxTensorExtent) return false;
+  *out = *product;
+  return true;
 }
 
 std::optional<uint64_t> DenseBytes(DType dtype, absl::Span<const int64_t> shape) {
@@ -91,15 +95,19 @@ absl::Status ValidateTensorBounds(const TensorEntry& t) {
   for (size_t i = 0; i < t.shape.size(); ++i) {
     uint64_t span;
     if (!MulWithinExtent(static_cast<uint64_t>(t.shape[i] - 1),
-                         static_cast<uint64_t>(t.strides[i]), &span) ||
-        __builtin_add_overflow(max_index, span, &max_index) || max_index > kMaxTensorExtent) {
+                         static_cast<uint64_t>(t.strides[i]), &span)) {
       return bad("strided extent overflows");
     }
+    const std::optional<uint64_t> next = base::CheckedAdd(max_index, span);
+    if (!next || *next > kMaxTensorExtent) return bad("strided extent overflows");
+    max_index = *next;
   }
   const uint64_t esize = ElementSize(t.dtype);
-  uint64_t end_elem, end_bytes, nbytes;
-  if (__builtin_add_overflow(static_cast<uint64_t>(t.storage_offset), max_index + 1, &end_elem) ||
-      !MulWithinExtent(end_elem, esize, &end_bytes) || !MulWithinExtent(numel, esize, &nbytes)) {
+  const std::optional<uint64_t> end_elem =
+      base::CheckedAdd(static_cast<uint64_t>(t.storage_offset), max_index + 1);
+  uint64_t end_bytes, nbytes;
+  if (!end_elem || !MulWithinExtent(*end_elem, esize, &end_bytes) ||
+      !MulWithinExtent(numel, esize, &nbytes)) {
     return bad("byte extent overflows");
   }
   if (end_bytes > t.storage.nbytes) {
@@ -107,8 +115,7 @@ absl::Status ValidateTensorBounds(const TensorEntry& t) {
                             "' has ", t.storage.nbytes));
   }
   if (!t.storage.source) return bad("no storage source");
-  if (t.storage.offset > t.storage.source->size() ||
-      t.storage.nbytes > t.storage.source->size() - t.storage.offset) {
+  if (!base::RangeInside(t.storage.offset, t.storage.nbytes, t.storage.source->size())) {
     return bad(absl::StrCat("storage '", t.storage.key, "' lies outside ",
                             t.storage.source->name()));
   }

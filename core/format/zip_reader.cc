@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/checked_math.h"
 #include "core/base/status_macros.h"
 #include "core/format/le_cursor.h"
 #include "core/format/zip_layout.h"
@@ -17,11 +18,6 @@ namespace {
 using namespace zip;  // NOLINT: the record constants shared with the writer
 
 constexpr uint64_t kMaxComment = 0xFFFF;
-
-// True when [offset, offset + n) lies inside [0, limit).
-bool Inside(uint64_t offset, uint64_t n, uint64_t limit) {
-  return offset <= limit && n <= limit - offset;
-}
 
 // The records below are read field by field, in file order, from a cursor
 // over bytes whose length the caller has already checked; fields this reader
@@ -227,7 +223,7 @@ absl::Status ZipReader::ReadZip64End(uint64_t eocd_pos, Directory* dir) {
   if (loc.record_disk != 0 || loc.disks > 1) {
     return Error("multi-disk ZIP64 archives are not supported");
   }
-  if (!Inside(loc.record_offset, kZip64EocdSize, locator_pos)) {
+  if (!base::RangeInside(loc.record_offset, kZip64EocdSize, locator_pos)) {
     return Error(absl::StrCat("ZIP64 end of central directory offset ", loc.record_offset,
                               " lies outside the file"));
   }
@@ -253,7 +249,7 @@ absl::Status ZipReader::CheckDirectory(const Directory& dir, const ZipLimits& li
     return Error(absl::StrCat("central directory claims ", dir.entries, " entries (limit ",
                               limits.max_entries, ")"));
   }
-  if (!Inside(dir.offset, dir.size, dir.limit)) {
+  if (!base::RangeInside(dir.offset, dir.size, dir.limit)) {
     return Error(absl::StrCat("central directory [", dir.offset, ", +", dir.size,
                               ") lies outside the file (it must end by offset ", dir.limit, ")"));
   }
@@ -326,7 +322,7 @@ absl::Status ZipReader::LocateData(uint64_t data_end, ZipEntry* e,
   // The data starts after the LOCAL name and extra field (torch pads the
   // local extra field to align tensor data; the central one does not say so).
   const uint64_t need = kLocalSize + e->name.size();
-  if (!Inside(e->local_header_offset, need, data_end)) {
+  if (!base::RangeInside(e->local_header_offset, need, data_end)) {
     return Error(absl::StrCat("entry '", e->name, "': local header at offset ",
                               e->local_header_offset,
                               " lies outside the data area (which ends at offset ", data_end,
@@ -348,7 +344,7 @@ absl::Status ZipReader::LocateData(uint64_t data_end, ZipEntry* e,
                               "': local header name does not match the central directory"));
   }
   e->data_offset = e->local_header_offset + kLocalSize + h.name_len + h.extra_len;
-  if (!Inside(e->data_offset, e->compressed_size, data_end)) {
+  if (!base::RangeInside(e->data_offset, e->compressed_size, data_end)) {
     return Error(absl::StrCat("entry '", e->name, "': data [", e->data_offset, ", +",
                               e->compressed_size,
                               ") lies outside the data area (which ends at offset ", data_end,

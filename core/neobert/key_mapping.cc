@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "core/base/checked_math.h"
 
 namespace neobert::core {
 namespace {
@@ -165,11 +166,13 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
     gate.shape = {F, H};
     up.name = w2;
     up.shape = {F, H};
-    int64_t skip = 0;
-    if (__builtin_mul_overflow(F, p.strides[0], &skip) ||
-        __builtin_add_overflow(p.storage_offset, skip, &up.storage_offset)) {
+    const std::optional<int64_t> skip = base::CheckedMul(F, p.strides[0]);
+    const std::optional<int64_t> up_offset =
+        skip ? base::CheckedAdd(p.storage_offset, *skip) : std::nullopt;
+    if (!up_offset) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": '", name, "' strides overflow"));
     }
+    up.storage_offset = *up_offset;
     for (const TensorEntry* half : {&gate, &up}) {
       if (absl::Status s = format::ValidateTensorBounds(*half); !s.ok()) {
         return absl::InvalidArgumentError(
