@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/export/destination_lock.h"
+#include "core/export/finite_scan.h"
 #include "core/export/staging_dir.h"
 #include "core/export/weight_files.h"
 #include "core/engine/engine.h"
@@ -288,15 +289,10 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   if (auto c = cancel.Check(); !c.ok()) return c;
 
   // Everything that will be written, in order.
-  std::vector<std::string> weight_names;
-  {
-    auto shard_names = AssignShards(tensors, o.max_shard_bytes);
-    for (const auto& n : shard_names) {
-      if (weight_names.empty() || weight_names.back() != n) weight_names.push_back(n);
-    }
-    if (weight_names.size() > 1) weight_names.push_back("model.safetensors.index.json");
-    if (o.write_pytorch_bin) weight_names.push_back("pytorch_model.bin");
-  }
+  const WeightFilesPlan weight_plan = PlanWeightFiles(
+      tensors, {.max_shard_bytes = o.max_shard_bytes,
+                .pytorch_bin_name = o.write_pytorch_bin ? "pytorch_model.bin" : ""});
+  const std::vector<std::string> weight_names = weight_plan.Files();
   std::vector<std::string> tokenizer_names;
   for (const auto& f : tokenizer->files) tokenizer_names.push_back(f.name);
 
@@ -350,10 +346,8 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   progress.OnStage("write", absl::StrJoin(weight_names, ", "),
                    r.tensor_bytes * (o.write_pytorch_bin ? 2 : 1));
   std::map<std::string, std::string> weight_sha256;  // hashed while written
-  auto files = WriteWeightFiles(tensors,
+  auto files = WriteWeightFiles(tensors, weight_plan,
                                 {.dir = (*staging)->path(),
-                                 .write_pytorch_bin = o.write_pytorch_bin,
-                                 .max_shard_bytes = o.max_shard_bytes,
                                  // fsynced once, in Commit, after hashing
                                  // overlapped with writeback (StartWriteback).
                                  .sync = false,

@@ -1,7 +1,7 @@
 // core::CheckFinite: the exporter's NaN/Inf scan, which also verifies the
 // CRC-32 recorded for every whole torch storage (the CRC the .bin writer then
 // reuses without reading), so a corrupt checkpoint is refused, not laundered.
-#include "core/export/weight_files.h"
+#include "core/export/finite_scan.h"
 
 #include <gtest/gtest.h>
 
