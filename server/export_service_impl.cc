@@ -1,8 +1,5 @@
 #include "server/export_service_impl.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
 #include "core/neobert/output_location.h"
 #include "server/proto_convert.h"
@@ -17,25 +14,21 @@ constexpr absl::Duration kPoll = absl::Milliseconds(200);
 }  // namespace
 
 bool BearerTokenMatches(const std::string& header, const std::string& token) {
-  const std::string expected = "Bearer " + token;
-  unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(header.data()), header.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+  return BearerTokens::Fixed({token})->Matches(header);
 }
 
 ExportServiceImpl::ExportServiceImpl(JobManager* jobs, PathPolicy policy, ServiceOptions options)
     : jobs_(jobs), policy_(std::move(policy)), options_(std::move(options)) {}
 
 grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) const {
-  if (options_.token.empty()) return grpc::Status::OK;
+  if (!options_.tokens) return grpc::Status::OK;
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing 'authorization: Bearer <token>' metadata");
   }
-  if (!BearerTokenMatches(std::string(it->second.data(), it->second.size()), options_.token)) {
+  if (!options_.tokens->Matches(absl::string_view(it->second.data(), it->second.size()))) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
   }
   return grpc::Status::OK;
@@ -62,16 +55,18 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   o.device = *device;
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok()) return ckpt.status();
-  o.checkpoint_dir = *ckpt;
+  o.checkpoint_dir = ckpt->path;
+  o.input_root = ckpt->root;
   std::string out = o.output_dir;
   if (out.empty()) {
-    auto def = core::DefaultOutputDir(o.checkpoint_dir);
+    auto def = core::DefaultOutputDir(o.input_root, o.checkpoint_dir);
     if (!def.ok()) return def.status();
     out = *def;
   }
   auto resolved = policy_.ResolveOutput(out);
   if (!resolved.ok()) return resolved.status();
-  o.output_dir = *resolved;
+  o.output_dir = resolved->path;
+  o.output_root = resolved->root;
   return spec;
 }
 
@@ -117,11 +112,13 @@ grpc::Status ExportServiceImpl::ValidateExport(grpc::ServerContext* ctx,
   if (!dir.ok()) return ToGrpcStatus(dir.status());
   JobSpec spec;
   spec.kind = JobKind::kValidate;
-  spec.validate_dir = *dir;
+  spec.validate_dir = dir->path;
+  spec.validate_root = dir->root;
   if (!req->source_dir().empty()) {
     auto source = policy_.ResolveInput(req->source_dir());
     if (!source.ok()) return ToGrpcStatus(source.status());
-    spec.validate_source = *source;
+    spec.validate_source = source->path;
+    spec.validate_source_root = source->root;
   }
   auto device = AssignDevice(req->device());
   if (!device.ok()) return ToGrpcStatus(device.status());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace neobert::base {
 
@@ -49,6 +50,14 @@ LineAt LineAtOffset(absl::string_view text, size_t offset) {
   at.column = offset - start;
   at.text = LineOf(text.substr(start), 0);
   return at;
+}
+
+absl::Status WithoutContent(const absl::Status& s, absl::string_view path) {
+  if (s.ok()) return s;
+  return absl::Status(
+      s.code(), absl::StrCat(path, ": not usable (", absl::StatusCodeToString(s.code()),
+                             "); it is reached through a symbolic link, so the details, which "
+                             "could quote another file, are not shown"));
 }
 
 }  // namespace neobert::base

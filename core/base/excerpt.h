@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace neobert::base {
@@ -32,5 +33,10 @@ struct LineAt {
   absl::string_view text;
 };
 LineAt LineAtOffset(absl::string_view text, size_t offset);
+
+// For a file reached through a symbolic link (FsRoot's via_symlink): `s`
+// with its code but a message naming only `path` and saying why nothing
+// more is shown. OK passes through.
+absl::Status WithoutContent(const absl::Status& s, absl::string_view path);
 
 }  // namespace neobert::base

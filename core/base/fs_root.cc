@@ -344,8 +344,9 @@ absl::StatusOr<UniqueFd> FsRoot::OpenDirectory(const std::string& path) const {
   return std::move(r->fd);
 }
 
-absl::StatusOr<std::optional<struct stat>> FsRoot::StatIfExists(const std::string& path) const {
-  auto r = Resolve(path, O_PATH, 0, /*follow_final=*/true);
+absl::StatusOr<std::optional<struct stat>> FsRoot::StatIfExists(const std::string& path,
+                                                                bool follow_final) const {
+  auto r = Resolve(path, O_PATH, 0, follow_final);
   if (!r.ok()) {
     if (absl::IsNotFound(r.status())) return std::optional<struct stat>();
     return r.status();

@@ -104,11 +104,13 @@ class FsRoot {
   // The directory at `path`, opened O_RDONLY | O_DIRECTORY (usable for
   // listing, fsync and as the base of *at calls).
   absl::StatusOr<UniqueFd> OpenDirectory(const std::string& path) const;
-  // What `path` resolves to (symlinks followed beneath the root), or nullopt
-  // when nothing is there (a missing component, a dangling link). Errors: a
-  // link or ".." leaving the root (PERMISSION_DENIED naming it), a symlink
-  // loop, EACCES.
-  absl::StatusOr<std::optional<struct stat>> StatIfExists(const std::string& path) const;
+  // What `path` resolves to (symlinks followed beneath the root; with
+  // !follow_final a link in the last place is described itself, as lstat
+  // would), or nullopt when nothing is there (a missing component, a
+  // dangling link). Errors: a link or ".." leaving the root
+  // (PERMISSION_DENIED naming it), a symlink loop, EACCES.
+  absl::StatusOr<std::optional<struct stat>> StatIfExists(const std::string& path,
+                                                         bool follow_final = true) const;
   // The entries of the directory at `path` except "." and "..", sorted by
   // name; INVALID_ARGUMENT when there are more than `max_entries`.
   absl::StatusOr<std::vector<DirEntry>> ListDirectory(const std::string& path,

@@ -72,6 +72,7 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
   if (options.write_pytorch_bin) {
     bin = std::async(std::launch::async, [&]() {
       format::TorchWriteOptions o;
+      o.root = options.root;
       o.sync = options.sync;
       if (options.sha256 != nullptr) o.sha256 = &bin_sha256;
       o.writeback = options.writeback;
@@ -90,6 +91,7 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
   for (size_t shard = 0; shard < shard_order.size(); ++shard) {
     const std::string& name = shard_order[shard];
     format::SafetensorsWriteOptions o;
+    o.root = options.root;
     o.sync = options.sync;
     if (options.sha256 != nullptr) o.sha256 = &st_sha256[shard];
     o.writeback = options.writeback;
@@ -110,7 +112,8 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
     nlohmann::json weight_map = nlohmann::json::object();  // sorted, as transformers writes it
     for (size_t i = 0; i < tensors.size(); ++i) weight_map[tensors[i].name] = shard_names[i];
     index["weight_map"] = weight_map;
-    st_status = WriteTextFile((fs::path(options.dir) / "model.safetensors.index.json").string(),
+    st_status = WriteTextFile(options.root,
+                              (fs::path(options.dir) / "model.safetensors.index.json").string(),
                               index.dump(2) + "\n");
     if (st_status.ok()) files.push_back("model.safetensors.index.json");
   }

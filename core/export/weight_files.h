@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/export/progress.h"
 #include "core/format/tensor.h"
 
@@ -20,6 +21,7 @@ namespace neobert::core {
 
 struct WeightWriteOptions {
   std::string dir;               // directory to write into
+  base::FsRoot root;             // beneath which `dir` lies (default: anywhere)
   bool write_pytorch_bin = true;
   uint64_t max_shard_bytes = 0;  // 0 = single model.safetensors
   bool sync = true;
