@@ -177,6 +177,13 @@ bool IsReserved(const std::string& name) {
   return false;
 }
 
+// The files the plan parses (a folder by one of these names is an error, not
+// a sub-folder to skip).
+bool IsReadJson(const std::string& name) {
+  return name == "tokenizer.json" || name == "special_tokens_map.json" ||
+         name == "tokenizer_config.json" || name == "added_tokens.json";
+}
+
 // Regular files of the folder `dir` (canonical), name → path to read
 // (symlinks resolved beneath the root). Sub-folders are skipped with a note;
 // FIFOs, sockets and devices are refused by name and type.
@@ -210,7 +217,7 @@ absl::StatusOr<std::map<std::string, std::string>> ListFiles(const base::FsRoot&
       continue;  // or removed while listing
     }
     const mode_t mode = (*st)->st_mode;
-    if (S_ISDIR(mode)) {
+    if (S_ISDIR(mode) && !IsReadJson(name)) {
       notes.push_back(
           absl::StrCat("tokenizer: skipped '", base::Excerpt(name), "' (not a regular file)"));
       continue;

@@ -118,12 +118,14 @@ class Client:
         return call(request, metadata=self._md(token), timeout=timeout)
 
 
-def start_server(bin_dir, args, log_path):
-    """neobert-exportd with `args`; returns (process, address). Its log goes
-    to `log_path` (an undrained pipe would block it)."""
+def start_server(bin_dir, args, log_path, env=None):
+    """neobert-exportd with `args` (and `env` added to the environment);
+    returns (process, address). Its log goes to `log_path` (an undrained pipe
+    would block it)."""
     log = open(log_path, "w")
     proc = subprocess.Popen([os.path.join(bin_dir, "neobert-exportd"), *args],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True,
+                            env={**os.environ, **(env or {})})
     log.close()
     line = proc.stdout.readline()
     if not line.startswith("listening on "):

@@ -40,6 +40,7 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    proc.stdout.close()
 
 
 class TokenAuth(unittest.TestCase):
