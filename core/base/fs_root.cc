@@ -259,19 +259,28 @@ absl::StatusOr<FsRoot::Resolved> FsRoot::Resolve(const std::string& path, int fl
       return ErrnoStatus(e, path);
     }
   }
+  auto walked = WalkBeneath(path, internal::WalkMode::kOpen, flags & ~O_NOFOLLOW, mode,
+                            follow_final);
+  if (!walked.ok()) return walked.status();
+  return Resolved{std::move(walked->fd), walked->via_symlink};
+}
+
+absl::StatusOr<internal::Walked> FsRoot::WalkBeneath(const std::string& path,
+                                                     internal::WalkMode mode, int flags,
+                                                     mode_t create_mode, bool follow_final) const {
+  auto rel = Relative(path);
+  if (!rel.ok()) return rel.status();
   internal::WalkRequest w;
   w.root_fd = state_->fd.get();
   w.root_path = state_->path;
   w.root_aliases = state_->aliases;
   w.rel = *rel;
   w.display = path;
-  w.mode = internal::WalkMode::kOpen;
-  w.flags = flags & ~O_NOFOLLOW;
-  w.create_mode = mode;
+  w.mode = mode;
+  w.flags = flags;
+  w.create_mode = create_mode;
   w.follow_final = follow_final;
-  auto walked = internal::Walk(w);
-  if (!walked.ok()) return walked.status();
-  return Resolved{std::move(walked->fd), walked->via_symlink};
+  return internal::Walk(w);
 }
 
 absl::StatusOr<ReadableFile> FsRoot::OpenRegular(const std::string& path) const {
@@ -371,16 +380,7 @@ absl::StatusOr<std::string> FsRoot::RealPath(const std::string& path) const {
     ::free(real);
     return out;
   }
-  auto rel = Relative(path);
-  if (!rel.ok()) return rel.status();
-  internal::WalkRequest w;
-  w.root_fd = state_->fd.get();
-  w.root_path = state_->path;
-  w.root_aliases = state_->aliases;
-  w.rel = *rel;
-  w.display = path;
-  w.mode = internal::WalkMode::kResolve;
-  auto walked = internal::Walk(w);
+  auto walked = WalkBeneath(path, internal::WalkMode::kResolve);
   if (!walked.ok()) return walked.status();
   return walked->real_path;
 }
@@ -393,16 +393,7 @@ absl::StatusOr<std::string> FsRoot::RealPathAllowMissing(const std::string& path
     while (out.size() > 1 && out.back() == '/') out.pop_back();
     return out;
   }
-  auto rel = Relative(path);
-  if (!rel.ok()) return rel.status();
-  internal::WalkRequest w;
-  w.root_fd = state_->fd.get();
-  w.root_path = state_->path;
-  w.root_aliases = state_->aliases;
-  w.rel = *rel;
-  w.display = path;
-  w.mode = internal::WalkMode::kResolveAllowMissing;
-  auto walked = internal::Walk(w);
+  auto walked = WalkBeneath(path, internal::WalkMode::kResolveAllowMissing);
   if (!walked.ok()) return walked.status();
   return walked->real_path;
 }

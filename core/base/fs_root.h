@@ -52,6 +52,11 @@
 
 namespace neobert::base {
 
+namespace internal {  // fs_walk.h
+enum class WalkMode : int;
+struct Walked;
+}  // namespace internal
+
 // "regular file", "directory", "FIFO", "socket", "character device",
 // "block device", "symbolic link" or "special file".
 const char* FileTypeName(mode_t mode);
@@ -150,6 +155,10 @@ class FsRoot {
   // symlink was followed.
   absl::StatusOr<Resolved> Resolve(const std::string& path, int flags, mode_t mode,
                                    bool follow_final, bool track_links = false) const;
+  // The portable walk (fs_walk.h) of `path` beneath a confined root.
+  absl::StatusOr<internal::Walked> WalkBeneath(const std::string& path, internal::WalkMode mode,
+                                               int flags = 0, mode_t create_mode = 0,
+                                               bool follow_final = true) const;
   // `path` made absolute, with "//", "/./" and a trailing "/" removed.
   static std::string Normalize(absl::string_view path);
   // The part of `path` below a confined root ("." for the root itself);

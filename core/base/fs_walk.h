@@ -29,7 +29,7 @@ namespace neobert::base::internal {
 
 inline constexpr int kMaxSymlinks = 40;
 
-enum class WalkMode {
+enum class WalkMode : int {
   kOpen,                 // open the final component with `flags`
   kResolve,              // the final object as an O_PATH descriptor
   kResolveAllowMissing,  // as kResolve; a missing tail is kept lexically

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!config.ok()) {
     // Errors carry the file name, a field and at most one short excerpt: far
     // less than a hostile file can hold.
-    if (config.status().message().size() > 600) std::abort();
+    if (config.status().message().size() > 1024) std::abort();
     return 0;
   }
   const NeoBertConfig& c = *config;
