@@ -36,6 +36,8 @@ struct JobSpec {
   std::string validate_source;
   base::FsRoot validate_root;
   base::FsRoot validate_source_root;
+  // kValidate: advisory checks (cosine_sanity) count as failures.
+  bool validate_strict = false;
   std::string idempotency_key;  // empty: none
 };
 
@@ -53,7 +55,9 @@ struct HookOutcome {
 };
 
 // One event of a job's stream. `final` marks the last event, which carries
-// either `result` (SUCCEEDED) or a non-OK `error`.
+// a non-OK `error` unless the job SUCCEEDED, and `result` whenever the job
+// has one (a failed job keeps what it found: notes, warnings, checks).
+// `error` carries its reason as a payload (core/status/error_reason.h).
 struct JobEvent {
   std::string job_id;
   JobState state = JobState::kQueued;

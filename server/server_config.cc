@@ -15,7 +15,8 @@ namespace {
 
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
-  return name == "no-fsync" || name == "help" || name == "allow-plaintext-token";
+  return name == "no-fsync" || name == "help" || name == "once" ||
+         name == "allow-plaintext-token";
 }
 
 // One flag, and the config file it came from ("" = the command line).
@@ -112,6 +113,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
       c.sync = false;
       continue;
     }
+    if (a == "--once") {
+      c.once = true;
+      continue;
+    }
     if (a == "--allow-plaintext-token") {
       c.allow_plaintext_token = true;
       continue;
@@ -192,6 +197,9 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
         " (not a loopback address) and no TLS would send the bearer token in clear over the "
         "network. Serve TLS (--tls-cert and --tls-key), listen on 127.0.0.1, or, when TLS is "
         "terminated in front of the server, pass --allow-plaintext-token"));
+  }
+  if (!c.help && c.once && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--once needs at least one --watch DIR");
   }
   return c;
 }

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/neobert/output_location.h"
 
 namespace neobert::server {
 namespace fs = std::filesystem;
@@ -91,8 +92,11 @@ std::string Signature(const base::FsRoot& root, const fs::path& dir) {
 // What a step dir still lacks before the exporter can read it ("" = none).
 std::string Missing(const base::FsRoot& root, const fs::path& step) {
   if (RegularFileSize(root, step / "config.yaml") < 0) return "config.yaml";
+  // ZeRO files only: complete, so that the export fails once naming the
+  // conversion needed, rather than the step waiting unnoticed.
   if (RegularFileSize(root, step / "model.safetensors") <= 0 &&
-      RegularFileSize(root, step / "state_dict.pt") <= 0) {
+      RegularFileSize(root, step / "state_dict.pt") <= 0 &&
+      !core::LooksLikeDeepSpeedCheckpoint(root, step.string())) {
     return "a weight file (model.safetensors or state_dict.pt)";
   }
   auto entries = root.ListDirectory((step / "tokenizer").string(), kMaxFilesPerStep);
