@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto t0 = Clock::now();
-  auto set = neobert::format::ReadWeights(in);
+  auto set = neobert::format::ReadWeights(neobert::base::FsRoot(), in);
   if (!set.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(set.status().message()).c_str());
     return 1;

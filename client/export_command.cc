@@ -33,7 +33,9 @@ constexpr char kUsage[] =
     "  --device D              sanity-pass device: auto (CUDA if available) | cpu | cuda[:N]\n"
     "  --validate              run `validate --source CKPT_DIR` on the staged folder before\n"
     "                          publishing it; any failed check aborts the export\n"
-    "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n";
+    "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n"
+    "  --confine DIR           read the checkpoint and write the export only beneath DIR;\n"
+    "                          symlinks may not lead out (default: links are followed)\n";
 
 core::CancelToken* g_cancel = nullptr;
 void OnSignal(int) {
@@ -68,7 +70,7 @@ uint64_t ParseByteSize(const std::string& text) {
 int RunExport(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
                             "json", "no-fsync", "prefer-newest-file", "no-sanity", "validate"},
-                .valued = {"output", "dtype", "max-shard-size", "device"},
+                .valued = {"output", "dtype", "max-shard-size", "device", "confine"},
                 .short_names = {{'o', "output"}, {'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
@@ -97,6 +99,13 @@ int RunExport(const std::vector<std::string>& args) {
     }
   }
   const bool json = parsed->Has("json");
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export export: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  o.input_root = *root;
+  o.output_root = *root;
 
   core::CancelToken cancel;
   g_cancel = &cancel;

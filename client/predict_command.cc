@@ -37,7 +37,8 @@ constexpr char kUsage[] =
     "  Fill-mask: TEXT holds one or more [MASK] (replaced by the tokenizer's own mask\n"
     "  token, e.g. <mask>); prints the top K (default 5) tokens for each mask with\n"
     "  their probability (softmax over the vocabulary) and the seed's top-k\n"
-    "  renormalised probability, then the text filled with each top-1 token.\n";
+    "  renormalised probability, then the text filled with each top-1 token.\n"
+    "  --confine DIR  read only beneath DIR; symlinks may not lead out\n";
 
 constexpr const char* kMetaspace = "\xE2\x96\x81";  // U+2581
 
@@ -66,7 +67,7 @@ struct Prediction {
 
 int RunPredict(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "json"},
-                .valued = {"top-k", "device"},
+                .valued = {"top-k", "device", "confine"},
                 .short_names = {{'h', "help"}, {'k', "top-k"}}};
   auto parsed = ParseArgs(args, spec);
   const bool help = parsed.ok() && parsed->Has("help");
@@ -82,7 +83,12 @@ int RunPredict(const std::vector<std::string>& args) {
   const std::string export_dir = parsed->positional[0];
   std::string text = parsed->positional[1];
 
-  auto tok = core::LoadExportTokenizer(export_dir);
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export predict: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto tok = core::LoadExportTokenizer(*root, export_dir);
   if (!tok.ok()) return Fail(tok.status());
   const std::string& mask = tok->special.mask;
   for (size_t at = text.find("[MASK]"); at != std::string::npos && mask != "[MASK]";
@@ -111,7 +117,8 @@ int RunPredict(const std::vector<std::string>& args) {
         "') where a word should be predicted")));
   }
 
-  auto model = core::LoadExportModel(export_dir, {.device = parsed->Value("device").value_or("auto")});
+  auto model = core::LoadExportModel(*root, export_dir,
+                                     {.device = parsed->Value("device").value_or("auto")});
   if (!model.ok()) return Fail(model.status());
   engine::ForwardInput in;
   in.input_ids = {std::vector<int64_t>(ids.begin(), ids.end())};

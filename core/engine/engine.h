@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/base/fs_root.h"
 #include "core/format/dtype.h"
 #include "core/format/tensor.h"
 
@@ -171,6 +172,7 @@ absl::Status EngineAvailable();
 
 // Writes `last_hidden_state` and `logits` (float32) as a safetensors file.
 // INVALID_ARGUMENT when a shape does not match its data length.
-absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const std::string& path);
+absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const base::FsRoot& root,
+                                           const std::string& path);
 
 }  // namespace neobert::engine

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
 #include "core/neobert/checkpoint_config.h"
@@ -95,7 +96,7 @@ absl::Status ValidateModelSpec(const ModelSpec& s) {
   }
   if (s.hidden_act != "swiglu" && s.hidden_act != "gelu") {
     return absl::InvalidArgumentError(absl::StrCat(
-        "model spec: hidden_act '", s.hidden_act, "' is not one of swiglu, gelu"));
+        "model spec: hidden_act '", base::Excerpt(s.hidden_act), "' is not one of swiglu, gelu"));
   }
   if (s.ffn_width() <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(

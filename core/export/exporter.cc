@@ -36,14 +36,23 @@ namespace {
 
 constexpr char kToolName[] = "neobert-export " NEOBERT_VERSION;
 
+bool IsRegular(const base::FsRoot& root, const std::string& path) {
+  auto st = root.StatIfExists(path);
+  return st.ok() && st->has_value() && S_ISREG((*st)->st_mode);
+}
+
 // Input files whose (size, mtime) identify the source checkpoint.
-std::vector<std::string> SourceFiles(const CheckpointLayout& layout) {
+std::vector<std::string> SourceFiles(const base::FsRoot& root, const CheckpointLayout& layout) {
   std::vector<std::string> files = {fs::path(layout.weights.path).filename().string(),
                                     "config.yaml"};
-  std::error_code ec;
-  if (fs::is_regular_file(layout.tokenizer_info_json, ec)) files.push_back("tokenizer_info.json");
-  for (const auto& e : fs::directory_iterator(layout.tokenizer_dir, ec)) {
-    if (e.is_regular_file()) files.push_back("tokenizer/" + e.path().filename().string());
+  if (IsRegular(root, layout.tokenizer_info_json)) files.push_back("tokenizer_info.json");
+  auto entries = root.ListDirectory(layout.tokenizer_dir, kMaxTokenizerDirEntries);
+  if (entries.ok()) {
+    for (const auto& e : *entries) {
+      if (IsRegular(root, layout.tokenizer_dir + "/" + e.name)) {
+        files.push_back("tokenizer/" + e.name);
+      }
+    }
   }
   return files;
 }
@@ -58,17 +67,32 @@ absl::Status Annotate(const absl::Status& s, absl::string_view where) {
 
 // An earlier export at `out` of the same source with the same options whose
 // files are all present with their recorded sizes.
-bool IdenticalExportExists(const std::string& out, const Manifest& want) {
-  auto have = ReadManifest(out);
+bool IdenticalExportExists(const base::FsRoot& root, const std::string& out,
+                           const Manifest& want) {
+  auto have = ReadManifest(root, out);
   if (!have.ok() || have->fingerprint != want.fingerprint || have->options != want.options ||
       have->checkpoint != want.checkpoint) {
     return false;
   }
-  std::error_code ec;
   for (const auto& f : have->files) {
-    if (fs::file_size(fs::path(out) / f.name, ec) != f.size || ec) return false;
+    auto st = root.StatIfExists((fs::path(out) / f.name).string());
+    if (!st.ok() || !st->has_value() || static_cast<uint64_t>((*st)->st_size) != f.size) {
+      return false;
+    }
   }
   return true;
+}
+
+// Copies a checkpoint file into the staging folder, each side through its
+// own door.
+absl::Status CopyFile(const base::FsRoot& from_root, const std::string& from,
+                      const base::FsRoot& to_root, const std::string& to) {
+  auto src = format::FileSource::Open(from_root, from);
+  if (!src.ok()) return src.status();
+  auto out = format::OutputFile::Create(to_root, to);
+  if (!out.ok()) return out.status();
+  if (auto s = (*out)->CopyFrom(**src, 0, (*src)->size()); !s.ok()) return s;
+  return (*out)->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything
 }
 
 // The source half of the manifest (tool, checkpoint, weights, options,
@@ -79,7 +103,8 @@ absl::StatusOr<Manifest> SourceManifest(const CheckpointLayout& layout, const Ex
   m.checkpoint = layout.dir;
   m.weights = fs::path(layout.weights.path).filename().string();
   m.options = OutputAffectingOptions(o);
-  auto fingerprint = SourceFingerprint(layout.dir, SourceFiles(layout));
+  auto fingerprint =
+      SourceFingerprint(o.input_root, layout.dir, SourceFiles(o.input_root, layout));
   if (!fingerprint.ok()) return fingerprint.status();
   m.fingerprint = *fingerprint;
   return m;
@@ -106,9 +131,8 @@ absl::StatusOr<bool> DecoderDiffersFromEmbedding(const std::vector<TensorEntry>&
 // The destination: -o made absolute and canonical, or the trainer-relative
 // default (reference §1.7).
 absl::StatusOr<std::string> OutputDirFor(const CheckpointLayout& layout, const ExportOptions& o) {
-  if (o.output_dir.empty()) return DefaultOutputDir(layout.dir);
-  std::error_code ec;
-  return fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
+  if (o.output_dir.empty()) return DefaultOutputDir(o.input_root, layout.dir);
+  return o.output_root.RealPathAllowMissing(o.output_dir);
 }
 
 }  // namespace
@@ -122,14 +146,16 @@ std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o
 }
 
 absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
-  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  auto layout = InspectCheckpointDir(o.input_root, o.checkpoint_dir,
+                                     {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
   auto out = OutputDirFor(*layout, o);
   if (!out.ok()) return out.status();
   auto want = SourceManifest(*layout, o);
   if (!want.ok()) return want.status();
-  std::error_code ec;
-  return fs::exists(*out, ec) && IdenticalExportExists(*out, *want);
+  auto there = o.output_root.StatIfExists(*out);
+  if (!there.ok()) return there.status();
+  return there->has_value() && IdenticalExportExists(o.output_root, *out, *want);
 }
 
 namespace {
@@ -138,10 +164,11 @@ namespace {
 // (a trainer pruning old steps while the export was queued or running),
 // whatever the read that noticed it: said so once, in one way.
 absl::Status ExplainVanishedCheckpoint(const ExportOptions& o, absl::Status s) {
-  std::error_code ec;
-  if (s.ok() || s.code() == absl::StatusCode::kCancelled || fs::exists(o.checkpoint_dir, ec)) {
-    return s;
-  }
+  if (s.ok() || s.code() == absl::StatusCode::kCancelled) return s;
+  // Looked at through the door too: a checkpoint swapped for a link leading
+  // out of the root is not "removed" (the error names the link already).
+  auto there = o.input_root.StatIfExists(o.checkpoint_dir);
+  if (!there.ok() || there->has_value()) return s;
   return MakeError(ErrorReason::kCheckpointNotFound,
                    absl::StrCat(o.checkpoint_dir,
                                 ": checkpoint folder not found (removed before or during the "
@@ -167,7 +194,8 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   // 1. Where things are.
   progress.OnStage("inspect", o.checkpoint_dir, 0);
   TestPausePoint("inspect", cancel);
-  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  auto layout = InspectCheckpointDir(o.input_root, o.checkpoint_dir,
+                                     {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
   r.notes = layout->notes;
   r.notes.insert(r.notes.end(), layout->weights.notes.begin(), layout->weights.notes.end());
@@ -184,12 +212,13 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // An existing destination: done already (identical manifest → skipped
   // result), or refused without --overwrite. Asked again under the lock.
-  std::error_code ec;
   auto check_destination = [&]() -> absl::StatusOr<bool> {
-    if (!fs::exists(out, ec)) return false;
-    if (IdenticalExportExists(out, manifest)) {
+    auto there = o.output_root.StatIfExists(out);
+    if (!there.ok()) return there.status();
+    if (!there->has_value()) return false;
+    if (IdenticalExportExists(o.output_root, out, manifest)) {
       r.skipped = true;
-      auto have = ReadManifest(out);
+      auto have = ReadManifest(o.output_root, out);
       if (have.ok()) r.files = have->files;
       r.notes.push_back("an identical export of this checkpoint is already at the destination");
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -209,10 +238,12 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // 2. Every check, before anything is written.
   progress.OnStage("validate", "config.yaml, tokenizer_info.json, tensors, tokenizer", 0);
-  auto config = LoadCheckpointConfig(layout->config_yaml);
+  auto config = LoadCheckpointConfig(o.input_root, layout->config_yaml);
   if (!config.ok()) return config.status();
-  if (fs::is_regular_file(layout->tokenizer_info_json, ec)) {
-    auto warnings = CheckTokenizerInfoFile(layout->tokenizer_info_json, *config);
+  auto info = o.input_root.StatIfExists(layout->tokenizer_info_json);
+  if (!info.ok()) return info.status();
+  if (info->has_value()) {
+    auto warnings = CheckTokenizerInfoFile(o.input_root, layout->tokenizer_info_json, *config);
     if (!warnings.ok()) return warnings.status();
     r.warnings.insert(r.warnings.end(), warnings->begin(), warnings->end());
   } else {
@@ -220,7 +251,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
                                       ": no tokenizer_info.json; pad id and vocab size not "
                                       "cross-checked"));
   }
-  auto weights = format::ReadWeights(layout->weights.path);
+  auto weights = format::ReadWeights(o.input_root, layout->weights.path);
   if (!weights.ok()) return weights.status();
   MappingOptions mapping{.allow_prefix_strip = true,
                          .keep_decoder_bias = !o.drop_decoder_bias,
@@ -273,11 +304,13 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   std::future<absl::Status> finite =
       std::async(std::launch::async, [&tensors, &cancel] { return CheckFinite(tensors, cancel); });
 
-  if (!fs::is_directory(layout->tokenizer_dir, ec)) {
+  auto tokenizer_dir = o.input_root.StatIfExists(layout->tokenizer_dir);
+  if (!tokenizer_dir.ok()) return tokenizer_dir.status();
+  if (!tokenizer_dir->has_value()) {
     return absl::NotFoundError(
         absl::StrCat(layout->tokenizer_dir, ": the checkpoint has no tokenizer/ directory"));
   }
-  auto tokenizer = PlanTokenizerAssets(layout->tokenizer_dir, *config);
+  auto tokenizer = PlanTokenizerAssets(o.input_root, layout->tokenizer_dir, *config);
   if (!tokenizer.ok()) return tokenizer.status();
   r.notes.insert(r.notes.end(), tokenizer->notes.begin(), tokenizer->notes.end());
 
@@ -329,7 +362,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // 3. One writer per destination, across processes and replicas; whoever
   // waited looks at the destination again (the other may have published it).
-  auto lock = DestinationLock::Acquire(out, cancel, absl::InfiniteDuration(),
+  auto lock = DestinationLock::Acquire(o.output_root, out, cancel, absl::InfiniteDuration(),
                                        [&](const std::string& lock_path) {
                                          progress.OnStage("wait",
                                                           absl::StrCat("another exporter holds ",
@@ -345,12 +378,12 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // 4. Write into a staging directory.
   auto staging = StagingDir::Create(
-      {.destination = out, .overwrite = o.overwrite, .sync = o.sync});
+      {.destination = out, .root = o.output_root, .overwrite = o.overwrite, .sync = o.sync});
   if (!staging.ok()) return staging.status();
   std::vector<std::string> written;
   auto write_text = [&](const std::string& name, const std::string& text) -> absl::Status {
     if (auto c = cancel.Check(); !c.ok()) return c;
-    if (auto s = WriteTextFile((*staging)->File(name), text); !s.ok()) return s;
+    if (auto s = WriteTextFile(o.output_root, (*staging)->File(name), text); !s.ok()) return s;
     written.push_back(name);
     return absl::OkStatus();
   };
@@ -367,6 +400,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   std::map<std::string, std::string> weight_sha256;  // hashed while written
   auto files = WriteWeightFiles(tensors, weight_plan,
                                 {.dir = (*staging)->path(),
+                                 .root = o.output_root,
                                  // fsynced once, in Commit, after hashing
                                  // overlapped with writeback (StartWriteback).
                                  .sync = false,
@@ -389,10 +423,10 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
     if (f.content) {
       if (auto s = write_text(f.name, *f.content); !s.ok()) return s;
     } else {
-      fs::copy_file(f.source_path, (*staging)->File(f.name), ec);
-      if (ec) {
-        return absl::InternalError(
-            absl::StrCat("cannot copy ", f.source_path, ": ", ec.message()));
+      if (auto c = cancel.Check(); !c.ok()) return c;
+      if (auto s = CopyFile(o.input_root, f.source_path, o.output_root, (*staging)->File(f.name));
+          !s.ok()) {
+        return Annotate(s, absl::StrCat("copying ", f.source_path));
       }
       written.push_back(f.name);
     }
@@ -416,7 +450,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   // 5. Manifest, then publish.
   progress.OnStage("commit", "hashing files and publishing", 0);
   (*staging)->StartWriteback();
-  auto records = HashFiles((*staging)->path(), written, weight_sha256);
+  auto records = HashFiles(o.output_root, (*staging)->path(), written, weight_sha256);
   if (!records.ok()) return records.status();
   manifest.files = *records;
   if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;
@@ -426,7 +460,12 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
     TestPausePoint("validate", cancel);
     NullProgress quiet;  // the validator's own stages would reset the bar
     auto report = ValidateExportDir(
-        {.export_dir = (*staging)->path(), .source_dir = layout->dir, .device = o.device}, quiet,
+        {.export_dir = (*staging)->path(),
+         .source_dir = layout->dir,
+         .root = o.output_root,
+         .source_root = o.input_root,
+         .device = o.device},
+        quiet,
         cancel);
     if (!report.ok()) return Annotate(report.status(), "validation of the staged export");
     report->export_dir = out;
@@ -444,7 +483,9 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   TestPausePoint("commit", cancel);
   // Reads are done from open files, which outlive a deleted folder: without
   // this look, a step pruned mid-export would still be published.
-  if (!fs::is_directory(layout->dir, ec) || !fs::is_regular_file(layout->weights.path, ec)) {
+  auto dir_there = o.input_root.StatIfExists(layout->dir);
+  if (!dir_there.ok() || !dir_there->has_value() || !S_ISDIR((*dir_there)->st_mode) ||
+      !IsRegular(o.input_root, layout->weights.path)) {
     return absl::NotFoundError(absl::StrCat(layout->dir, ": the checkpoint vanished during the export"));
   }
   if (auto s = (*staging)->Commit(); !s.ok()) return s;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/export/manifest.h"
 #include "core/export/progress.h"
 #include "core/export/validator.h"
@@ -27,6 +28,14 @@ struct ExportOptions {
   std::string checkpoint_dir;
   // Destination; empty → <ckpt>/../../hf/<run>_<step> (reference §1.7).
   std::string output_dir;
+  // The door every file of the checkpoint is read through, and the one the
+  // destination (its parents, the staging folder, the lock) is created
+  // through (core/base/fs_root.h). Default: the whole file system, links
+  // followed (the CLI without --confine). The server passes the roots its
+  // path policy resolved the two paths beneath; nothing is then read or
+  // written outside them, whatever links the folders hold.
+  base::FsRoot input_root;
+  base::FsRoot output_root;
   // "keep" or a floating dtype name: float32 | bfloat16 | float16. Every
   // floating tensor is cast (norm weights too: HF loads one dtype per model).
   std::string dtype = "keep";

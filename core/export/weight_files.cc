@@ -40,6 +40,7 @@ std::future<absl::Status> StartTorchBin(const std::vector<TensorEntry>& tensors,
                                         std::string* sha256) {
   return std::async(std::launch::async, [&tensors, path, &options, &cancel, &shared, sha256]() {
     format::TorchWriteOptions o;
+    o.root = options.root;
     o.sync = options.sync;
     o.sha256 = sha256;
     o.writeback = options.writeback;
@@ -64,6 +65,7 @@ absl::Status WriteShards(const std::vector<TensorEntry>& tensors, const WeightFi
     group.reserve(shard.tensors.size());
     for (size_t t : shard.tensors) group.push_back(tensors[t]);
     format::SafetensorsWriteOptions o;
+    o.root = options.root;
     o.sync = options.sync;
     if (options.sha256 != nullptr) o.sha256 = &(*digests)[i];
     o.writeback = options.writeback;
@@ -81,7 +83,7 @@ absl::Status WriteShards(const std::vector<TensorEntry>& tensors, const WeightFi
 
 // model.safetensors.index.json, as transformers writes it.
 absl::Status WriteIndex(const std::vector<TensorEntry>& tensors, const WeightFilesPlan& plan,
-                        const std::string& dir) {
+                        const WeightWriteOptions& options) {
   nlohmann::ordered_json index;
   index["metadata"] = {{"total_size", plan.tensor_bytes}};
   nlohmann::json weight_map = nlohmann::json::object();  // sorted, as transformers writes it
@@ -89,7 +91,8 @@ absl::Status WriteIndex(const std::vector<TensorEntry>& tensors, const WeightFil
     for (size_t t : shard.tensors) weight_map[tensors[t].name] = shard.name;
   }
   index["weight_map"] = weight_map;
-  return WriteTextFile((fs::path(dir) / plan.index_name).string(), index.dump(2) + "\n");
+  return WriteTextFile(options.root, (fs::path(options.dir) / plan.index_name).string(),
+                       index.dump(2) + "\n");
 }
 
 }  // namespace
@@ -144,7 +147,7 @@ absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<Tens
                         options, cancel, shared, options.sha256 ? &bin_sha256 : nullptr);
   }
   absl::Status status = WriteShards(tensors, plan, options, progress, cancel, shared, &st_sha256);
-  if (status.ok() && !plan.index_name.empty()) status = WriteIndex(tensors, plan, options.dir);
+  if (status.ok() && !plan.index_name.empty()) status = WriteIndex(tensors, plan, options);
   if (bin.valid()) {
     if (!status.ok()) shared.abort_bin.store(true);
     while (bin.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {

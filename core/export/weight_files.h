@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/export/progress.h"
 #include "core/format/tensor.h"
 
@@ -52,7 +53,8 @@ WeightFilesPlan PlanWeightFiles(const std::vector<format::TensorEntry>& tensors,
                                 const WeightFilesOptions& options);
 
 struct WeightWriteOptions {
-  std::string dir;  // directory to write into
+  std::string dir;    // directory to write into
+  base::FsRoot root;  // beneath which `dir` lies (default: anywhere)
   bool sync = true;
   // Start disk writeback while writing (format::OutputFile's writeback mode);
   // for callers that fsync the files, here or later (the exporter's Commit).

@@ -302,8 +302,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
   return set;
 }
 
-absl::StatusOr<TensorSet> ReadSafetensors(const std::string& path) {
-  auto src = FileSource::Open(path);
+absl::StatusOr<TensorSet> ReadSafetensors(const base::FsRoot& root, const std::string& path) {
+  auto src = FileSource::Open(root, path);
   if (!src.ok()) return src.status();
   return ReadSafetensors(std::shared_ptr<const ByteSource>(*std::move(src)));
 }
@@ -401,13 +401,13 @@ absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std
   if (!header.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", header.status().message()));
   }
-  auto out = OutputFile::Create(path, options.writeback);
+  auto out = OutputFile::Create(options.root, path, options.writeback);
   if (!out.ok()) return out.status();
   if (options.sha256 != nullptr) (*out)->EnableHash();
   absl::Status s = WriteBody(**out, tensors, *std::move(header), options);
   if (!s.ok()) {
     out->reset();
-    ::unlink(path.c_str());
+    (void)options.root.RemoveAll(path);
   }
   return s;
 }

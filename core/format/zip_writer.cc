@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": zip alignment ", a, " is not a power of two in [1, 4096]"));
   }
-  auto out = OutputFile::Create(path, options.writeback);
+  auto out = OutputFile::Create(options.root, path, options.writeback);
   if (!out.ok()) return out.status();
   if (options.hash) (*out)->EnableHash();
   return std::unique_ptr<ZipWriter>(new ZipWriter(path, *std::move(out), options));
@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
 ZipWriter::~ZipWriter() {
   if (!finished_) {
     out_.reset();
-    ::unlink(path_.c_str());
+    (void)options_.root.RemoveAll(path_);
   }
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::tokenizer {
 
@@ -55,8 +56,11 @@ struct PaddingParams;
 
 class Tokenizer {
  public:
-  // Reads a tokenizer.json file (regular file, at most kMaxTokenizerJsonBytes).
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
+  // Reads a tokenizer.json file through the door beneath `root`
+  // (core/base/fs_root.h: a regular file, at most kMaxTokenizerJsonBytes).
+  // Errors about a file reached through a symbolic link quote nothing of it.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const base::FsRoot& root,
+                                                             const std::string& path);
   // Parses tokenizer.json text; `origin` names it in error messages.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(const std::string& text,
                                                              const std::string& origin);

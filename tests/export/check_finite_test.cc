@@ -48,7 +48,7 @@ absl::StatusOr<format::TensorSet> CorruptCheckpoint(const ScratchDir& dir,
   if (!record.empty()) {
     uint64_t data_offset = 0;
     {
-      auto f = format::FileSource::Open(path);
+      auto f = format::FileSource::Open(neobert::base::FsRoot(), path);
       if (!f.ok()) return f.status();
       auto zip = format::ZipReader::Open(*f);
       if (!zip.ok()) return zip.status();
@@ -65,7 +65,7 @@ absl::StatusOr<format::TensorSet> CorruptCheckpoint(const ScratchDir& dir,
     io.write(&c, 1);
     if (!io) return absl::InternalError("cannot flip the byte");
   }
-  return format::ReadTorchCheckpoint(path);
+  return format::ReadTorchCheckpoint(neobert::base::FsRoot(), path);
 }
 
 TEST(CheckFiniteTest, IntactCheckpointPasses) {
