@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "client/cli_args.h"
 #include "client/progress_printer.h"
+#include "core/engine/engine.h"
 #include "core/export/exporter.h"
 #include "nlohmann/json.hpp"
 
@@ -132,6 +133,9 @@ int RunExport(const std::vector<std::string>& args) {
     }
   }
   const bool json = parsed->Has("json");
+  // The sanity pass runs beside the writer threads: one CPU thread for it
+  // (engine.h says why); --validate's passes then run on one thread too.
+  if (o.sanity_check) engine::SetCpuThreads(1);
 
   core::CancelToken cancel;
   g_cancel = &cancel;
