@@ -18,7 +18,8 @@ every run and dirty pages are synced, as there.
 
 Targets (issue 16): without the sanity pass, peak RSS <= 128 MiB whatever the
 size and wall time <= 1.3x the baseline; with it, peak RSS <= the weights'
-bytes + 256 MiB, and <= 2.0x the baseline at 250m and 0.7b.
+bytes + 256 MiB, and <= 2.0x the baseline at 250m and 0.7b in float32 (the
+issue's measurements).
 
 Free space needed in DIR: about 3.2x the largest checkpoint (the input plus
 two copies of it, 32 GB for 2.5b float32). Exit status: 0 when every target
@@ -117,7 +118,7 @@ def run_size(args, exe, size, dtype, verdicts, table):
             checks = [ratio <= MAX_RATIO_NO_SANITY, c.rss_mib <= MAX_RSS_NO_SANITY_MIB]
         elif c.group == "sanity":
             checks = [c.rss_mib <= tensor_bytes / MIB + SANITY_RSS_HEADROOM_MIB]
-            if size in SANITY_RATIO_SIZES:
+            if size in SANITY_RATIO_SIZES and dtype == "float32":
                 checks.append(ratio <= MAX_RATIO_SANITY)
         verdict = "-" if not checks else ("PASS" if all(checks) else "FAIL")
         verdicts.append(verdict != "FAIL")
@@ -186,7 +187,7 @@ def main():
     print(f"\ntook {(time.monotonic() - started) / 60:.1f} min; targets: --no-sanity <= "
           f"{MAX_RATIO_NO_SANITY}x and <= {MAX_RSS_NO_SANITY_MIB} MiB; CPU sanity <= weights + "
           f"{SANITY_RSS_HEADROOM_MIB} MiB, and <= {MAX_RATIO_SANITY}x at "
-          f"{' and '.join(SANITY_RATIO_SIZES)}")
+          f"{' and '.join(SANITY_RATIO_SIZES)} float32")
     return 0 if all(verdicts) or args.report_only else 1
 
 
