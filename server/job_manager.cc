@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/status/error_reason.h"
 
 namespace neobert::server {
 
@@ -23,7 +24,8 @@ int64_t NowUnixMs() {
 // Everything that makes two requests the same piece of work.
 std::string SpecKey(const JobSpec& s) {
   if (s.kind == JobKind::kValidate) {
-    return absl::StrCat("spec:validate\n", s.validate_dir, "\n", s.validate_source);
+    return absl::StrCat("spec:validate\n", s.validate_dir, "\n", s.validate_source,
+                        s.validate_strict ? "\nstrict" : "");
   }
   const auto& o = s.export_options;
   std::string key = absl::StrCat("spec:export\n", o.checkpoint_dir, "\n", o.output_dir,
@@ -121,10 +123,14 @@ class JobManager::Sink final : public core::ProgressSink {
     if (m_->options_.observer) m_->options_.observer->OnWarning(j.snap, message);
     m_->Publish(j, std::move(e));
   }
+  void OnPartialResult(const core::ExportResult& partial) override { partial_ = partial; }
+  // What a failing run found (see core::ProgressSink::OnPartialResult).
+  std::optional<core::ExportResult> partial() { return std::move(partial_); }
 
  private:
   JobManager* m_;
   std::string id_;
+  std::optional<core::ExportResult> partial_;  // the job's thread only
 };
 
 JobManager::JobManager(JobManagerOptions options) : options_(std::move(options)) {
@@ -258,6 +264,11 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
                                                        "' was used for a different request (job ",
                                                        old.snap.id, ")"));
       }
+      // A key whose job ended with a retryable error (the server stopped
+      // under it, an I/O error) runs again: a retry must never be stuck.
+      const bool retry = !spec.idempotency_key.empty() && IsTerminal(old.snap.state) &&
+                         old.snap.state != JobState::kSucceeded &&
+                         core::DetailsOf(old.snap.error).retryable;
       const std::string dest = old.snap.result ? old.snap.result->output_dir : "";
       const bool gone = old.snap.state == JobState::kSucceeded && !old.snap.spec.export_options.dry_run &&
                         !dest.empty() && !std::filesystem::exists(dest);
@@ -265,7 +276,7 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
       // is shared then.
       const bool fresh = spec.kind == JobKind::kExport && spec.export_options.overwrite &&
                          old.snap.state == JobState::kSucceeded;
-      if (!spec.idempotency_key.empty() || !(gone || fresh)) {
+      if (!retry && (!spec.idempotency_key.empty() || !(gone || fresh))) {
         if (deduplicated) *deduplicated = true;
         return old.snap;
       }
@@ -342,10 +353,16 @@ void JobManager::RunJob(const std::string& id) {
   if (result.ok()) {
     Finish(*job, JobState::kSucceeded, std::move(*result), absl::OkStatus());
   } else if (job->cancel.cancelled() || result.status().code() == absl::StatusCode::kCancelled) {
-    Finish(*job, JobState::kCancelled, std::nullopt,
-           absl::CancelledError(absl::StrCat("job ", id, " was cancelled")));
+    // Cancelled by the drain at shutdown: the server stopped under it, which
+    // a client may retry; else someone asked for it.
+    Finish(*job, JobState::kCancelled, sink.partial(),
+           accepting_ ? core::MakeError(core::ErrorReason::kCancelled,
+                                        absl::StrCat("job ", id, " was cancelled"))
+                      : core::WithReason(absl::CancelledError(absl::StrCat(
+                                             "job ", id, " was cancelled: the server is stopping")),
+                                         core::ErrorReason::kInterrupted));
   } else {
-    Finish(*job, JobState::kFailed, std::nullopt, result.status());
+    Finish(*job, JobState::kFailed, sink.partial(), result.status());
   }
 }
 
@@ -389,7 +406,8 @@ absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
   return j.snap;
 }
 
-absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string& id) {
+absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string& id,
+                                                               uint64_t after_sequence) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
@@ -397,7 +415,9 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
   auto stream = std::make_shared<EventStream>();
   JobEvent first = StateEvent(j);
   first.sequence = j.sequence;
-  stream->Push(std::move(first));
+  if (after_sequence == 0 || first.final || first.sequence > after_sequence) {
+    stream->Push(std::move(first));
+  }
   if (!IsTerminal(j.snap.state)) j.watchers.push_back(stream);
   return stream;
 }
@@ -429,7 +449,9 @@ void JobManager::CancelAll() {
     if (job->snap.state == JobState::kQueued) {
       --queued_;
       Finish(*job, JobState::kCancelled, std::nullopt,
-             absl::CancelledError(absl::StrCat("job ", id, " was cancelled: the server is stopping")));
+             core::WithReason(absl::CancelledError(absl::StrCat(
+                                  "job ", id, " was cancelled: the server is stopping")),
+                              core::ErrorReason::kInterrupted));
     }
   }
 }

@@ -7,8 +7,10 @@
 // taken after mu_ (or alone), never before it.
 //
 // Idempotency: a request with an idempotency key returns the job that first
-// used the key, whatever its state (reusing a key for a different request is
-// INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
+// used the key, whatever its state, except that a key whose job ended with a
+// retryable error (core::DetailsOf(error).retryable: the server stopped under
+// it, an I/O error) starts a new job under the key (reusing a key for a
+// different request is INVALID_ARGUMENT). Without a key, a request equal to a job that is QUEUED,
 // RUNNING, or (exports only) SUCCEEDED with its destination still present
 // returns that job (with overwrite set, only QUEUED/RUNNING); otherwise (FAILED/CANCELLED/INTERRUPTED, or a finished
 // validation) it starts a new one.
@@ -118,8 +120,12 @@ class JobManager {
   // CANCELLED when it notices). FAILED_PRECONDITION for a finished job.
   absl::StatusOr<JobSnapshot> Cancel(const std::string& id);
   // A stream that starts with the job's current state; for a finished job
-  // that first event is already the final one.
-  absl::StatusOr<std::shared_ptr<EventStream>> Watch(const std::string& id);
+  // that first event is already the final one. With `after_sequence` N > 0
+  // (a watcher resuming after event N) the stream holds only events with a
+  // sequence above N: the current state first when its sequence is above N,
+  // and a finished job's final event always.
+  absl::StatusOr<std::shared_ptr<EventStream>> Watch(const std::string& id,
+                                                     uint64_t after_sequence = 0);
 
   // Shutdown, step by step: refuse new jobs; wait for the active ones;
   // cancel what is left.
@@ -154,9 +160,10 @@ class JobManager {
   uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// The production runner: core::ExportCheckpoint for exports; for validation,
-// manifest verification plus the files a Hugging Face folder needs (the
-// forward-pass comparison is added when the validation engine exists).
+// The production runner: core::ExportCheckpoint for exports, the full
+// validator (core::ValidateExportDir) for validations. A validation whose
+// checks fail is a result (the report, ExportResult::validation), not an
+// error. A failing run hands what it found to progress.OnPartialResult.
 absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, core::ProgressSink& progress,
                                                   const core::CancelToken& cancel);
 

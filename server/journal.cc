@@ -11,6 +11,8 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -56,6 +58,7 @@ std::string SnapshotToJson(const JobSnapshot& j) {
                {"device", o.device},
                {"validate_dir", j.spec.validate_dir},
                {"validate_source", j.spec.validate_source},
+               {"validate_strict", j.spec.validate_strict},
                {"idempotency_key", j.spec.idempotency_key}};
   json out = {{"id", j.id},
               {"state", JobStateName(j.state)},
@@ -90,6 +93,12 @@ std::string SnapshotToJson(const JobSnapshot& j) {
   if (!j.error.ok()) {
     out["error"] = {{"code", static_cast<int>(j.error.code())},
                     {"message", std::string(j.error.message())}};
+    // The whole status: its payloads carry the reason (error_reason.h).
+    json payloads = json::object();
+    j.error.ForEachPayload([&payloads](absl::string_view url, const absl::Cord& bytes) {
+      payloads[std::string(url)] = absl::Base64Escape(std::string(bytes));
+    });
+    if (!payloads.empty()) out["error"]["payloads"] = std::move(payloads);
   }
   // Replace invalid UTF-8 rather than throw: messages may quote file names.
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -120,6 +129,7 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
     o.device = s.value("device", "auto");
     j.spec.validate_dir = s.at("validate_dir").get<std::string>();
     j.spec.validate_source = s.value("validate_source", "");
+    j.spec.validate_strict = s.value("validate_strict", false);
     j.spec.idempotency_key = s.at("idempotency_key").get<std::string>();
     j.stage = in.value("stage", "");
     j.percent = in.value("percent", 0.0);
@@ -168,6 +178,12 @@ absl::StatusOr<JobSnapshot> SnapshotFromJson(const std::string& line) {
       if (code <= 0 || code > 16) code = static_cast<int>(absl::StatusCode::kUnknown);
       j.error = absl::Status(static_cast<absl::StatusCode>(code),
                              in["error"].at("message").get<std::string>());
+      if (in["error"].contains("payloads")) {
+        for (const auto& [url, b64] : in["error"]["payloads"].items()) {
+          std::string bytes;
+          if (absl::Base64Unescape(b64.get<std::string>(), &bytes)) j.error.SetPayload(url, absl::Cord(bytes));
+        }
+      }
     }
     return j;
   } catch (const std::exception& e) {
