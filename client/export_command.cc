@@ -10,6 +10,7 @@
 #include "client/cli_args.h"
 #include "client/outcome.h"
 #include "client/progress_printer.h"
+#include "core/engine/engine.h"
 #include "core/export/exporter.h"
 #include "nlohmann/json.hpp"
 
@@ -106,6 +107,9 @@ int RunExport(const std::vector<std::string>& args) {
   }
   o.input_root = *root;
   o.output_root = *root;
+  // The sanity pass runs beside the writer threads: one CPU thread for it
+  // (engine.h says why); --validate's passes then run on one thread too.
+  if (o.sanity_check) engine::SetCpuThreads(1);
 
   core::CancelToken cancel;
   g_cancel = &cancel;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -195,6 +196,10 @@ int Run(int argc, char** argv) {
     Log(spdlog::level::err, std::string(engine.message()));
     return 2;
   }
+  // The workers share the cores: each job's CPU forward passes (beside its
+  // own writes) get its share instead of one thread per core each.
+  neobert::engine::SetCpuThreads(
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config->workers));
   auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
   if (!devices.ok()) {
     Log(spdlog::level::err, std::string(devices.status().message()));

@@ -57,6 +57,8 @@ std::vector<float> ToFloatVector(const at::Tensor& t) {
   return out;
 }
 
+// Weights may be read-only mappings of the checkpoint file (LoadTensor): no
+// operation here writes into a weight tensor.
 struct TorchModel final : ModelBackend {
   ModelSpec spec;
   c10::Device device_{c10::kCPU};
@@ -200,16 +202,27 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   impl->device_ = *device;
   impl->dtype = ToScalarType(compute);
   impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
-  try {
+  // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
+  // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
+  auto probe = [&](at::ScalarType dtype) {
     c10::InferenceMode guard;
-    // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
-    // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
-    const auto opts = at::TensorOptions().dtype(impl->dtype).device(impl->device_);
-    const at::Tensor probe = at::ones({2, 4}, opts);
-    const at::Tensor y = at::linear(probe, probe) * probe.narrow(1, 0, 2);
+    const auto opts = at::TensorOptions().dtype(dtype).device(impl->device_);
+    const at::Tensor ones = at::ones({2, 4}, opts);
+    const at::Tensor y = at::linear(ones, ones) * ones.narrow(1, 0, 2);
     (void)at::silu(y);
     (void)at::gelu(y);
     if (!spec.rms_norm) (void)at::layer_norm(y, {2}, {}, {}, 1e-5);
+  };
+  try {
+    try {
+      probe(impl->dtype);
+    } catch (const c10::Error&) {
+      if (!options.float32_fallback || impl->dtype == at::kFloat) throw;
+      impl->dtype = at::kFloat;
+      impl->stat = at::kFloat;
+      probe(impl->dtype);
+    }
+    c10::InferenceMode guard;
     impl->inv_freq =
         at::pow(10000.0, at::arange(0, spec.head_dim(), 2,
                                     at::TensorOptions().dtype(at::kFloat).device(impl->device_)) /
@@ -275,6 +288,7 @@ neobert_engine_backend_v1() {
   static const neobert::engine::BackendApi api{
       .create = &neobert::engine::CreateTorchModel,
       .visible_cuda_devices = &neobert::engine::VisibleCudaDeviceCount,
+      .set_cpu_threads = &neobert::engine::SetCpuThreadCount,
   };
   return &api;
 }

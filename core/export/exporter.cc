@@ -10,10 +10,10 @@
 #include "absl/strings/str_join.h"
 #include "core/export/destination_lock.h"
 #include "core/export/finite_scan.h"
+#include "core/export/sanity_pass.h"
 #include "core/export/staging_dir.h"
 #include "core/export/test_hooks.h"
 #include "core/export/weight_files.h"
-#include "core/engine/engine.h"
 #include "core/format/cast.h"
 #include "core/format/sha256.h"
 #include "core/format/weights.h"
@@ -304,6 +304,22 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   std::future<absl::Status> finite =
       std::async(std::launch::async, [&tensors, &cancel] { return CheckFinite(tensors, cancel); });
 
+  // The sanity forward pass runs on its own thread from here on, beside the
+  // scan, the tokenizer plan and the writes below: those are disk-bound (and
+  // the scan short), the pass is CPU/GPU-bound (most of it opening LibTorch),
+  // so the export takes about the longer of the two rather than their sum.
+  // Its verdict is awaited before anything is published (finish_sanity, at
+  // "commit"), and a scan error is reported first; a failed pass then
+  // removes the staged files (the StagingDir's destructor). An early return
+  // (error, cancellation) waits for the pass in the future's destructor: the
+  // pass cannot be interrupted and takes seconds.
+  // Issue 15 (PlanExport + WriteExport): the pass is started with the plan's
+  // tensors and awaited by the writer before Commit.
+  std::future<absl::StatusOr<SanityPassResult>> sanity;
+  if (o.sanity_check) {
+    sanity = StartSanityPass(*config, plan->decoder_bias, tensors, plan->dtype, o.device);
+  }
+
   auto tokenizer_dir = o.input_root.StatIfExists(layout->tokenizer_dir);
   if (!tokenizer_dir.ok()) return tokenizer_dir.status();
   if (!tokenizer_dir->has_value()) {
@@ -321,23 +337,27 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   if (auto s = finite.get(); !s.ok()) return Annotate(s, layout->weights.path);
 
   if (o.sanity_check) {
-    progress.OnStage("sanity", absl::StrCat("forward pass on random ids (device ", o.device, ")"),
+    progress.OnStage("sanity",
+                     absl::StrCat("forward pass on random ids (device ", o.device,
+                                  "), beside the writes"),
                      0);
-    const auto sanity_start = std::chrono::steady_clock::now();
-    auto model = engine::NeoBertModel::Create(
-        engine::ModelSpecFromConfig(*config, plan->decoder_bias), tensors, {.device = o.device});
-    if (!model.ok()) return Annotate(model.status(), "sanity forward pass");
-    if (auto s = engine::SanityCheck(**model, config->vocab_size, config->max_position_embeddings,
-                                     /*seed=*/0);
-        !s.ok()) {
-      return Annotate(s, "sanity forward pass");
-    }
-    r.sanity_device = (*model)->device();
-    r.sanity_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - sanity_start).count();
-    r.notes.push_back(absl::StrCat("sanity forward pass passed on ", r.sanity_device, " in ",
-                                   absl::StrFormat("%.2f", r.sanity_seconds), " s"));
   }
+  auto finish_sanity = [&]() -> absl::Status {
+    if (!sanity.valid()) return absl::OkStatus();
+    if (sanity.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      progress.OnStage("sanity", "waiting for the forward pass", 0);
+    }
+    absl::StatusOr<SanityPassResult> pass = sanity.get();
+    if (!pass.ok()) return pass.status();
+    r.sanity_device = pass->device;
+    r.sanity_seconds = pass->seconds;
+    r.notes.push_back(absl::StrFormat(
+        "sanity forward pass passed on %s (%s) in %.2f s: engine load %.2f s, weights %.2f s, "
+        "forward %.2f s (%.2f s of CPU)",
+        pass->device, pass->compute_dtype, pass->seconds, pass->load_seconds,
+        pass->weights_seconds, pass->forward_seconds, pass->cpu_seconds));
+    return absl::OkStatus();
+  };
   if (auto c = cancel.Check(); !c.ok()) return c;
 
   // Everything that will be written, in order.
@@ -356,6 +376,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
     all.push_back("README.md");
     all.push_back(kManifestName);
     for (const auto& n : all) r.files.push_back({n, 0, ""});
+    if (auto st = finish_sanity(); !st.ok()) return st;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   }
@@ -454,6 +475,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   if (!records.ok()) return records.status();
   manifest.files = *records;
   if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;
+  if (auto s = finish_sanity(); !s.ok()) return s;
   if (auto c = cancel.Check(); !c.ok()) return c;
   if (o.validate) {
     progress.OnStage("validate", "checking the staged export against the checkpoint", 0);
