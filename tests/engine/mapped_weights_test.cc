@@ -49,7 +49,7 @@ class MappedWeights : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::vector<format::TensorEntry> FromFile() {
-    absl::StatusOr<format::TensorSet> set = format::ReadSafetensors(path_);
+    absl::StatusOr<format::TensorSet> set = format::ReadSafetensors(base::FsRoot(), path_);
     EXPECT_TRUE(set.ok()) << set.status();
     return set.ok() ? set->tensors : std::vector<format::TensorEntry>{};
   }
@@ -106,7 +106,7 @@ TEST_F(MappedWeights, MisalignedOffsetFallsBackToACopy) {
     f.write(reinterpret_cast<const char*>(embed.data()),
             static_cast<std::streamsize>(embed.size() * sizeof(float)));
   }
-  absl::StatusOr<std::shared_ptr<format::FileSource>> src = format::FileSource::Open(odd);
+  absl::StatusOr<std::shared_ptr<format::FileSource>> src = format::FileSource::Open(base::FsRoot(), odd);
   ASSERT_TRUE(src.ok()) << src.status();
   std::vector<format::TensorEntry> tensors = m_.Entries();
   for (format::TensorEntry& t : tensors) {
