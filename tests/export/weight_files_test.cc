@@ -94,10 +94,10 @@ TEST(WeightFilesWriteTest, BothFormatsReadBackWithTheirDigests) {
   std::map<std::string, std::string> shard_of;
   for (const std::string& name : *files) {
     if (name == "model.safetensors.index.json") continue;
-    auto digest = format::FileSha256(dir.file(name));
+    auto digest = format::FileSha256(neobert::base::FsRoot(), dir.file(name));
     ASSERT_TRUE(digest.ok());
     EXPECT_EQ(sha256[name], *digest) << name;
-    auto set = format::ReadWeights(dir.file(name));
+    auto set = format::ReadWeights(neobert::base::FsRoot(), dir.file(name));
     ASSERT_TRUE(set.ok()) << set.status();
     for (const TensorEntry& t : set->tensors) {
       EXPECT_EQ(*format::ReadContiguous(t), want[t.name]) << name << " " << t.name;
