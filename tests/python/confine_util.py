@@ -10,6 +10,8 @@ import struct
 import subprocess
 import sys
 
+import grpc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
 SERVICE = "/neobert.exporter.v1.ExportService/"
@@ -106,10 +108,20 @@ class Client:
         return [("authorization", f"Bearer {token}")] if token else []
 
     def stream(self, method, request, timeout=300, token=None):
+        """The job's events. A failed job's stream ends with its error as the
+        RPC status after the final event: then the events are returned (the
+        last one carries the error); an RPC refused before any event raises."""
         call = self.channel.unary_stream(SERVICE + method,
                                          request_serializer=type(request).SerializeToString,
                                          response_deserializer=self.pb.JobEvent.FromString)
-        return list(call(request, metadata=self._md(token), timeout=timeout))
+        events = []
+        try:
+            for event in call(request, metadata=self._md(token), timeout=timeout):
+                events.append(event)
+        except grpc.RpcError:
+            if not events or not events[-1].HasField("error"):
+                raise
+        return events
 
     def unary(self, method, request, response_type, timeout=60, token=None):
         call = self.channel.unary_unary(SERVICE + method,
