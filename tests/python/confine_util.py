@@ -5,6 +5,7 @@ import ctypes
 import ctypes.util
 import importlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -146,3 +147,16 @@ def start_server(bin_dir, args, log_path, env=None):
         with open(log_path) as f:
             raise RuntimeError(f"server did not start: {line!r} {f.read()}")
     return proc, line.split()[-1]
+
+
+def stop_server(proc):
+    """SIGTERM a server from start_server, wait for it (kill after 60 s), and
+    close its stdout pipe."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()

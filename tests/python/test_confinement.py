@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from confine_util import (INVALID_ARGUMENT, PERMISSION_DENIED, Client, OpenWatch,  # noqa: E402
-                          compile_proto, exchange, make_special, start_server)
+                          compile_proto, exchange, make_special, start_server,
+                          stop_server)
 
 BIN = FIXTURES = None
 TORCH = "fp32_swiglu_rope_rms"   # state_dict.pt
@@ -97,13 +97,7 @@ class ServerConfinement(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.watch.close()
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        cls.proc.stdout.close()
+        stop_server(cls.proc)
         cls.channel.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
