@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -197,6 +198,10 @@ int Run(int argc, char** argv) {
     Log(spdlog::level::err, std::string(engine.message()));
     return 2;
   }
+  // The workers share the cores: each job's CPU forward passes (beside its
+  // own writes) get its share instead of one thread per core each.
+  neobert::engine::SetCpuThreads(
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config->workers));
   auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
   if (!devices.ok()) {
     Log(spdlog::level::err, std::string(devices.status().message()));
@@ -223,12 +228,15 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (!config->token_file.empty()) {
-    auto token = srv::ReadTokenFile(config->token_file);
-    if (!token.ok()) {
-      Log(spdlog::level::err, std::string(token.status().message()));
+    auto tokens = srv::BearerTokens::FromFile(
+        config->token_file, [](bool problem, const std::string& line) {
+          Log(problem ? spdlog::level::warn : spdlog::level::info, line);
+        });
+    if (!tokens.ok()) {
+      Log(spdlog::level::err, std::string(tokens.status().message()));
       return 2;
     }
-    service_options.token = *token;
+    service_options.tokens = *std::move(tokens);
   }
   auto policy = srv::PathPolicy::Create(config->input_roots, config->output_roots);
   if (!policy.ok()) {
@@ -281,7 +289,7 @@ int Run(int argc, char** argv) {
   std::cout << "listening on " << host << ":" << port << std::endl;
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
-                   config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
+                   config->queue_capacity, !service_options.tokens ? ", no auth" : ", bearer auth",
                    config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir,
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
