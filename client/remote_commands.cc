@@ -300,7 +300,8 @@ int RunWatch(const std::vector<std::string>& args) {
 int RunJobs(const std::vector<std::string>& args) {
   static constexpr char kUsage[] =
       "usage: neobert-export jobs --server HOST:PORT [--state S] [--checkpoint TEXT]\n"
-      "  Lists jobs, oldest first. S: QUEUED RUNNING SUCCEEDED FAILED CANCELLED INTERRUPTED\n";
+      "  Lists every job, newest first (page by page; a server may hold many).\n"
+      "  S: QUEUED RUNNING SUCCEEDED FAILED CANCELLED INTERRUPTED\n";
   Session s;
   if (int rc = Open(args, FlagSpec{.valued = {"state", "checkpoint"}}, kUsage, 0, &s); rc >= 0) {
     return rc;
@@ -315,18 +316,22 @@ int RunJobs(const std::vector<std::string>& args) {
     req.set_state(state);
   }
   req.set_checkpoint_contains(s.parsed.Value("checkpoint").value_or(""));
-  grpc::ClientContext ctx;
-  PrepareContext(s.target, &ctx);
-  pb::ListJobsResponse resp;
-  grpc::Status st = s.conn.stub->ListJobs(&ctx, req, &resp);
-  if (!st.ok()) return ReportRpcError("jobs", st);
-  for (const auto& j : resp.jobs()) {
-    if (s.json()) {
-      std::cout << ToJson(j) << "\n";
-    } else {
-      PrintJob(j);
+  // Each page is printed as it arrives, so a long listing starts at once.
+  do {
+    grpc::ClientContext ctx;
+    PrepareContext(s.target, &ctx);
+    pb::ListJobsResponse resp;
+    grpc::Status st = s.conn.stub->ListJobs(&ctx, req, &resp);
+    if (!st.ok()) return ReportRpcError("jobs", st);
+    for (const auto& j : resp.jobs()) {
+      if (s.json()) {
+        std::cout << ToJson(j) << "\n";
+      } else {
+        PrintJob(j);
+      }
     }
-  }
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
   std::cout.flush();
   return kExitOk;
 }

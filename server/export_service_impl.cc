@@ -41,9 +41,10 @@ grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) con
   return grpc::Status::OK;
 }
 
+// The device is assigned by the server that claims the job (another replica
+// may have the GPU this one lacks); the job manager checks it at submit.
 absl::StatusOr<std::string> ExportServiceImpl::AssignDevice(const std::string& requested) const {
-  if (options_.devices) return options_.devices->Assign(requested);
-  return requested.empty() ? std::string("auto") : requested;
+  return requested;
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& req) const {
@@ -160,9 +161,15 @@ grpc::Status ExportServiceImpl::ListJobs(grpc::ServerContext* ctx, const pb::Lis
     state = FromProto(req->state());
     if (!state) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown job state filter");
   }
-  for (const auto& j : jobs_->List(state, req->checkpoint_contains())) {
-    *resp->add_jobs() = ToProto(j);
-  }
+  ListQuery query;
+  query.state = state;
+  query.source_contains = req->checkpoint_contains();
+  query.page_size = req->page_size() <= 0 ? kMaxPageSize : std::min(req->page_size(), kMaxPageSize);
+  query.page_token = req->page_token();
+  auto page = jobs_->ListPage(query);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (const auto& j : page->jobs) *resp->add_jobs() = ToProto(j.snap);
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 

@@ -1,8 +1,10 @@
 // neobert-exportd: the export service. See server_config.h for flags.
 //
 // Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new jobs are refused
-// with UNAVAILABLE, running jobs get --grace-seconds to finish, then the rest
-// are cancelled and the server stops.
+// with UNAVAILABLE and (with a persistent job store) no more are claimed,
+// running jobs get --grace-seconds to finish, then the rest are released to
+// the store (queued again for another replica or the next start; cancelled
+// when jobs are only in memory) and the server stops.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -223,12 +225,29 @@ int Run(int argc, char** argv) {
   jm.observer = (*obs)->job_observer();
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
+  jm.job_store = config->job_store;
+  jm.sync = config->sync;
+  jm.workers = config->workers;
+  jm.max_attempts = config->max_attempts;
+  jm.lease = absl::Seconds(config->lease_seconds);
+  jm.retention.max_age = absl::Hours(24) * config->job_retention_days;
+  jm.retention.max_count = config->job_retention_count;
+  jm.devices = service_options.devices;
+  jm.log = [](srv::JobLogLevel level, const std::string& msg) {
+    Log(level == srv::JobLogLevel::kError  ? spdlog::level::err
+        : level == srv::JobLogLevel::kWarn ? spdlog::level::warn
+                                           : spdlog::level::info,
+        msg);
+  };
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
   if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
-    return 1;
+    // A store this server must not use (held by another server, on a network
+    // file system, a bad DSN) is a configuration error, like a bad flag.
+    const auto code = jobs.status().code();
+    return code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   srv::ExportServiceImpl service(jobs->get(), *policy, service_options);
 
@@ -251,7 +270,7 @@ int Run(int argc, char** argv) {
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
                    config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
-                   config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir,
+                   ", jobs in ", (*jobs)->store_description(), " as ", (*jobs)->replica_id(),
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
                    ", device ", service_options.devices->Describe()));
@@ -285,8 +304,10 @@ int Run(int argc, char** argv) {
     server->GetHealthCheckService()->SetServingStatus(false);
     (*jobs)->StopAccepting();
     if (!(*jobs)->WaitIdle(absl::Seconds(config->grace_seconds))) {
-      Log(spdlog::level::warn, "grace period over: cancelling the remaining jobs");
-      (*jobs)->CancelAll();
+      // A persistent store keeps the unfinished jobs: they go back to the
+      // queue for another server (or this one's next start) to run.
+      Log(spdlog::level::warn, "grace period over: releasing the running jobs to the store");
+      (*jobs)->ReleaseAll();
       (*jobs)->WaitIdle(absl::Seconds(30));
     }
     // Streams relaying finished jobs end by themselves; give them a moment.
