@@ -150,7 +150,21 @@ std::string DsnPassword(const std::string& dsn) {
     if (std::string(o->keyword) == "password" && o->val) password = o->val;
   }
   if (opts) PQconninfoFree(opts);
-  return password;
+  if (!password.empty() || opts) return password;
+  // libpq rejected the DSN (an unknown option, say) but its message may
+  // still quote it: find the password by hand.
+  if (auto scheme = dsn.find("://"); scheme != std::string::npos) {
+    const size_t start = scheme + 3, at = dsn.find('@', start);
+    const size_t slash = dsn.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const std::string userinfo = dsn.substr(start, at - start);
+      if (auto colon = userinfo.find(':'); colon != std::string::npos) return userinfo.substr(colon + 1);
+    }
+  } else if (auto p = dsn.find("password="); p != std::string::npos) {
+    const size_t start = p + 9;
+    return dsn.substr(start, dsn.find(' ', start) - start);
+  }
+  return "";
 }
 
 std::string DescribePostgres(const std::string& dsn) {

@@ -135,10 +135,12 @@ absl::Status ImportJob(Connection& c, JobSnapshot j) {
   auto r = c.Run(
       "INSERT INTO jobs (id, kind, state, source, idempotency_key, spec_key, spec, needs_gpu, stage,"
       " percent, created_ms, finished_ms, result, hook, error, last_sequence)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
+      " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, COALESCE(?, {now}), ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
       {j.id, j.spec.kind == JobKind::kExport ? "export" : "validate", JobStateName(j.state),
        JobSource(j.spec), key, SpecKey(j.spec), EncodeSpec(j.spec), j.stage,
-       absl::StrCat(j.percent), j.created_unix_ms, j.finished_unix_ms,
+       absl::StrCat(j.percent), j.created_unix_ms,
+       // Retention counts from when a job finished; an old journal may not say.
+       !IsTerminal(j.state) ? Value(int64_t{0}) : j.finished_unix_ms > 0 ? Value(j.finished_unix_ms) : Value(),
        j.result ? Value(EncodeResult(*j.result)) : Value(), j.hook.ran ? Value(EncodeHook(j.hook)) : Value(),
        j.error.ok() ? Value() : Value(EncodeStatus(j.error))});
   return r.ok() ? absl::OkStatus() : r.status();

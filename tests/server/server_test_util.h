@@ -7,12 +7,16 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <atomic>
+#include <fstream>
+#include <unistd.h>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "server/executor.h"
 #include "server/job_manager.h"
+#include "server/store/drivers.h"
 
 namespace neobert::server::testing {
 
@@ -34,6 +38,34 @@ inline std::string FixturesDir() {
   }
 #endif
   return "";
+}
+
+// The DSN of the test PostgreSQL (scripts/pg_test_cluster.sh, started by
+// CTest's fixture into <build>/pg/dsn), or $NEOBERT_TEST_PG_DSN; "" if none.
+inline std::string PostgresDsn() {
+  if (const char* env = std::getenv("NEOBERT_TEST_PG_DSN"); env && *env) return env;
+#ifdef NEOBERT_BINARY_DIR
+  std::ifstream in(std::string(NEOBERT_BINARY_DIR) + "/pg/dsn");
+  std::string dsn;
+  if (in && std::getline(in, dsn)) return dsn;
+#endif
+  return "";
+}
+
+// A new, empty database on the test PostgreSQL (each test its own); its DSN,
+// or "" when no test PostgreSQL runs.
+inline std::string FreshPostgresDatabase(const std::string& tag) {
+  const std::string base = PostgresDsn();
+  if (base.empty()) return "";
+  static std::atomic<int> counter{0};
+  const std::string name = "t_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  auto admin = sql::OpenPostgres(base, "test PostgreSQL");
+  if (!admin.ok()) return "";
+  if (!(*admin)->Script("DROP DATABASE IF EXISTS " + name).ok() ||
+      !(*admin)->Script("CREATE DATABASE " + name).ok()) {
+    return "";
+  }
+  return base.substr(0, base.rfind('/') + 1) + name;
 }
 
 // Holds scheduled tasks until RunOne/RunAll (on the calling thread).
