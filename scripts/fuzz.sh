@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
-TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors)
+TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_job_codec)
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DNEOBERT_FUZZ=ON -DNEOBERT_BUILD_TESTS=OFF \
   -DNEOBERT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -27,6 +27,20 @@ for t in "${TARGETS[@]}"; do
                           /usr/bin/python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); n=[i for i in z.namelist() if i.endswith('data.pkl')][0]; open(sys.argv[2],'wb').write(z.read(n))" \
                             "$f" "$corpus/$(basename "$(dirname "$f")").pkl"
                         done ;;
+      fuzz_job_codec) /usr/bin/python3 - "$corpus" <<'PY'
+import json, sys
+spec = {"kind": "export", "checkpoint_dir": "/in/a", "output_dir": "/out/a", "dtype": "keep",
+        "max_shard_bytes": 0, "write_pytorch_bin": True, "idempotency_key": "k"}
+result = {"output_dir": "/out/a", "files": [{"name": "config.json", "size": 3, "sha256": "ab"}],
+          "notes": ["n"], "warnings": [], "checks": [{"name": "weights", "passed": True, "detail": ""}]}
+error = {"code": 3, "message": "bad", "payloads": {"type.googleapis.com/x.Reason": "CAE="}}
+seeds = {"spec": spec, "result": result, "error": error, "hook": {"ran": True, "exit_code": 1, "message": "m"},
+         "event": {"state": "FAILED", "stage": "write", "final": True, "error": error, "result": result},
+         "journal": {"id": "job-1", "state": "RUNNING", "spec": spec, "result": result, "error": error}}
+for name, obj in seeds.items():
+    open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(obj))
+PY
+        ;;
     esac
   fi
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"

@@ -181,6 +181,7 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions
 }
 
 JobManager::~JobManager() {
+  if (!store_) return;  // Create failed before anything started
   StopAccepting();
   {
     absl::MutexLock lock(&mu_);

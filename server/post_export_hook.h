@@ -1,7 +1,7 @@
 // --post-export-hook CMD: a command run after each successful export job
 // (RPC or watch mode), e.g. to upload the folder or notify someone.
 //
-// How it runs: fork + execve of `/bin/sh -c CMD neobert-post-export-hook DIR`,
+// How it runs: posix_spawn of `/bin/sh -c CMD neobert-post-export-hook DIR`,
 // so in CMD `$1` is the export folder; the environment is the server's plus
 //   NEOBERT_EXPORT_DIR      the export folder (same as $1)
 //   NEOBERT_CHECKPOINT_DIR  the checkpoint it was exported from
