@@ -21,7 +21,6 @@ it SUCCEEDED (median of 3).
 Target: sqlite >= 0.9 x journal (exit 1 when missed, unless --report-only).
 """
 import argparse
-import importlib
 import os
 import shutil
 import signal
@@ -32,19 +31,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from server_bench import load_proto  # noqa: E402
 SERVICE = "/neobert.exporter.v1.ExportService/"
 SMALL = "fp32_swiglu_rope_rms"
 TARGET = 0.9
-
-
-def load_proto(work):
-    out = os.path.join(work, "py")
-    os.makedirs(out, exist_ok=True)
-    proto_root = os.path.join(ROOT, "proto")
-    subprocess.run(["protoc", f"--proto_path={proto_root}", f"--python_out={out}",
-                    os.path.join(proto_root, "neobert/exporter/v1/export_service.proto")], check=True)
-    sys.path.insert(0, out)
-    return importlib.import_module("neobert.exporter.v1.export_service_pb2")
 
 
 class Server:

@@ -56,6 +56,15 @@ void Log(spdlog::level::level_enum level, const std::string& msg) {
   }
 }
 
+// A line from a component with its own level enum (watcher, job manager).
+template <typename Level>
+void LogAt(Level level, const std::string& msg) {
+  Log(level == Level::kError  ? spdlog::level::err
+      : level == Level::kWarn ? spdlog::level::warn
+                              : spdlog::level::info,
+      msg);
+}
+
 // Lines go through a bounded queue to one writer thread, so a stderr nobody
 // reads (a full pipe, a stalled log collector) never blocks a job or an RPC:
 // when the queue is full the oldest queued lines are dropped instead.
@@ -123,12 +132,7 @@ absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
            : c.watch_mode == "inotify" ? srv::WatchMode::kInotify
                                        : srv::WatchMode::kAuto;
   o.sync = c.sync;
-  o.log = [](srv::WatchLogLevel level, const std::string& msg) {
-    Log(level == srv::WatchLogLevel::kError  ? spdlog::level::err
-        : level == srv::WatchLogLevel::kWarn ? spdlog::level::warn
-                                             : spdlog::level::info,
-        msg);
-  };
+  o.log = LogAt<srv::WatchLogLevel>;
   return srv::Watcher::Create(std::move(o), jobs, policy);
 }
 
@@ -233,12 +237,7 @@ int Run(int argc, char** argv) {
   jm.retention.max_age = absl::Hours(24) * config->job_retention_days;
   jm.retention.max_count = config->job_retention_count;
   jm.devices = service_options.devices;
-  jm.log = [](srv::JobLogLevel level, const std::string& msg) {
-    Log(level == srv::JobLogLevel::kError  ? spdlog::level::err
-        : level == srv::JobLogLevel::kWarn ? spdlog::level::warn
-                                           : spdlog::level::info,
-        msg);
-  };
+  jm.log = LogAt<srv::JobLogLevel>;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
   if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
   auto jobs = srv::JobManager::Create(std::move(jm));

@@ -249,6 +249,31 @@ absl::StatusOr<absl::Status> StatusFrom(const json& j) {
   return s;
 }
 
+// The outcome fields a snapshot and an event share: result, hook, error.
+absl::Status OutcomeFrom(Reader& r, std::optional<core::ExportResult>* result, HookOutcome* hook,
+                         absl::Status* error) {
+  const json* res = r.Child("result", json::value_t::object);
+  const json* h = r.Child("hook", json::value_t::object);
+  const json* e = r.Child("error", json::value_t::object);
+  if (!r.status().ok()) return r.status();
+  if (res) {
+    auto v = ResultFrom(*res);
+    if (!v.ok()) return v.status();
+    *result = std::move(*v);
+  }
+  if (h) {
+    auto v = HookFrom(*h);
+    if (!v.ok()) return v.status();
+    *hook = *v;
+  }
+  if (e) {
+    auto v = StatusFrom(*e);
+    if (!v.ok()) return v.status();
+    *error = *v;
+  }
+  return absl::OkStatus();
+}
+
 // Decodes a whole snapshot object (a journal line).
 absl::StatusOr<JobSnapshot> SnapshotFrom(const json& j) {
   JobSnapshot out;
@@ -261,9 +286,6 @@ absl::StatusOr<JobSnapshot> SnapshotFrom(const json& j) {
   r.Get("created_unix_ms", &out.created_unix_ms);
   r.Get("finished_unix_ms", &out.finished_unix_ms);
   const json* spec = r.Child("spec", json::value_t::object);
-  const json* result = r.Child("result", json::value_t::object);
-  const json* hook = r.Child("hook", json::value_t::object);
-  const json* error = r.Child("error", json::value_t::object);
   if (!r.status().ok()) return r.status();
   if (!spec) return absl::InvalidArgumentError("job: no 'spec'");
   auto st = JobStateFromName(state);
@@ -272,21 +294,7 @@ absl::StatusOr<JobSnapshot> SnapshotFrom(const json& j) {
   auto s = SpecFrom(*spec);
   if (!s.ok()) return s.status();
   out.spec = std::move(*s);
-  if (result) {
-    auto res = ResultFrom(*result);
-    if (!res.ok()) return res.status();
-    out.result = std::move(*res);
-  }
-  if (hook) {
-    auto h = HookFrom(*hook);
-    if (!h.ok()) return h.status();
-    out.hook = *h;
-  }
-  if (error) {
-    auto e = StatusFrom(*error);
-    if (!e.ok()) return e.status();
-    out.error = *e;
-  }
+  if (auto o = OutcomeFrom(r, &out.result, &out.hook, &out.error); !o.ok()) return o;
   return out;
 }
 
@@ -373,28 +381,11 @@ absl::StatusOr<JobEvent> DecodeEvent(std::string_view text) {
   r.Get("percent", &e.percent);
   r.Get("warning", &e.warning);
   r.Get("final", &e.final);
-  const json* result = r.Child("result", json::value_t::object);
-  const json* hook = r.Child("hook", json::value_t::object);
-  const json* error = r.Child("error", json::value_t::object);
   if (!r.status().ok()) return r.status();
   auto st = JobStateFromName(state);
   if (!st) return absl::InvalidArgumentError(absl::StrCat("event: unknown state '", state, "'"));
   e.state = *st;
-  if (result) {
-    auto res = ResultFrom(*result);
-    if (!res.ok()) return res.status();
-    e.result = std::move(*res);
-  }
-  if (hook) {
-    auto h = HookFrom(*hook);
-    if (!h.ok()) return h.status();
-    e.hook = *h;
-  }
-  if (error) {
-    auto s = StatusFrom(*error);
-    if (!s.ok()) return s.status();
-    e.error = *s;
-  }
+  if (auto o = OutcomeFrom(r, &e.result, &e.hook, &e.error); !o.ok()) return o;
   return e;
 }
 

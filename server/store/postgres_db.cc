@@ -36,14 +36,6 @@ std::string Expand(const std::string& sql) {
 
 void IgnoreNotice(void*, const char*) {}
 
-std::string Head(const std::string& sql) {
-  std::string s = sql.substr(0, 40);
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
-
 class PgConnection final : public Connection {
  public:
   PgConnection(PGconn* conn, std::string password, std::string described)
@@ -117,7 +109,7 @@ class PgConnection final : public Connection {
     const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
     std::string msg(absl::StripAsciiWhitespace(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_)));
     if (msg.empty()) msg = std::string(absl::StripAsciiWhitespace(PQerrorMessage(conn_)));
-    msg = Scrub(absl::StrCat(described_, ": ", what, " '", Head(sql), "...': ", msg,
+    msg = Scrub(absl::StrCat(described_, ": ", what, " '", StatementHead(sql), "...': ", msg,
                              state ? absl::StrCat(" [", state, "]") : ""),
                 password_);
     if (PQstatus(conn_) != CONNECTION_OK) {

@@ -15,4 +15,12 @@ const std::string& AsText(const std::optional<std::string>& v) {
   return v ? *v : kEmpty;
 }
 
+std::string StatementHead(const std::string& sql) {
+  std::string s = sql.substr(0, 40);
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
 }  // namespace neobert::server::sql

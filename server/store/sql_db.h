@@ -68,5 +68,7 @@ class Connection {
 // Parses a non-negative or negative decimal column; 0 for NULL or junk.
 int64_t AsInt(const std::optional<std::string>& v);
 const std::string& AsText(const std::optional<std::string>& v);
+// The first words of a statement, for error messages.
+std::string StatementHead(const std::string& sql);
 
 }  // namespace neobert::server::sql

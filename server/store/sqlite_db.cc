@@ -23,15 +23,6 @@ std::string Expand(const std::string& sql) {
             {"{serial_pk}", "INTEGER PRIMARY KEY AUTOINCREMENT"}});
 }
 
-// The first words of a statement, for error messages.
-std::string Head(const std::string& sql) {
-  std::string s = sql.substr(0, 40);
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
-
 class SqliteConnection final : public Connection {
  public:
   SqliteConnection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -107,7 +98,7 @@ class SqliteConnection final : public Connection {
  private:
   absl::Status Error(const char* what, const std::string& sql) {
     const int code = sqlite3_errcode(db_);
-    std::string msg = absl::StrCat("SQLite ", path_, ": ", what, " '", Head(sql), "...': ",
+    std::string msg = absl::StrCat("SQLite ", path_, ": ", what, " '", StatementHead(sql), "...': ",
                                    sqlite3_errmsg(db_));
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return absl::UnavailableError(msg);
     if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY) {

@@ -25,13 +25,12 @@ until a release file appears, after writing the server's pid ($PPID) next
 to the export (that tells which replica runs it).
 
 SQLite: a second server on the same --state-dir exits 2 naming the holder; a
-job whose every run kills its server (hook: kill -9 $PPID, with --overwrite so
-each run exports again) ends FAILED after --max-attempts 3 restarts.
+job whose every run kills its server (hook: rm -rf the export so the next run
+makes it again, then kill -9 $PPID) ends FAILED after --max-attempts 3
+restarts.
 
 usage: /usr/bin/python3 test_store_replicas.py BIN_DIR FIXTURES_DIR PG_DSN_FILE
 """
-import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -45,9 +44,10 @@ import unittest
 
 import grpc
 
+from test_server_interop import compile_proto, sha256  # noqa: E402 (sys.path: this folder)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
 SERVICE = "/neobert.exporter.v1.ExportService/"
 BIN = FIXTURES = DSN = None
 SMALL = "fp32_swiglu_rope_rms"
@@ -57,14 +57,6 @@ JOBS, CLIENTS = 300, 30
 HOOK = ('echo "$NEOBERT_JOB_ID $1" >> "$HOOK_LOG"; '
         'case "$1" in *hold*) echo $PPID > "$1.runner"; '
         'while [ ! -e "$1.release" ]; do sleep 0.05; done;; esac')
-
-
-def compile_proto(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    subprocess.run(["protoc", f"--proto_path={PROTO_ROOT}", f"--python_out={out_dir}",
-                    os.path.join(PROTO_ROOT, "neobert/exporter/v1/export_service.proto")], check=True)
-    sys.path.insert(0, out_dir)
-    return importlib.import_module("neobert.exporter.v1.export_service_pb2")
 
 
 def fresh_database(tag):
@@ -83,14 +75,6 @@ def wait_for(cond, timeout=120, what="condition"):
             return v
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Server:
@@ -194,14 +178,18 @@ class Replicas(unittest.TestCase):
             if not token:
                 return jobs
 
-    def submit(self, i, replica, key, out, **kw):
-        """Submits to servers[replica], or the next live one if it is down."""
+    def submit(self, i, replica, key, out, avoid=None, **kw):
+        """Submits to servers[replica], or the next live one (not `avoid`) if it is down."""
         req = self.pb.ExportRequest(checkpoint_dir=self.small, output_dir=out, idempotency_key=key,
                                     validate=False, **kw)
         for k in range(3):
             s = self.servers[(replica + k) % 3]
+            if s is avoid:
+                continue
             try:
                 return self.call(s, "SubmitExport", req, self.pb.Job).job_id, s
+            except ValueError:
+                continue  # the test killed that replica: its channel is closed
             except grpc.RpcError as e:
                 if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     raise
@@ -219,7 +207,7 @@ class Replicas(unittest.TestCase):
                 for i in range(c, JOBS, CLIENTS):
                     key, first = f"k-{i}", i % 3
                     a, sa = self.submit(i, first, key, self.out(f"j{i}"))
-                    b, sb = self.submit(i, first + 1, key, self.out(f"j{i}"))
+                    b, sb = self.submit(i, first + 1, key, self.out(f"j{i}"), avoid=sa)
                     with lock:
                         ids[key] = (a, b, sa.name, sb.name)
                     submitted.release()
@@ -388,11 +376,13 @@ class SqliteSingleServer(unittest.TestCase):
             self.assertEqual(first.stop(), 0)
 
     def test_job_killing_its_server_fails_after_max_attempts(self):
-        hook = 'case "$1" in *poison*) kill -9 $PPID;; esac'
+        # The export is published when the hook runs: removing it makes the
+        # next run export (and so hook, and kill) again.
+        hook = 'case "$1" in *poison*) rm -rf "$1"; kill -9 $PPID;; esac'
         args = self.args("--post-export-hook", hook, "--max-attempts", "3")
         server = Server(self.tmp, "s", args)
         r = subprocess.run([os.path.join(BIN, "neobert-export"), "submit", self.small, "-o",
-                            os.path.join(self.tmp, "out", "poison"), "--overwrite", "--no-validate",
+                            os.path.join(self.tmp, "out", "poison"), "--no-validate",
                             "--server", server.address], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         job_id = r.stdout.strip()
