@@ -11,7 +11,8 @@
 namespace neobert::server::sql {
 
 // SQLite at `path` ("" = a private in-memory database), WAL, a busy timeout,
-// foreign keys on. `sync`: synchronous=FULL (every commit fsynced) else NORMAL.
+// foreign keys on, synchronous=NORMAL (a commit survives the process dying,
+// not a power failure); with `sync`, Durable(true) makes commits fsync.
 absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, bool sync);
 
 // A libpq connection. Errors are UNAVAILABLE and carry libpq's message with

@@ -96,6 +96,7 @@ class PgConnection final : public Connection {
     return s;
   }
 
+  absl::Status Durable(bool) override { return absl::OkStatus(); }
   bool Retryable(const absl::Status& s) const override {
     return s.message().find("[40001]") != absl::string_view::npos ||
            s.message().find("[40P01]") != absl::string_view::npos;

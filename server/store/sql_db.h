@@ -58,6 +58,10 @@ class Connection {
   // BEGIN for a transaction that will write (SQLite: BEGIN IMMEDIATE, so two
   // writers never deadlock on the upgrade).
   virtual absl::Status Begin() = 0;
+  // The next commits are durable (fsynced) when `on`, else they may be lost
+  // to a power failure (never to a crash of the process). SQLite with sync:
+  // synchronous FULL / NORMAL; PostgreSQL commits are always durable.
+  virtual absl::Status Durable(bool on) = 0;
   // True when the last error was a serialization failure or deadlock that a
   // retry of the whole transaction resolves.
   virtual bool Retryable(const absl::Status& status) const = 0;

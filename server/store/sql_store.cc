@@ -45,19 +45,26 @@ void Pool::Return(std::unique_ptr<Connection> c) {
   idle_.push_back(std::move(c));
 }
 
-absl::Status Write(Pool& pool, const std::function<absl::Status(Connection&)>& body) {
+absl::Status Write(Pool& pool, const std::function<absl::Status(Connection&)>& body, bool durable) {
   absl::Status s;
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto c = pool.Get();
     if (!c.ok()) return c.status();
+    if (durable) {
+      if (s = (*c)->Durable(true); !s.ok()) return s;
+    }
     s = (*c)->Begin();
     if (s.ok()) s = body(**c);
     if (s.ok()) {
       auto r = (*c)->Run("COMMIT");
       s = r.ok() ? absl::OkStatus() : r.status();
+      if (durable) (void)(*c)->Durable(false);
       if (s.ok()) return s;
     }
-    if (!(*c)->Broken()) (void)(*c)->Run("ROLLBACK");
+    if (!(*c)->Broken()) {
+      (void)(*c)->Run("ROLLBACK");
+      if (durable) (void)(*c)->Durable(false);
+    }
     if (!(*c)->Retryable(s)) return s;
   }
   return s;
@@ -442,7 +449,7 @@ class SqlStore final : public JobStore {
         if (auto st = InsertEvent(c, req.ref.id, e.sequence, e); !st.ok()) return st;
       }
       return absl::OkStatus();
-    });
+    }, /*durable=*/true);
     if (!s.ok()) return s;
     return out;
   }

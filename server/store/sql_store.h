@@ -51,7 +51,11 @@ class Pool {
 
 // Runs `body` in a write transaction (retried on serialization failures),
 // or, for Read, on a connection without one.
-absl::Status Write(Pool& pool, const std::function<absl::Status(Connection&)>& body);
+// A durable Write is fsynced (SQLite with sync): jobs' ends, like the old
+// journal's fdatasync of terminal states; the rest would at worst re-run a
+// job after a power failure.
+absl::Status Write(Pool& pool, const std::function<absl::Status(Connection&)>& body,
+                   bool durable = false);
 absl::Status Read(Pool& pool, const std::function<absl::Status(Connection&)>& body);
 
 // Creates or migrates the schema to kJobStoreSchemaVersion (serialised

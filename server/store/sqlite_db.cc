@@ -25,7 +25,8 @@ std::string Expand(const std::string& sql) {
 
 class SqliteConnection final : public Connection {
  public:
-  SqliteConnection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  SqliteConnection(sqlite3* db, std::string path, bool sync)
+      : db_(db), path_(std::move(path)), sync_(sync) {}
   ~SqliteConnection() override {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
@@ -92,6 +93,11 @@ class SqliteConnection final : public Connection {
     auto r = Run("BEGIN IMMEDIATE", {});
     return r.ok() ? absl::OkStatus() : r.status();
   }
+  absl::Status Durable(bool on) override {
+    if (!sync_) return absl::OkStatus();
+    auto r = Run(on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", {});
+    return r.ok() ? absl::OkStatus() : r.status();
+  }
   bool Retryable(const absl::Status&) const override { return false; }
   bool Broken() const override { return false; }
 
@@ -109,6 +115,7 @@ class SqliteConnection final : public Connection {
 
   sqlite3* db_;
   std::string path_;
+  bool sync_;
   std::map<std::string, sqlite3_stmt*> cache_;
 };
 
@@ -124,10 +131,10 @@ absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, 
     return absl::FailedPreconditionError(absl::StrCat("cannot open SQLite database '", name, "': ", msg));
   }
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  auto conn = std::make_unique<SqliteConnection>(db, name);
+  auto conn = std::make_unique<SqliteConnection>(db, name, sync);
   const std::string pragmas = absl::StrCat(
-      path.empty() ? "" : "PRAGMA journal_mode=WAL;", "PRAGMA synchronous=", sync ? "FULL" : "NORMAL",
-      ";PRAGMA foreign_keys=ON;PRAGMA temp_store=MEMORY;");
+      path.empty() ? "" : "PRAGMA journal_mode=WAL;",
+      "PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA temp_store=MEMORY;");
   if (auto s = conn->Script(pragmas); !s.ok()) return s;
   return conn;
 }
