@@ -46,6 +46,8 @@ class ExportServiceImpl final : public pb::ExportService::Service {
  private:
   grpc::Status Authenticate(const grpc::ServerContext* ctx) const;
   absl::StatusOr<JobSpec> ExportSpec(const pb::ExportRequest& req) const;
+  // The requested device as is: the server that claims the job assigns it
+  // (the JobManager checks at submit that some server can).
   absl::StatusOr<std::string> AssignDevice(const std::string& requested) const;
   // Streams `id`'s events until the final one or the client leaves.
   grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id,
