@@ -13,12 +13,18 @@
 
 namespace neobert::cli {
 
-// Exit codes shared by every subcommand.
+// Exit codes shared by every subcommand, by class of failure (the same
+// numbers in --help, the README and the --json result's "exit_code"):
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,       // bad input or a failed check
-  kExitUsage = 2,        // usage error
-  kExitUnreachable = 3,  // server unreachable
+  kExitFailed = 1,            // invalid input (bad checkpoint, missing file, existing
+                              // destination, unknown job) or any other failure
+  kExitUsage = 2,             // usage error (unknown flag, missing argument)
+  kExitUnreachable = 3,       // server unreachable, draining, its queue full, or a
+                              // deadline passed: try again later
+  kExitValidationFailed = 4,  // a validation report with a failing check
+  kExitDenied = 5,            // path outside the server's roots, or not authenticated
+  kExitCancelled = 6,         // the job was cancelled or interrupted (server stopped)
 };
 
 struct FlagSpec {

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "client/cli_args.h"
+#include "client/outcome.h"
 #include "client/progress_printer.h"
 #include "core/export/exporter.h"
 #include "nlohmann/json.hpp"
@@ -37,42 +38,6 @@ constexpr char kUsage[] =
 core::CancelToken* g_cancel = nullptr;
 void OnSignal(int) {
   if (g_cancel) g_cancel->Cancel();
-}
-
-nlohmann::ordered_json ResultJson(const core::ExportResult& r) {
-  nlohmann::ordered_json j;
-  j["event"] = "result";
-  j["ok"] = true;
-  j["output_dir"] = r.output_dir;
-  j["skipped"] = r.skipped;
-  j["dry_run"] = r.dry_run;
-  j["weights_file"] = r.weights_file;
-  j["weights_format"] = r.weights_format;
-  j["dtype"] = r.dtype;
-  j["decoder_bias"] = r.decoder_bias;
-  j["tied_decoder"] = r.tied_decoder;
-  j["tensor_count"] = r.tensor_count;
-  j["tensor_bytes"] = r.tensor_bytes;
-  nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  for (const auto& f : r.files) {
-    files.push_back({{"name", f.name}, {"size", f.size}, {"sha256", f.sha256}});
-  }
-  j["files"] = std::move(files);
-  j["notes"] = r.notes;
-  j["warnings"] = r.warnings;
-  if (r.dry_run) j["mapping"] = r.mapping;
-  j["sanity_device"] = r.sanity_device;
-  j["sanity_seconds"] = r.sanity_seconds;
-  if (r.validation) {
-    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
-    for (const auto& c : r.validation->checks) {
-      checks.push_back(
-          {{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}, {"advisory", c.advisory}});
-    }
-    j["validation"] = std::move(checks);
-  }
-  j["seconds"] = r.seconds;
-  return j;
 }
 
 }  // namespace
@@ -138,25 +103,26 @@ int RunExport(const std::vector<std::string>& args) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   ProgressPrinter printer(ProgressPrinter::ChooseMode(json));
-  auto result = core::ExportCheckpoint(o, printer, cancel);
+  core::ExportResult partial;
+  auto result = core::ExportCheckpoint(o, printer, cancel, &partial);
   printer.Finish();
   g_cancel = nullptr;
+  Outcome outcome;
+  if (result.ok()) {
+    outcome.state = "SUCCEEDED";
+    outcome.result = *result;
+  } else {
+    outcome.state = result.status().code() == absl::StatusCode::kCancelled ? "CANCELLED" : "FAILED";
+    outcome.error = result.status();
+    outcome.result = std::move(partial);
+  }
+  if (json) std::cout << OutcomeJson(outcome).dump() << std::endl;
   if (!result.ok()) {
-    if (json) {
-      std::cout << nlohmann::json{{"event", "result"},
-                                  {"ok", false},
-                                  {"code", absl::StatusCodeToString(result.status().code())},
-                                  {"error", std::string(result.status().message())}}
-                       .dump()
-                << std::endl;
-    }
+    if (!json && outcome.result->validation) PrintChecks(*outcome.result->validation, std::cout);
     std::cerr << "error: " << result.status().message() << "\n";
-    return kExitFailed;
+    return ExitCodeFor(outcome);
   }
-  if (json) {
-    std::cout << ResultJson(*result).dump() << std::endl;
-    return kExitOk;
-  }
+  if (json) return kExitOk;
   const auto& r = *result;
   for (const auto& n : r.notes) std::cout << "note: " << n << "\n";
   if (r.dry_run) {
@@ -172,11 +138,7 @@ int RunExport(const std::vector<std::string>& args) {
     std::cout << "up to date: " << r.output_dir << " already holds this export\n";
     return kExitOk;
   }
-  if (r.validation) {
-    for (const auto& c : r.validation->checks) {
-      std::cout << (c.passed ? "PASS  " : "WARN  ") << c.name << ": " << c.detail << "\n";
-    }
-  }
+  if (r.validation) PrintChecks(*r.validation, std::cout);
   uint64_t total = 0;
   for (const auto& f : r.files) total += f.size;
   std::cout << absl::StrFormat("exported %s -> %s\n  %d files, %.1f MiB, dtype %s, %.2f s\n",

@@ -27,8 +27,17 @@ constexpr char kUsage[] =
     "client mode (neobert-exportd at --server or $NEOBERT_EXPORT_SERVER):\n"
     "  export CKPT_DIR --server ADDR      export on the server, streaming progress\n"
     "  submit CKPT_DIR [-o DIR]           queue an export, print the job id\n"
-    "  validate EXPORT_DIR --server ADDR  check an export folder on the server (manifest)\n"
-    "  watch JOB | cancel JOB | jobs | health\n"
+    "  validate EXPORT_DIR --server ADDR  validate an export folder on the server (every check)\n"
+    "  get JOB [-o text|json]             one job: state, result or error with its reason\n"
+    "  jobs [-o table|wide|json]          list jobs\n"
+    "  watch JOB | cancel JOB | info | health\n"
+    "exit codes (every command):\n"
+    "  0 ok   1 invalid input (bad checkpoint, missing file, ...) or other failure   2 usage\n"
+    "  3 server unreachable, draining, queue full or deadline passed (retry later)\n"
+    "  4 validation failed   5 path denied or not authenticated   6 job cancelled or interrupted\n"
+    "  130 Ctrl-C while following a server job that keeps running\n"
+    "--json: JSON lines; the last is {\"event\":\"result\", \"ok\", \"exit_code\", \"state\", \"reason\", ...},\n"
+    "  the same schema in-process and against a server (README: \"--json output\").\n"
     "run 'neobert-export <command> --help' for a command's options; --version prints the version.\n";
 
 }  // namespace
@@ -68,6 +77,8 @@ int main(int argc, char** argv) {
   if (command == "jobs") return neobert::cli::RunJobs(args);
   if (command == "cancel") return neobert::cli::RunCancel(args);
   if (command == "health") return neobert::cli::RunHealth(args);
+  if (command == "get") return neobert::cli::RunGet(args);
+  if (command == "info") return neobert::cli::RunInfo(args);
   if (command == "inspect") return neobert::cli::RunInspect(args);
   if (command == "convert") return neobert::cli::RunConvert(args);
   if (command == "forward") return neobert::cli::RunForward(args);

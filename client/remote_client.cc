@@ -8,6 +8,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "client/outcome.h"
+#include "core/status/error_reason.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace neobert::cli {
 namespace {
@@ -40,11 +44,14 @@ const char kRemoteFlagsHelp[] =
     "  --tls-cert FILE         client certificate for mTLS (with --tls-key)\n"
     "  --tls-key FILE          private key of --tls-cert\n"
     "  --connect-timeout S     give up on an unreachable server after S seconds (default 5)\n"
+    "  --timeout S             deadline of a unary call (submit, get, jobs, cancel, info;\n"
+    "                          default 30); a call past it exits 3\n"
     "  --json                  JSON lines on stdout\n";
 
 void AddRemoteFlags(FlagSpec* spec) {
   spec->boolean.insert({"help", "json"});
-  spec->valued.insert({"server", "token-file", "connect-timeout", "tls-ca", "tls-cert", "tls-key"});
+  spec->valued.insert(
+      {"server", "token-file", "connect-timeout", "timeout", "tls-ca", "tls-cert", "tls-key"});
   spec->short_names['h'] = "help";
 }
 
@@ -64,6 +71,12 @@ int ResolveTarget(const ParsedArgs& parsed, RemoteTarget* target) {
   if (auto t = parsed.Value("connect-timeout")) {
     if (!absl::SimpleAtoi(*t, &target->connect_timeout_s) || target->connect_timeout_s < 1) {
       std::cerr << "neobert-export: bad --connect-timeout '" << *t << "'\n";
+      return kExitUsage;
+    }
+  }
+  if (auto t = parsed.Value("timeout")) {
+    if (!absl::SimpleAtoi(*t, &target->timeout_s) || target->timeout_s < 1) {
+      std::cerr << "neobert-export: bad --timeout '" << *t << "'\n";
       return kExitUsage;
     }
   }
@@ -114,10 +127,83 @@ void PrepareContext(const RemoteTarget& target, grpc::ClientContext* ctx) {
   if (!target.token.empty()) ctx->AddMetadata("authorization", "Bearer " + target.token);
 }
 
+void PrepareUnary(const RemoteTarget& target, grpc::ClientContext* ctx) {
+  PrepareContext(target, ctx);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(target.timeout_s));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) return out;
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&info)) {
+      if (auto reason = core::ErrorReasonFromName(info.reason())) {
+        core::ErrorMetadata md(info.metadata().begin(), info.metadata().end());
+        md.erase("retryable");  // derived from the reason again
+        out = core::WithReason(out, *reason, md);
+      }
+    } else if (any.UnpackTo(&retry)) {
+      out = core::WithRetryDelay(out, absl::Seconds(retry.retry_delay().seconds()) +
+                                          absl::Nanoseconds(retry.retry_delay().nanos()));
+    }
+  }
+  return out;
+}
+
+absl::Status FromProto(const pb::Status& status) {
+  if (status.code() == 0) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.code()), status.message());
+  if (auto reason = core::ErrorReasonFromName(pb::Status::Reason_Name(status.reason()))) {
+    core::ErrorMetadata md(status.metadata().begin(), status.metadata().end());
+    md.erase("retryable");
+    out = core::WithReason(out, *reason, md);
+  }
+  if (status.has_retry_delay()) {
+    out = core::WithRetryDelay(out, absl::Seconds(status.retry_delay().seconds()) +
+                                        absl::Nanoseconds(status.retry_delay().nanos()));
+  }
+  return out;
+}
+
+core::ExportResult FromProto(const pb::JobResult& p) {
+  core::ExportResult r;
+  r.output_dir = p.output_dir();
+  r.skipped = p.skipped();
+  r.dry_run = p.dry_run();
+  r.weights_file = p.weights_file();
+  r.weights_format = p.weights_format();
+  r.dtype = p.dtype();
+  r.decoder_bias = p.decoder_bias();
+  r.tied_decoder = p.tied_decoder();
+  r.tensor_count = p.tensor_count();
+  r.tensor_bytes = p.tensor_bytes();
+  for (const auto& f : p.files()) r.files.push_back({f.name(), f.size(), f.sha256()});
+  r.notes.assign(p.notes().begin(), p.notes().end());
+  r.warnings.assign(p.warnings().begin(), p.warnings().end());
+  r.mapping.assign(p.mapping().begin(), p.mapping().end());
+  r.sanity_device = p.device();
+  r.sanity_seconds = p.sanity_seconds();
+  if (p.checks_size() > 0 || p.has_passed()) {
+    r.validation.emplace();
+    r.validation->export_dir = p.output_dir();
+    for (const auto& c : p.checks()) {
+      r.validation->checks.push_back({c.name(), c.passed(), c.detail(), c.advisory()});
+    }
+  }
+  r.seconds = p.seconds();
+  return r;
+}
+
 int ReportRpcError(const std::string& what, const grpc::Status& status) {
-  std::cerr << "error: " << what << ": " << status.error_message() << " (code "
-            << status.error_code() << ")\n";
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE ? kExitUnreachable : kExitFailed;
+  const absl::Status s = FromGrpcStatus(status);
+  std::cerr << "error: " << what << ": " << status.error_message() << " ("
+            << absl::StatusCodeToString(s.code()) << ", "
+            << core::ErrorReasonName(core::ReasonOf(s)) << ")\n";
+  return ExitCodeForStatus(s);
 }
 
 }  // namespace neobert::cli

@@ -3,9 +3,9 @@
 #include <iostream>
 
 #include "client/cli_args.h"
+#include "client/outcome.h"
 #include "client/progress_printer.h"
 #include "core/export/validator.h"
-#include "nlohmann/json.hpp"
 
 namespace neobert::cli {
 namespace {
@@ -19,7 +19,8 @@ constexpr char kUsage[] =
     "  batch (max-abs, cosine, NMSE of logits and hidden states).\n"
     "  cosine_sanity (the original validator's sentence-similarity thresholds) measures\n"
     "  training, not the export: a miss is a WARN unless --strict makes it a failure.\n"
-    "  With --server (or $NEOBERT_EXPORT_SERVER) the server runs its validation instead.\n";
+    "  With --server (or $NEOBERT_EXPORT_SERVER) the server runs its validation instead.\n"
+    "  Exit 0: valid; 4: a check failed; 1: the folder cannot be examined.\n";
 
 }  // namespace
 
@@ -42,32 +43,27 @@ int RunValidate(const std::vector<std::string>& args) {
   core::CancelToken cancel;
   core::NullProgress quiet;
   auto report = core::ValidateExportDir(o, quiet, cancel);
-  if (!report.ok()) {
-    std::cerr << "error: " << report.status().message() << "\n";
-    return kExitFailed;
+  Outcome outcome;
+  outcome.kind = "validate";
+  if (report.ok()) {
+    outcome.state = "SUCCEEDED";
+    outcome.result.emplace();
+    outcome.result->output_dir = report->export_dir;
+    outcome.result->sanity_device = o.device;
+    outcome.result->validation = *report;
+  } else {
+    outcome.state = "FAILED";
+    outcome.error = report.status();
   }
   if (json) {
-    nlohmann::ordered_json j;
-    j["export_dir"] = report->export_dir;
-    j["ok"] = report->ok();
-    nlohmann::ordered_json checks = nlohmann::ordered_json::array();
-    for (const auto& c : report->checks) {
-      checks.push_back({{"name", c.name},
-                        {"passed", c.passed},
-                        {"advisory", c.advisory},
-                        {"detail", c.detail}});
-    }
-    j["checks"] = std::move(checks);
-    std::cout << j.dump() << std::endl;
-  } else {
-    for (const auto& c : report->checks) {
-      std::cout << (c.passed ? "PASS  " : c.advisory ? "WARN  " : "FAIL  ") << c.name << ": "
-                << c.detail << "\n";
-    }
+    std::cout << OutcomeJson(outcome).dump() << std::endl;
+  } else if (report.ok()) {
+    PrintChecks(*report, std::cout);
     std::cout << (report->ok() ? "export is valid: " : "export is NOT valid: ")
               << report->export_dir << "\n";
   }
-  return report->ok() ? kExitOk : kExitFailed;
+  if (!report.ok()) std::cerr << "error: " << report.status().message() << "\n";
+  return ExitCodeFor(outcome);
 }
 
 }  // namespace neobert::cli

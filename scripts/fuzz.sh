@@ -30,9 +30,10 @@ for t in "${TARGETS[@]}"; do
       fuzz_job_codec) /usr/bin/python3 - "$corpus" <<'PY'
 import json, sys
 spec = {"kind": "export", "checkpoint_dir": "/in/a", "output_dir": "/out/a", "dtype": "keep",
-        "max_shard_bytes": 0, "write_pytorch_bin": True, "idempotency_key": "k"}
+        "max_shard_bytes": 0, "write_pytorch_bin": True, "idempotency_key": "k", "validate_strict": True}
 result = {"output_dir": "/out/a", "files": [{"name": "config.json", "size": 3, "sha256": "ab"}],
-          "notes": ["n"], "warnings": [], "checks": [{"name": "weights", "passed": True, "detail": ""}]}
+          "notes": ["n"], "warnings": [], "checks": [{"name": "weights", "passed": True, "detail": ""}],
+          "weights_file": "/in/a/state_dict.pt", "tensor_bytes": 12, "mapping": ["a <- b (F32 [2])"]}
 error = {"code": 3, "message": "bad", "payloads": {"type.googleapis.com/x.Reason": "CAE="}}
 seeds = {"spec": spec, "result": result, "error": error, "hook": {"ran": True, "exit_code": 1, "message": "m"},
          "event": {"state": "FAILED", "stage": "write", "final": True, "error": error, "result": result},

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/neobert/output_location.h"
+#include "core/status/error_reason.h"
 #include "server/proto_convert.h"
 #include "server/status_mapping.h"
 
@@ -14,6 +15,40 @@ namespace {
 // How often a streaming handler looks up from its queue to notice a client
 // that went away.
 constexpr absl::Duration kPoll = absl::Milliseconds(200);
+
+using core::ErrorReason;
+
+// A request's path the policy refused: a malformed path is the request's
+// fault (INVALID_REQUEST); NOT_FOUND and PERMISSION_DENIED keep their
+// defaults (CHECKPOINT_NOT_FOUND, PATH_DENIED).
+absl::Status PathError(absl::Status s) {
+  if (s.code() == absl::StatusCode::kInvalidArgument) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kInvalidRequest);
+  }
+  return s;
+}
+
+// The job store could not be reached (UNAVAILABLE from the database, not
+// from a draining server, which says DRAINING itself): INTERNAL, retryable.
+absl::Status StoreError(absl::Status s) {
+  if (s.code() == absl::StatusCode::kUnavailable) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kInternal);
+  }
+  return s;
+}
+
+// A job lookup by id that failed.
+absl::Status JobError(absl::Status s, const std::string& id) {
+  s = StoreError(std::move(s));
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kJobNotFound, {{"job_id", id}});
+  }
+  if (s.code() == absl::StatusCode::kFailedPrecondition) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kJobFinished, {{"job_id", id}});
+  }
+  return s;
+}
+
 }  // namespace
 
 bool BearerTokenMatches(const std::string& header, const std::string& token) {
@@ -32,19 +67,13 @@ grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) con
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing 'authorization: Bearer <token>' metadata");
+    return ToGrpcStatus(core::MakeError(ErrorReason::kUnauthenticated,
+                                        "missing 'authorization: Bearer <token>' metadata"));
   }
   if (!BearerTokenMatches(std::string(it->second.data(), it->second.size()), options_.token)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
+    return ToGrpcStatus(core::MakeError(ErrorReason::kUnauthenticated, "invalid bearer token"));
   }
   return grpc::Status::OK;
-}
-
-// The device is assigned by the server that claims the job (another replica
-// may have the GPU this one lacks); the job manager checks it at submit.
-absl::StatusOr<std::string> ExportServiceImpl::AssignDevice(const std::string& requested) const {
-  return requested;
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& req) const {
@@ -55,42 +84,88 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   spec.export_options.sync = options_.sync;
   auto& o = spec.export_options;
   if (o.dtype != "keep" && o.dtype != "float32" && o.dtype != "bfloat16" && o.dtype != "float16") {
-    return absl::InvalidArgumentError(absl::StrCat("dtype '", o.dtype,
-                                                   "': expected keep, float32, bfloat16 or float16"));
+    return core::MakeError(ErrorReason::kInvalidRequest,
+                           absl::StrCat("dtype '", o.dtype,
+                                        "': expected keep, float32, bfloat16 or float16"));
   }
-  auto device = AssignDevice(req.device());
-  if (!device.ok()) return device.status();
-  o.device = *device;
+  // The requested device as is: the server that claims the job assigns it
+  // (another replica may have the GPU this one lacks); JobManager::Submit
+  // checks that some server can.
+  o.device = req.device();
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
-  if (!ckpt.ok()) return ckpt.status();
+  if (!ckpt.ok()) return PathError(ckpt.status());
   o.checkpoint_dir = *ckpt;
   std::string out = o.output_dir;
   if (out.empty()) {
     auto def = core::DefaultOutputDir(o.checkpoint_dir);
-    if (!def.ok()) return def.status();
+    if (!def.ok()) return PathError(def.status());
     out = *def;
   }
   auto resolved = policy_.ResolveOutput(out);
-  if (!resolved.ok()) return resolved.status();
+  if (!resolved.ok()) return PathError(resolved.status());
   o.output_dir = *resolved;
   return spec;
 }
 
+absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateRequest& req) const {
+  // An export folder is read, so it must lie in an input or an output root.
+  auto dir = policy_.ResolveInput(req.export_dir());
+  if (!dir.ok() && dir.status().code() == absl::StatusCode::kPermissionDenied) {
+    auto as_output = policy_.ResolveOutput(req.export_dir());
+    if (as_output.ok()) dir = *as_output;
+  }
+  if (!dir.ok()) return PathError(dir.status());
+  JobSpec spec;
+  spec.kind = JobKind::kValidate;
+  spec.validate_dir = *dir;
+  spec.validate_strict = req.strict();
+  if (!req.source_dir().empty()) {
+    auto source = policy_.ResolveInput(req.source_dir());
+    if (!source.ok()) return PathError(source.status());
+    spec.validate_source = *source;
+  }
+  spec.export_options.device = req.device();  // as in ExportSpec
+  spec.idempotency_key = req.idempotency_key();
+  return spec;
+}
+
+absl::StatusOr<JobSnapshot> ExportServiceImpl::Submit(absl::StatusOr<JobSpec> spec) {
+  if (!spec.ok()) return spec.status();
+  if (draining_.load()) {
+    return core::MakeError(ErrorReason::kDraining, "the server is shutting down; not accepting jobs");
+  }
+  auto job = jobs_->Submit(std::move(*spec));
+  if (job.ok()) return job;
+  // The job manager names the other reasons (DEVICE_UNAVAILABLE,
+  // IDEMPOTENCY_KEY_REUSED, DRAINING).
+  if (job.status().code() == absl::StatusCode::kResourceExhausted) {
+    return core::WithRetryDelay(core::WithDefaultReason(job.status(), ErrorReason::kQueueFull),
+                                kDefaultRetryDelay);
+  }
+  return StoreError(job.status());
+}
+
 grpc::Status ExportServiceImpl::Relay(grpc::ServerContext* ctx, const std::string& id,
+                                      uint64_t after_sequence,
                                       grpc::ServerWriter<pb::JobEvent>* writer) {
-  auto stream = jobs_->Watch(id);
-  if (!stream.ok()) return ToGrpcStatus(stream.status());
+  auto stream = jobs_->Watch(id, after_sequence);
+  if (!stream.ok()) return ToGrpcStatus(JobError(stream.status(), id));
+  const absl::Status gone = core::MakeError(ErrorReason::kCancelled, "client went away");
   for (;;) {
     if (ctx->IsCancelled()) {
       // The client left; the job carries on (WatchJob can reattach).
-      return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      return ToGrpcStatus(gone);
     }
     auto event = (*stream)->Next(kPoll);
-    if (!event) continue;
-    if (!writer->Write(ToProto(*event))) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    if (!event) {
+      // The server drains before the job ends (DRAINING: watch it again).
+      if (auto why = (*stream)->closed()) return ToGrpcStatus(*why);
+      continue;
     }
-    if (event->final) return grpc::Status::OK;
+    if (!writer->Write(ToProto(*event))) return ToGrpcStatus(gone);
+    // After the final event the stream ends with the job's own status, so
+    // any gRPC client sees a failed job's reason in the status details.
+    if (event->final) return ToGrpcStatus(event->error);
   }
 }
 
@@ -98,47 +173,33 @@ grpc::Status ExportServiceImpl::ExportCheckpoint(grpc::ServerContext* ctx,
                                                  const pb::ExportRequest* req,
                                                  grpc::ServerWriter<pb::JobEvent>* writer) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
-  auto spec = ExportSpec(*req);
-  if (!spec.ok()) return ToGrpcStatus(spec.status());
-  auto job = jobs_->Submit(std::move(*spec));
+  auto job = Submit(ExportSpec(*req));
   if (!job.ok()) return ToGrpcStatus(job.status());
-  return Relay(ctx, job->id, writer);
+  return Relay(ctx, job->id, 0, writer);
 }
 
 grpc::Status ExportServiceImpl::ValidateExport(grpc::ServerContext* ctx,
                                                const pb::ValidateRequest* req,
                                                grpc::ServerWriter<pb::JobEvent>* writer) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
-  // An export folder is read, so it must lie in an input or an output root.
-  auto dir = policy_.ResolveInput(req->export_dir());
-  if (!dir.ok() && dir.status().code() == absl::StatusCode::kPermissionDenied) {
-    auto as_output = policy_.ResolveOutput(req->export_dir());
-    if (as_output.ok()) dir = *as_output;
-  }
-  if (!dir.ok()) return ToGrpcStatus(dir.status());
-  JobSpec spec;
-  spec.kind = JobKind::kValidate;
-  spec.validate_dir = *dir;
-  if (!req->source_dir().empty()) {
-    auto source = policy_.ResolveInput(req->source_dir());
-    if (!source.ok()) return ToGrpcStatus(source.status());
-    spec.validate_source = *source;
-  }
-  auto device = AssignDevice(req->device());
-  if (!device.ok()) return ToGrpcStatus(device.status());
-  spec.export_options.device = *device;
-  spec.idempotency_key = req->idempotency_key();
-  auto job = jobs_->Submit(std::move(spec));
+  auto job = Submit(ValidateSpec(*req));
   if (!job.ok()) return ToGrpcStatus(job.status());
-  return Relay(ctx, job->id, writer);
+  return Relay(ctx, job->id, 0, writer);
 }
 
 grpc::Status ExportServiceImpl::SubmitExport(grpc::ServerContext* ctx, const pb::ExportRequest* req,
                                              pb::Job* resp) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
-  auto spec = ExportSpec(*req);
-  if (!spec.ok()) return ToGrpcStatus(spec.status());
-  auto job = jobs_->Submit(std::move(*spec));
+  auto job = Submit(ExportSpec(*req));
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *resp = ToProto(*job);
+  return grpc::Status::OK;
+}
+
+grpc::Status ExportServiceImpl::SubmitValidate(grpc::ServerContext* ctx,
+                                               const pb::ValidateRequest* req, pb::Job* resp) {
+  if (auto s = Authenticate(ctx); !s.ok()) return s;
+  auto job = Submit(ValidateSpec(*req));
   if (!job.ok()) return ToGrpcStatus(job.status());
   *resp = ToProto(*job);
   return grpc::Status::OK;
@@ -148,7 +209,7 @@ grpc::Status ExportServiceImpl::GetJob(grpc::ServerContext* ctx, const pb::GetJo
                                        pb::Job* resp) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
   auto job = jobs_->Get(req->job_id());
-  if (!job.ok()) return ToGrpcStatus(job.status());
+  if (!job.ok()) return ToGrpcStatus(JobError(job.status(), req->job_id()));
   *resp = ToProto(*job);
   return grpc::Status::OK;
 }
@@ -159,7 +220,9 @@ grpc::Status ExportServiceImpl::ListJobs(grpc::ServerContext* ctx, const pb::Lis
   std::optional<JobState> state;
   if (req->state() != pb::JOB_STATE_UNSPECIFIED) {
     state = FromProto(req->state());
-    if (!state) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown job state filter");
+    if (!state) {
+      return ToGrpcStatus(core::MakeError(ErrorReason::kInvalidRequest, "unknown job state filter"));
+    }
   }
   ListQuery query;
   query.state = state;
@@ -167,7 +230,12 @@ grpc::Status ExportServiceImpl::ListJobs(grpc::ServerContext* ctx, const pb::Lis
   query.page_size = req->page_size() <= 0 ? kMaxPageSize : std::min(req->page_size(), kMaxPageSize);
   query.page_token = req->page_token();
   auto page = jobs_->ListPage(query);
-  if (!page.ok()) return ToGrpcStatus(page.status());
+  if (!page.ok()) {
+    // INVALID_ARGUMENT: a page token the store did not make.
+    return ToGrpcStatus(page.status().code() == absl::StatusCode::kInvalidArgument
+                            ? core::WithDefaultReason(page.status(), ErrorReason::kInvalidRequest)
+                            : StoreError(page.status()));
+  }
   for (const auto& j : page->jobs) *resp->add_jobs() = ToProto(j.snap);
   resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
@@ -176,15 +244,33 @@ grpc::Status ExportServiceImpl::ListJobs(grpc::ServerContext* ctx, const pb::Lis
 grpc::Status ExportServiceImpl::WatchJob(grpc::ServerContext* ctx, const pb::WatchJobRequest* req,
                                          grpc::ServerWriter<pb::JobEvent>* writer) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
-  return Relay(ctx, req->job_id(), writer);
+  return Relay(ctx, req->job_id(), req->after_sequence(), writer);
 }
 
 grpc::Status ExportServiceImpl::CancelJob(grpc::ServerContext* ctx, const pb::CancelJobRequest* req,
                                           pb::Job* resp) {
   if (auto s = Authenticate(ctx); !s.ok()) return s;
   auto job = jobs_->Cancel(req->job_id());
-  if (!job.ok()) return ToGrpcStatus(job.status());
+  if (!job.ok()) return ToGrpcStatus(JobError(job.status(), req->job_id()));
   *resp = ToProto(*job);
+  return grpc::Status::OK;
+}
+
+grpc::Status ExportServiceImpl::GetServerInfo(grpc::ServerContext* ctx,
+                                              const pb::GetServerInfoRequest* /*req*/,
+                                              pb::ServerInfo* resp) {
+  if (auto s = Authenticate(ctx); !s.ok()) return s;
+  *resp = options_.server_info;
+  resp->set_version(NEOBERT_VERSION);
+  resp->clear_input_roots();
+  resp->clear_output_roots();
+  for (const auto& r : policy_.input_roots()) resp->add_input_roots(r);
+  for (const auto& r : policy_.output_roots()) resp->add_output_roots(r);
+  resp->set_device_policy(options_.devices ? options_.devices->Describe() : "auto");
+  resp->set_auth_required(!options_.token.empty());
+  resp->set_accepting(!draining_.load() && jobs_->accepting());
+  resp->set_store(jobs_->store_description());
+  resp->set_replica_id(jobs_->replica_id());
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,8 @@
 // The gRPC handlers: authenticate, resolve paths through the policy, hand the
 // job to the JobManager, and relay events. No conversion work happens here.
+// Every handler returns through ToGrpcStatus (status_mapping.h), after giving
+// each error the reason its call site knows (JOB_NOT_FOUND for an unknown
+// job id, QUEUE_FULL with a retry delay, ...).
 #pragma once
 
 #include <atomic>
@@ -21,6 +24,9 @@ struct ServiceOptions {
   bool sync = true;
   // Assigns each job's forward-pass device; null = LibTorch's "auto".
   std::shared_ptr<DevicePolicy> devices;
+  // GetServerInfo's static facts (gpus, store, limits, tls, watch dirs);
+  // version, roots, device policy, auth and `accepting` are filled in here.
+  pb::ServerInfo server_info;
 };
 
 class ExportServiceImpl final : public pb::ExportService::Service {
@@ -42,20 +48,30 @@ class ExportServiceImpl final : public pb::ExportService::Service {
                         grpc::ServerWriter<pb::JobEvent>* writer) override;
   grpc::Status CancelJob(grpc::ServerContext* ctx, const pb::CancelJobRequest* req,
                          pb::Job* resp) override;
+  grpc::Status SubmitValidate(grpc::ServerContext* ctx, const pb::ValidateRequest* req,
+                              pb::Job* resp) override;
+  grpc::Status GetServerInfo(grpc::ServerContext* ctx, const pb::GetServerInfoRequest* req,
+                             pb::ServerInfo* resp) override;
+
+  // Shutdown's first step: from now on calls that would queue work get
+  // DRAINING, while the job manager still accepts what the server itself
+  // submits (watch mode's final scan). Thread-safe.
+  void StartDraining() { draining_.store(true); }
 
  private:
   grpc::Status Authenticate(const grpc::ServerContext* ctx) const;
   absl::StatusOr<JobSpec> ExportSpec(const pb::ExportRequest& req) const;
-  // The requested device as is: the server that claims the job assigns it
-  // (the JobManager checks at submit that some server can).
-  absl::StatusOr<std::string> AssignDevice(const std::string& requested) const;
+  absl::StatusOr<JobSpec> ValidateSpec(const pb::ValidateRequest& req) const;
+  // Queues `spec` unless draining; errors get their reasons.
+  absl::StatusOr<JobSnapshot> Submit(absl::StatusOr<JobSpec> spec);
   // Streams `id`'s events until the final one or the client leaves.
-  grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id,
+  grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id, uint64_t after_sequence,
                      grpc::ServerWriter<pb::JobEvent>* writer);
 
   JobManager* jobs_;
   PathPolicy policy_;
   ServiceOptions options_;
+  std::atomic<bool> draining_{false};
 };
 
 // Constant-time comparison of `header` with "Bearer <token>" (sha256 of both

@@ -34,6 +34,8 @@ struct JobSpec {
   // (resolved). Both kinds run forward passes on export_options.device.
   std::string validate_dir;
   std::string validate_source;
+  // kValidate: advisory checks (cosine_sanity) count as failures.
+  bool validate_strict = false;
   std::string idempotency_key;  // empty: none
 };
 
@@ -51,7 +53,9 @@ struct HookOutcome {
 };
 
 // One event of a job's stream. `final` marks the last event, which carries
-// either `result` (SUCCEEDED) or a non-OK `error`.
+// a non-OK `error` unless the job SUCCEEDED, and `result` whenever the job
+// has one (a failed job keeps what it found: notes, warnings, checks).
+// `error` carries its reason as a payload (core/status/error_reason.h).
 struct JobEvent {
   std::string job_id;
   JobState state = JobState::kQueued;

@@ -65,7 +65,8 @@ JobSummary SummarizeJob(const JobSnapshot& job, double run_seconds) {
   s.seconds = run_seconds;
   if (job.result) {
     const core::ExportResult& r = *job.result;
-    if (job.spec.kind == JobKind::kExport && !r.dry_run && !r.skipped) {
+    if (job.spec.kind == JobKind::kExport && job.state == JobState::kSucceeded && !r.dry_run &&
+        !r.skipped) {
       for (const auto& f : r.files) s.bytes_written += f.size;
     }
     s.device = r.sanity_device;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/status/error_reason.h"
 #include "server/job_manager_internal.h"
 #include "server/store/job_codec.h"
 
@@ -29,10 +30,14 @@ std::string HostName() {
 
 bool WantsGpu(const std::string& device) { return absl::StartsWith(device, "cuda"); }
 
-// A key's job that can only be stuck: it ended without running to the end.
+// A key's job that a retry with the key runs again: one that ended without
+// running to the end (an old journal's INTERRUPTED; FAILED for lost leases,
+// reason INTERRUPTED) or with any other retryable error (INTERNAL: an I/O
+// error, ...). A retry must never be stuck on it.
 bool Retriable(const StoredJob& j) {
-  return j.snap.state == JobState::kInterrupted ||
-         (j.snap.state == JobState::kFailed && j.snap.error.code() == absl::StatusCode::kAborted);
+  if (j.snap.state == JobState::kInterrupted) return true;
+  return IsTerminal(j.snap.state) && j.snap.state != JobState::kSucceeded &&
+         core::DetailsOf(j.snap.error).retryable;
 }
 
 }  // namespace
@@ -76,7 +81,10 @@ void EventStream::Push(JobEvent event) {
 std::optional<JobEvent> EventStream::Next(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(
-                           +[](std::deque<JobEvent>* q) { return !q->empty(); }, &queue_),
+                           +[](EventStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             return !s->queue_.empty() || s->closed_.has_value();
+                           },
+                           this),
                        timeout);
   if (queue_.empty()) return std::nullopt;
   JobEvent e = std::move(queue_.front());
@@ -88,6 +96,17 @@ std::optional<JobEvent> EventStream::Next(absl::Duration timeout) {
 bool EventStream::done() {
   absl::MutexLock lock(&mu_);
   return final_taken_;
+}
+
+void EventStream::Close(absl::Status why) {
+  absl::MutexLock lock(&mu_);
+  if (!final_pushed_ && !closed_) closed_ = std::move(why);
+}
+
+std::optional<absl::Status> EventStream::closed() {
+  absl::MutexLock lock(&mu_);
+  if (!queue_.empty()) return std::nullopt;
+  return closed_;
 }
 
 JobEvent JobManager::LiveEvent(const Run& run) const {
@@ -207,14 +226,16 @@ void JobManager::Log(JobLogLevel level, const std::string& message) {
 
 absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated) {
   if (deduplicated) *deduplicated = false;
-  if (!accepting()) return absl::UnavailableError("the server is shutting down; not accepting jobs");
+  if (!accepting()) {
+    return core::MakeError(core::ErrorReason::kDraining, "the server is shutting down; not accepting jobs");
+  }
   const std::string& device = spec.export_options.device;
   if (options_.devices) {
     absl::Status here = options_.devices->Check(device);
     // Another server of a shared store may have the GPU this one lacks.
     if (!here.ok() && !(WantsGpu(device) && here.code() == absl::StatusCode::kFailedPrecondition &&
                         store_->shared() && store_->GpuReplicaAlive(options_.lease).value_or(false))) {
-      return here;
+      return core::WithDefaultReason(here, core::ErrorReason::kDeviceUnavailable, {{"device", device}});
     }
   }
   SubmitRequest req;
@@ -227,9 +248,11 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
   auto decide = [&asked](const StoredJob& old, bool by_key) -> absl::StatusOr<SubmitAction> {
     if (by_key) {
       if (std::string field = SpecDifference(old.snap.spec, asked); !field.empty()) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "idempotency key '", asked.idempotency_key, "' was used for a different request (job ",
-            old.snap.id, "): ", field, " differs"));
+        return core::WithReason(
+            absl::AlreadyExistsError(absl::StrCat("idempotency key '", asked.idempotency_key,
+                                                  "' was used for a different request (job ", old.snap.id,
+                                                  "): ", field, " differs")),
+            core::ErrorReason::kIdempotencyKeyReused, {{"job_id", old.snap.id}, {"field", field}});
       }
       return Retriable(old) ? SubmitAction::kRetryExisting : SubmitAction::kReturnExisting;
     }
@@ -287,7 +310,8 @@ absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
     absl::MutexLock lock(&mu_);
     if (auto it = runs_.find(id); it != runs_.end()) it->second->cancel.Cancel();
   }
-  auto j = store_->Cancel(id);
+  auto j = store_->Cancel(id, core::MakeError(core::ErrorReason::kCancelled,
+                                              absl::StrCat("job ", id, " was cancelled before it started")));
   if (!j.ok()) return j.status();
   if (j->snap.state == JobState::kCancelled) {
     if (options_.observer) options_.observer->OnFinished(j->snap, JobState::kQueued, 0);
@@ -311,6 +335,9 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
       return stream;
     }
   }
+  // No flush or finish in flight from here on: for a job running here, the
+  // store and unsaved_ together hold every event published so far.
+  absl::MutexLock flush(&flush_mu_);
   auto job = store_->Get(id);
   if (!job.ok()) return job.status();
   std::vector<JobEvent> first;
@@ -324,9 +351,16 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
       first.push_back(SnapshotEvent(*job));
     }
   }
+  absl::MutexLock lock(&mu_);
+  if (after != 0 && runs_.count(id)) {
+    // Running here: what it published but the poller has not stored yet.
+    for (const auto& u : unsaved_) {
+      if (u.ref.id == id && u.event.sequence > after) first.push_back(u.event);
+    }
+  }
+  // Pushed before the stream joins the feed, so no live event overtakes them.
   for (auto& e : first) stream->Push(std::move(e));
   if (!IsTerminal(job->snap.state)) {
-    absl::MutexLock lock(&mu_);
     auto& feed = feeds_[id];
     if (!feed) feed = std::make_unique<Feed>();
     feed->cursor = std::max({feed->cursor, job->last_sequence, after});
@@ -340,9 +374,12 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
 void JobManager::StopAccepting() {
   absl::MutexLock lock(&mu_);
   accepting_ = false;
-  // A persistent store keeps the queue for other servers or the next start;
-  // in memory the queue would be lost, so it still runs during the grace period.
-  if (store_ && !in_memory()) claiming_ = false;
+  // Servers sharing the store take the queue: stop claiming at once. Alone
+  // (SQLite, memory), nobody would run the queue before this server's next
+  // start (in memory: ever), and watch mode's last scan has just queued the
+  // final checkpoints: keep working through it during the grace period
+  // (ReleaseAll ends that).
+  if (store_ && store_->shared()) claiming_ = false;
 }
 
 bool JobManager::accepting() {
@@ -385,15 +422,43 @@ void JobManager::CancelAll() {
   {
     absl::MutexLock lock(&mu_);
     claiming_ = false;
-    for (auto& [id, run] : runs_) run->cancel.Cancel();
+    for (auto& [id, run] : runs_) {
+      run->shutdown = true;
+      run->cancel.Cancel();
+    }
   }
   if (!in_memory()) return;
   for (const auto& j : List(JobState::kQueued, "")) {
-    auto c = store_->Cancel(j.id);
+    // Nobody would run them again: the server stopped under them, which a
+    // client may retry (INTERRUPTED).
+    auto c = store_->Cancel(
+        j.id, core::WithReason(absl::CancelledError(absl::StrCat("job ", j.id,
+                                                                 " was cancelled: the server is stopping")),
+                               core::ErrorReason::kInterrupted));
     if (c.ok() && c->snap.state == JobState::kCancelled) {
       if (options_.observer) options_.observer->OnFinished(c->snap, JobState::kQueued, 0);
       Deliver(j.id, {SnapshotEvent(*c)});
     }
+  }
+}
+
+void JobManager::CloseStreams() {
+  std::vector<std::pair<std::string, std::shared_ptr<EventStream>>> open;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, feed] : feeds_) {
+      for (auto& w : feed->watchers) {
+        if (auto s = w.lock()) open.emplace_back(id, std::move(s));
+      }
+    }
+  }
+  for (auto& [id, stream] : open) {
+    stream->Close(core::MakeError(
+        core::ErrorReason::kDraining,
+        absl::StrCat("server ", replica_.id, " is shutting down before job ", id,
+                     " finished; the job stays in the job store: watch it again (after_sequence) on "
+                     "another server or after the restart"),
+        {{"job_id", id}}));
   }
 }
 

@@ -7,7 +7,8 @@
 // claims a job runs it under a lease that a heartbeat renews (every third of
 // --lease-seconds). A server that dies loses its leases; another server (or
 // the same one restarted, with SQLite) re-runs the job, up to max_attempts
-// runs, then the job FAILs naming the lost leases. Exports are atomic and
+// runs, then the job FAILs naming the lost leases (reason INTERRUPTED,
+// retryable). Exports are atomic and
 // skip an identical published export, so running one again is safe.
 //
 // Events: the running server pushes each event to its own watchers at once
@@ -15,19 +16,29 @@
 // state changes and the final event with the change itself). Watchers on
 // other servers read stored events every poll interval (100 ms by default),
 // so they trail the runner by at most about two intervals. Sequences grow
-// across runs (job_store.h), so `Watch(id, after_sequence)` resumes anywhere.
+// across runs and restarts (job_store.h), so `Watch(id, after_sequence)`
+// resumes anywhere.
 //
 // Cancel: a queued job is CANCELLED at once; a running one is asked to stop
 // (its server sees the request at its next poll and cancels its token, which
 // the exporter checks between tensors).
 //
+// Outcomes: a failed or cancelled job keeps what its run found (the runner's
+// ProgressSink::OnPartialResult: notes, warnings, failing checks) as its
+// result, and its error whole, reason payloads included
+// (core/status/error_reason.h); both are stored, so every server and every
+// restart sees them.
+//
 // Idempotency: a request with an idempotency key returns the job holding the
 // key, on every server; the same key with a different request is
-// ALREADY_EXISTS naming the first field that differs; a key whose job ended
-// INTERRUPTED or FAILED for lost leases is queued again (a new attempt of
-// the same job). Without a key, a request equal to a job that is QUEUED,
-// RUNNING, or (exports only) SUCCEEDED with its destination still present
-// returns that job (with overwrite set, only QUEUED/RUNNING).
+// ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED) naming the first field that
+// differs; a key whose job ended with a retryable error
+// (core::DetailsOf(error).retryable: INTERRUPTED — among them FAILED for lost
+// leases —, INTERNAL, ...) or an old journal's INTERRUPTED is queued again
+// (a new attempt of the same job, its attempts counted afresh). Without a
+// key, a request equal to a job that is QUEUED, RUNNING, or (exports only)
+// SUCCEEDED with its destination still present returns that job (with
+// overwrite set, only QUEUED/RUNNING).
 //
 // Thread-safety: every public method is thread-safe. Local state lives under
 // mu_; store calls, log lines, observer callbacks and pushes to watchers
@@ -94,6 +105,10 @@ class EventStream {
   std::optional<JobEvent> Next(absl::Duration timeout);
   // True once the final event has been taken.
   bool done();
+  // Set when the server closed the stream before the job's final event
+  // (JobManager::CloseStreams) and every event before that was taken: the
+  // status to end the stream with. Next() returns at once then.
+  std::optional<absl::Status> closed();
 
  private:
   friend class JobManager;
@@ -101,6 +116,8 @@ class EventStream {
   // Events at or below the last sequence pushed are dropped (they arrive
   // twice when both the runner and the store poll deliver them).
   void Push(JobEvent event);
+  // No more events; a stream that already holds its final event ignores it.
+  void Close(absl::Status why);
   // A watcher slower than the job loses intermediate progress events, never
   // state changes, warnings or the final event.
   static constexpr size_t kMaxQueued = 256;
@@ -110,6 +127,7 @@ class EventStream {
   bool any_ ABSL_GUARDED_BY(mu_) = false;
   bool final_pushed_ ABSL_GUARDED_BY(mu_) = false;
   bool final_taken_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
 };
 
 enum class JobLogLevel { kInfo, kWarn, kError };
@@ -181,25 +199,33 @@ class JobManager {
   // CANCELLED when its server notices). FAILED_PRECONDITION for a finished job.
   absl::StatusOr<JobSnapshot> Cancel(const std::string& id);
   // A stream of the job's events. after_sequence 0: it starts with the job's
-  // current state (for a finished job that is the final event). Else: the
-  // stored events after that sequence, then live ones; a finished job's
-  // stream always ends with its final event.
+  // current state (for a finished job that is the final event). Else (a
+  // watcher resuming after event N): the stored events after N, then live
+  // ones; a finished job's stream always ends with its final event.
   absl::StatusOr<std::shared_ptr<EventStream>> Watch(const std::string& id, uint64_t after_sequence = 0);
 
-  // Shutdown, step by step: refuse new jobs (and, with a persistent store,
-  // stop claiming); wait for the running ones; then release (persistent
-  // store) or cancel (in memory) what is left.
+  // Shutdown, step by step: refuse new jobs (with a store other servers
+  // share, also stop claiming: they take the queue; alone, keep working
+  // through the queue); wait for the running ones; then release (persistent
+  // store) or cancel (in memory) what is left; then CloseStreams.
   void StopAccepting();
   bool accepting();
-  // True when nothing runs here (and, in memory, nothing is queued) within
-  // `timeout`.
+  // True when nothing runs here (and, while this server still claims,
+  // nothing is queued in the store) within `timeout`.
   bool WaitIdle(absl::Duration timeout);
-  // Drain: jobs running here go back to the store, QUEUED with their attempt
-  // not counted, for another server (or the next start) to run. In memory
-  // (nobody would run them again) this is CancelAll.
+  // Drain: stop claiming; jobs running here go back to the store, QUEUED
+  // with their attempt not counted, for another server (or the next start)
+  // to run. In memory (nobody would run them again) this is CancelAll.
   void ReleaseAll();
-  // Cancels the jobs running here; in memory also the queued ones.
+  // Stops claiming and cancels the jobs running here; in memory also the
+  // queued ones. Jobs it stops end CANCELLED with reason INTERRUPTED (the
+  // server stopped under them: retryable), unlike Cancel()'s CANCELLED.
   void CancelAll();
+  // Shutdown's last step: every stream opened here that has not reached its
+  // final event (the job stays queued in the store, or runs elsewhere) ends
+  // with UNAVAILABLE, reason DRAINING (EventStream::closed()), so its client
+  // watches again elsewhere or after the restart instead of being cut off.
+  void CloseStreams();
 
   // Runs retention now; the number of jobs purged.
   absl::StatusOr<int64_t> PurgeNow();
@@ -248,8 +274,10 @@ class JobManager {
   std::thread poller_;
 };
 
-// The production runner: core::ExportCheckpoint for exports; for validation,
-// the validator on the export folder.
+// The production runner: core::ExportCheckpoint for exports, the full
+// validator (core::ValidateExportDir) for validations. A validation whose
+// checks fail is a result (the report, ExportResult::validation), not an
+// error. A failing run hands what it found to progress.OnPartialResult.
 absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, core::ProgressSink& progress,
                                                   const core::CancelToken& cancel);
 

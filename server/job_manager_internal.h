@@ -19,6 +19,7 @@ struct JobManager::Run {
   core::CancelToken cancel;
   bool release = false;  // draining: give the job back instead of finishing it
   bool lost = false;     // taken over elsewhere: its outcome is not ours to store
+  bool shutdown = false; // cancelled by CancelAll (the server stops): INTERRUPTED
   uint64_t n = 1;        // low half of the last sequence used (1: the stored RUNNING event)
   uint64_t bytes_done = 0;
   uint64_t bytes_total = 0;

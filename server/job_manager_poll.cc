@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "core/status/error_reason.h"
 #include "server/job_manager.h"
 #include "server/job_manager_internal.h"
 
@@ -164,7 +165,9 @@ void JobManager::PollFeeds(bool check_rows) {
       gone.job_id = id;
       gone.state = JobState::kFailed;
       gone.final = true;
-      gone.error = absl::NotFoundError(absl::StrCat("job ", id, " is no longer in the store (purged)"));
+      gone.error = core::MakeError(core::ErrorReason::kJobNotFound,
+                                   absl::StrCat("job ", id, " is no longer in the store (purged)"),
+                                   {{"job_id", id}});
       Deliver(id, {gone});
     }
   }

@@ -1,6 +1,7 @@
 // The JobManager's workers: claim a job from the store, run it, store how it
 // ended (or give it back when the server drains).
 #include "absl/strings/str_cat.h"
+#include "core/status/error_reason.h"
 #include "server/job_manager.h"
 #include "server/job_manager_internal.h"
 
@@ -66,10 +67,14 @@ class JobManager::Sink final : public core::ProgressSink {
     if (m_->options_.observer) m_->options_.observer->OnWarning(snap, message);
     m_->Publish(*run_, std::move(e), false);
   }
+  void OnPartialResult(const core::ExportResult& partial) override { partial_ = partial; }
+  // What a failing run found (see core::ProgressSink::OnPartialResult).
+  std::optional<core::ExportResult> partial() { return std::move(partial_); }
 
  private:
   JobManager* m_;
   std::shared_ptr<Run> run_;
+  std::optional<core::ExportResult> partial_;  // the job's thread only
 };
 
 // Schedules claim tasks for the free worker slots. A task claims at most one
@@ -141,12 +146,15 @@ void JobManager::RunClaimed(StoredJob claimed) {
   absl::StatusOr<std::string> device =
       options_.devices ? options_.devices->Assign(asked) : absl::StatusOr<std::string>(asked.empty() ? "auto" : asked);
   absl::StatusOr<core::ExportResult> result = absl::UnknownError("not run");
+  std::optional<core::ExportResult> partial;
   if (!device.ok()) {
-    result = device.status();
+    result = core::WithDefaultReason(device.status(), core::ErrorReason::kDeviceUnavailable,
+                                     {{"device", asked}});
   } else {
     spec.export_options.device = *device;
     Sink sink(this, run);
     result = options_.runner(spec, sink, run->cancel);
+    if (!result.ok()) partial = sink.partial();
   }
   HookOutcome hook;
   if (result.ok() && options_.post_export && spec.kind == JobKind::kExport && !result->skipped &&
@@ -170,11 +178,12 @@ void JobManager::RunClaimed(StoredJob claimed) {
     }
   }
 
-  bool release, lost;
+  bool release, lost, shutdown;
   {
     absl::MutexLock lock(&mu_);
     release = run->release;
     lost = run->lost;
+    shutdown = run->shutdown;
   }
   auto forget = [&] {
     absl::MutexLock lock(&mu_);
@@ -204,10 +213,18 @@ void JobManager::RunClaimed(StoredJob claimed) {
     req.state = JobState::kSucceeded;
     req.result = std::move(*result);
   } else if (run->cancel.cancelled() || result.status().code() == absl::StatusCode::kCancelled) {
+    // Stopped by the shutdown (in memory: nobody will run it again): the
+    // server stopped under it, which a client may retry; else asked for.
     req.state = JobState::kCancelled;
-    req.error = absl::CancelledError(absl::StrCat("job ", id, " was cancelled"));
+    req.result = std::move(partial);
+    req.error = shutdown ? core::WithReason(absl::CancelledError(absl::StrCat(
+                                                "job ", id, " was cancelled: the server is stopping")),
+                                            core::ErrorReason::kInterrupted)
+                         : core::MakeError(core::ErrorReason::kCancelled, absl::StrCat("job ", id, " was cancelled"));
   } else {
+    // A failed job keeps what it found (notes, warnings, the failing checks).
     req.state = JobState::kFailed;
+    req.result = std::move(partial);
     req.error = result.status();
   }
   absl::StatusOr<StoredJob> done = absl::UnknownError("not stored");

@@ -2,35 +2,28 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "core/export/validator.h"
 #include "core/export/manifest.h"
+#include "core/export/validator.h"
 #include "server/job_manager.h"
 
 namespace neobert::server {
 namespace {
 
 // A validation job: the full validator (validator.h) on the export folder,
-// with source parity when a checkpoint is given. Failed checks fail the job
-// with every failed check named; a passing report is the job's result.
+// with source parity when a checkpoint is given. The report is the result,
+// passing or not (ExportResult::validation->ok() is the verdict); an error
+// only when the folder cannot be examined at all.
 absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressSink& progress,
                                             const core::CancelToken& cancel) {
   const auto start = std::chrono::steady_clock::now();
   progress.OnStage("validate", absl::StrCat("checking ", spec.validate_dir), 0);
   auto report = core::ValidateExportDir({.export_dir = spec.validate_dir,
                                          .source_dir = spec.validate_source,
-                                         .device = spec.export_options.device},
+                                         .device = spec.export_options.device,
+                                         .strict = spec.validate_strict},
                                         progress, cancel);
   if (!report.ok()) return report.status();
   if (auto s = cancel.Check(); !s.ok()) return s;
-  if (!report->ok()) {
-    std::vector<std::string> failed;
-    for (const auto& c : report->checks) {
-      if (!c.passed && !c.advisory) failed.push_back(absl::StrCat(c.name, ": ", c.detail));
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "export '", spec.validate_dir, "' failed validation: ", absl::StrJoin(failed, "; ")));
-  }
   core::ExportResult r;
   r.output_dir = spec.validate_dir;
   if (auto manifest = core::ReadManifest(spec.validate_dir); manifest.ok()) {
@@ -47,7 +40,10 @@ absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressS
 absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, core::ProgressSink& progress,
                                                   const core::CancelToken& cancel) {
   if (spec.kind == JobKind::kValidate) return Validate(spec, progress, cancel);
-  return core::ExportCheckpoint(spec.export_options, progress, cancel);
+  core::ExportResult partial;
+  auto result = core::ExportCheckpoint(spec.export_options, progress, cancel, &partial);
+  if (!result.ok()) progress.OnPartialResult(partial);
+  return result;
 }
 
 }  // namespace neobert::server

@@ -1,10 +1,17 @@
 // neobert-exportd: the export service. See server_config.h for flags.
 //
-// Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new jobs are refused
-// with UNAVAILABLE and (with a persistent job store) no more are claimed,
-// running jobs get --grace-seconds to finish, then the rest are released to
-// the store (queued again for another replica or the next start; cancelled
-// when jobs are only in memory) and the server stops.
+// Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new RPC work is refused
+// (UNAVAILABLE, reason DRAINING); in watch mode one last scan submits every
+// complete step not exported yet (no settle wait: the trainer has stopped);
+// then the job manager stops accepting (with a job store other replicas
+// share, it also stops claiming: they take the queue; otherwise it works
+// through its queue), jobs get --grace-seconds (counted from the signal) to
+// finish, and the rest are released to the job store (queued again for
+// another replica or the next start; cancelled, reason INTERRUPTED, when jobs
+// are only in memory); every watched step left without an export is logged
+// and counted. Then the server stops.
+// --once: the last scan at start-up, wait for its jobs, exit 0 (1 if any
+// failed).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +23,7 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -201,6 +209,19 @@ int Run(int argc, char** argv) {
     return 2;
   }
   service_options.devices = std::make_shared<srv::DevicePolicy>(*devices);
+  {
+    auto& info = service_options.server_info;
+    for (int i = 0; i < neobert::engine::VisibleCudaDevices(); ++i) {
+      info.add_gpus(absl::StrCat("cuda:", i));
+    }
+    info.set_max_attempts(config->max_attempts);
+    info.set_workers(config->workers);
+    info.set_queue_capacity(config->queue_capacity);
+    info.set_grace_seconds(config->grace_seconds);
+    info.set_tls(!config->tls_cert.empty());
+    info.set_mtls(!config->tls_client_ca.empty());
+    for (const auto& d : config->watch_dirs) info.add_watch_dirs(d);
+  }
   auto credentials = ServerCredentials(*config);
   if (!credentials.ok()) {
     Log(spdlog::level::err, std::string(credentials.status().message()));
@@ -290,33 +311,77 @@ int Run(int argc, char** argv) {
       return 2;
     }
     watcher = std::move(*w);
-    watcher->Start();
+    if (!config->once) watcher->Start();
+  }
+
+  // --once: the last scan now, then wait for its jobs; the result decides
+  // the exit code, and a zero byte in the signal pipe stops the server.
+  int exit_code = 0;
+  std::thread once_thread;
+  if (config->once) {
+    once_thread = std::thread([&] {
+      const srv::Watcher::FinalScanResult final = watcher->FinalScan(absl::InfiniteFuture());
+      (*jobs)->WaitIdle(absl::InfiniteDuration());
+      const int unfinished = watcher->ReportUnfinished(final);
+      (*obs)->metrics().OnWatchStepsUnexported(unfinished);
+      const std::string summary =
+          absl::StrCat("once: ", final.jobs.size() - (unfinished - final.not_submitted.size()),
+                       " step(s) exported, ", final.already_exported, " already exported, ",
+                       unfinished, " not exported");
+      Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err, summary);
+      std::cout << summary << std::endl;
+      exit_code = unfinished == 0 ? 0 : 1;
+      const unsigned char done = 0;
+      (void)!::write(g_signal_pipe[1], &done, 1);
+    });
   }
 
   std::thread signal_thread([&] {
     unsigned char sig = 0;
     while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
-    Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
-                                          config->grace_seconds, " s)"));
-    if (watcher) watcher->Stop();
     server->GetHealthCheckService()->SetServingStatus(false);
-    (*jobs)->StopAccepting();
-    if (!(*jobs)->WaitIdle(absl::Seconds(config->grace_seconds))) {
-      // A persistent store keeps the unfinished jobs: they go back to the
-      // queue for another server (or this one's next start) to run.
-      Log(spdlog::level::warn, "grace period over: releasing the running jobs to the store");
-      (*jobs)->ReleaseAll();
-      (*jobs)->WaitIdle(absl::Seconds(30));
+    service.StartDraining();
+    if (sig != 0) {
+      const absl::Time deadline = absl::Now() + absl::Seconds(config->grace_seconds);
+      Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
+                                            config->grace_seconds, " s)"));
+      std::optional<srv::Watcher::FinalScanResult> final;
+      // (--once: its own thread is doing the last scan already.)
+      if (watcher && !config->once) {
+        watcher->Stop();
+        final = watcher->FinalScan(deadline);
+      }
+      (*jobs)->StopAccepting();
+      if (!(*jobs)->WaitIdle(deadline - absl::Now())) {
+        // A persistent store keeps the unfinished jobs: they go back to the
+        // queue for another server (or this one's next start) to run.
+        Log(spdlog::level::warn, "grace period over: releasing the unfinished jobs to the job store");
+        (*jobs)->ReleaseAll();
+        (*jobs)->WaitIdle(absl::Seconds(30));
+      }
+      if (final) {
+        const int unfinished = watcher->ReportUnfinished(*final);
+        (*obs)->metrics().OnWatchStepsUnexported(unfinished);
+        Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err,
+            absl::StrCat("watch: shutdown: ", final->jobs.size(), " step(s) had an export to finish, ",
+                         unfinished, " did not finish in the grace period"));
+      }
+    } else {
+      (*jobs)->StopAccepting();
     }
-    // Streams relaying finished jobs end by themselves; give them a moment.
+    // Streams of finished jobs end by themselves; the others end with
+    // DRAINING (their jobs stay in the store). Give them a moment.
+    (*jobs)->CloseStreams();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   });
   server->Wait();
   signal_thread.join();
+  if (once_thread.joinable()) once_thread.join();
+  watcher.reset();
   jobs->reset();
   Log(spdlog::level::info, "stopped");
-  return 0;
+  return exit_code;
 }
 
 int main(int argc, char** argv) { return FlushLogsAndExit(Run(argc, argv)); }

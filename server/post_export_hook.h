@@ -15,7 +15,7 @@
 // Outcome policy: the export is already published when the hook runs, so a
 // failing hook does NOT turn the job into a failure — the job stays SUCCEEDED
 // and the hook's exit status is recorded in its result (JobResult.hook_ran /
-// hook_exit_code / hook_message, and the journal) plus a warning in the
+// hook_exit_code / hook_message, and the job store) plus a warning in the
 // result's warnings and a warn-level log line. Callers that need the upload
 // to have happened check hook_exit_code. The hook is not run for dry runs or
 // for exports skipped because an identical one was already there (it ran

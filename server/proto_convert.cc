@@ -1,5 +1,7 @@
 #include "server/proto_convert.h"
 
+#include "server/status_mapping.h"
+
 namespace neobert::server {
 
 core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req) {
@@ -61,6 +63,14 @@ pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook) {
   out.set_dry_run(r.dry_run);
   out.set_dtype(r.dtype);
   out.set_tensor_count(r.tensor_count);
+  out.set_weights_file(r.weights_file);
+  out.set_weights_format(r.weights_format);
+  out.set_decoder_bias(r.decoder_bias);
+  out.set_tied_decoder(r.tied_decoder);
+  out.set_tensor_bytes(r.tensor_bytes);
+  if (r.dry_run) {
+    for (const auto& m : r.mapping) out.add_mapping(m);
+  }
   if (r.validation) {
     for (const auto& c : r.validation->checks) {
       auto* pc = out.add_checks();
@@ -69,6 +79,7 @@ pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook) {
       pc->set_detail(c.detail);
       pc->set_advisory(c.advisory);
     }
+    out.set_passed(r.validation->ok());
   }
   out.set_device(r.sanity_device);
   out.set_sanity_seconds(r.sanity_seconds);
@@ -87,12 +98,8 @@ pb::JobEvent ToProto(const JobEvent& e) {
   out.set_warning(e.warning);
   out.set_sequence(e.sequence);
   if (e.final) {
-    if (e.result && e.state == JobState::kSucceeded) {
-      *out.mutable_result() = ToProto(*e.result, e.hook);
-    } else {
-      out.mutable_error()->set_code(static_cast<int>(e.error.code()));
-      out.mutable_error()->set_message(std::string(e.error.message()));
-    }
+    if (e.result) *out.mutable_result() = ToProto(*e.result, e.hook);
+    if (!e.error.ok()) ToProtoStatus(e.error, out.mutable_error());
   }
   return out;
 }
@@ -110,10 +117,7 @@ pb::Job ToProto(const JobSnapshot& j) {
   out.set_finished_unix_ms(j.finished_unix_ms);
   out.set_idempotency_key(j.spec.idempotency_key);
   if (j.result) *out.mutable_result() = ToProto(*j.result, j.hook);
-  if (!j.error.ok()) {
-    out.mutable_error()->set_code(static_cast<int>(j.error.code()));
-    out.mutable_error()->set_message(std::string(j.error.message()));
-  }
+  if (!j.error.ok()) ToProtoStatus(j.error, out.mutable_error());
   return out;
 }
 

@@ -14,7 +14,9 @@ namespace neobert::server {
 namespace {
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "no-fsync" || name == "help"; }
+bool IsSwitch(const std::string& name) {
+  return name == "no-fsync" || name == "help" || name == "once";
+}
 
 // One flag, and the config file it came from ("" = the command line).
 struct Arg {
@@ -106,6 +108,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
       c.sync = false;
       continue;
     }
+    if (a == "--once") {
+      c.once = true;
+      continue;
+    }
     if (a.rfind("--", 0) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'", where));
     }
@@ -188,6 +194,9 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
   }
   if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
     return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
+  }
+  if (!c.help && c.once && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--once needs at least one --watch DIR");
   }
   return c;
 }

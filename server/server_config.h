@@ -37,6 +37,7 @@ struct ServerConfig {
   std::string watch_output;               // empty: <run>/hf/<run>_<step>
   int watch_poll_seconds = 10;            // rescan + settle interval
   std::string watch_mode = "auto";        // auto | inotify | poll
+  bool once = false;                      // --once: export every complete step, then exit
   // post_export_hook.h: run after each successful export; empty = none.
   std::string post_export_hook;
   int post_export_hook_timeout_seconds = 300;
@@ -68,7 +69,9 @@ inline constexpr char kServerUsage[] =
     "  --log-format text|json\n"
     "  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                         (default off; port 0: pick one; printed on stdout as 'metrics on ...')\n"
-    "  --grace-seconds N      on SIGTERM, let running jobs finish this long (default 30)\n"
+    "  --grace-seconds N      on SIGTERM, let running jobs finish this long (default 30);\n"
+    "                         with --watch, every complete step not yet exported is\n"
+    "                         exported within it too (newest first, no settle wait)\n"
     "  --device D             forward-pass device: auto (each visible GPU, round-robin;\n"
     "                         cpu without one) | cpu | cuda[:N]  (default auto)\n"
     "  --tls-cert FILE        serve TLS with this PEM certificate chain (needs --tls-key)\n"
@@ -84,6 +87,8 @@ inline constexpr char kServerUsage[] =
     "                         before it counts as finished (default 10)\n"
     "  --watch-mode auto|inotify|poll   auto: inotify + periodic rescans (default);\n"
     "                         poll: rescans only (network file systems)\n"
+    "  --once                 export every complete step under the --watch folders (no\n"
+    "                         settle wait), then exit: 0 when all exported, 1 if any failed\n"
     "post-export hook\n"
     "  --post-export-hook CMD after each successful export run /bin/sh -c CMD with the export\n"
     "                         dir as $1 and NEOBERT_EXPORT_DIR, NEOBERT_CHECKPOINT_DIR,\n"

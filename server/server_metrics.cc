@@ -1,5 +1,6 @@
 #include "server/server_metrics.h"
 
+#include "core/status/error_reason.h"
 #include "server/job_log.h"
 #include "server/status_mapping.h"
 
@@ -78,6 +79,15 @@ ServerMetrics::ServerMetrics() {
       kSanityBuckets);
   rpcs_total_ = r.AddCounter("neobert_export_rpcs_total",
                              "RPCs finished, by method and gRPC status code.", {"method", "code"});
+  job_errors_total_ = r.AddCounter(
+      "neobert_export_job_errors_total",
+      "Jobs that ended with an error (failed, cancelled, interrupted), by kind and reason.",
+      {"kind", "reason"});
+  watch_unexported_total_ = r.AddCounter(
+      "neobert_export_watch_steps_unexported_total",
+      "Watch mode: complete steps whose export had not finished when the shutdown grace period "
+      "(or --once) ended.");
+  watch_unexported_total_->Add({}, 0);
   // Series a dashboard expects from the first scrape.
   for (const char* s : {"queued", "running"}) jobs_->Set({s}, 0);
   for (JobKind k : {JobKind::kExport, JobKind::kValidate}) {
@@ -107,6 +117,9 @@ void ServerMetrics::OnFinished(const JobSnapshot& job, JobState was, double run_
   }
   const JobSummary s = SummarizeJob(job, run_seconds);
   jobs_total_->Add({s.kind, s.state});
+  if (!job.error.ok()) {
+    job_errors_total_->Add({s.kind, core::ErrorReasonName(core::ReasonOf(job.error))});
+  }
   // A job cancelled in the queue never ran: it has no duration to observe.
   if (was == JobState::kRunning) {
     (job.spec.kind == JobKind::kExport ? export_seconds_ : validation_seconds_)
@@ -121,6 +134,10 @@ void ServerMetrics::OnFinished(const JobSnapshot& job, JobState was, double run_
   if (job.spec.kind == JobKind::kExport && !s.device.empty()) {
     sanity_seconds_->Observe({s.device}, s.sanity_seconds);
   }
+}
+
+void ServerMetrics::OnWatchStepsUnexported(int n) {
+  if (n > 0) watch_unexported_total_->Add({}, n);
 }
 
 void ServerMetrics::OnRpc(const std::string& method, grpc::StatusCode code) {

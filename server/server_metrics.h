@@ -12,6 +12,10 @@
 //   neobert_export_last_export_throughput_mb_per_second gauge the latest of those
 //   neobert_export_sanity_seconds{device}           histogram sanity forward pass time
 //   neobert_export_rpcs_total{method,code}          counter   finished RPCs
+//   neobert_export_job_errors_total{kind,reason}    counter   jobs that ended with an error, by reason
+//   neobert_export_watch_steps_unexported_total     counter   watch mode: complete steps whose export
+//                                                             did not finish by the end of the
+//                                                             shutdown grace period (or --once)
 #pragma once
 
 #include <memory>
@@ -38,6 +42,8 @@ class ServerMetrics final : public JobObserver {
 
   // One finished RPC; `method` is gRPC's "/package.Service/Method" path.
   void OnRpc(const std::string& method, grpc::StatusCode code);
+  // Watch mode's last scan left `n` steps without an export (Watcher::ReportUnfinished).
+  void OnWatchStepsUnexported(int n);
   // An interceptor factory calling OnRpc for every RPC of a server. `this`
   // must outlive that server.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> RpcInterceptorFactory();
@@ -54,6 +60,8 @@ class ServerMetrics final : public JobObserver {
   metrics::Gauge* last_throughput_;
   metrics::Histogram* sanity_seconds_;
   metrics::Counter* rpcs_total_;
+  metrics::Counter* job_errors_total_;
+  metrics::Counter* watch_unexported_total_;
 };
 
 }  // namespace neobert::server

@@ -2,7 +2,31 @@
 
 #include <string>
 
+#include "core/status/error_reason.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
 namespace neobert::server {
+namespace {
+
+// The status's details with the defaults filled in.
+core::ErrorDetails Details(const absl::Status& status) {
+  core::ErrorDetails d = core::DetailsOf(status);
+  d.metadata["retryable"] = d.retryable ? "true" : "false";
+  if (!d.retry_delay &&
+      (d.reason == core::ErrorReason::kQueueFull || d.reason == core::ErrorReason::kDraining)) {
+    d.retry_delay = kDefaultRetryDelay;
+  }
+  return d;
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+}  // namespace
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   switch (code) {
@@ -29,7 +53,43 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
+  const grpc::StatusCode code = ToGrpcCode(status.code());
+  const core::ErrorDetails d = Details(status);
+  google::rpc::Status rpc;
+  rpc.set_code(static_cast<int>(code));
+  rpc.set_message(std::string(status.message()));
+  google::rpc::ErrorInfo info;
+  info.set_reason(core::ErrorReasonName(d.reason));
+  info.set_domain(core::kErrorDomain);
+  for (const auto& [k, v] : d.metadata) (*info.mutable_metadata())[k] = v;
+  rpc.add_details()->PackFrom(info);
+  if (d.retry_delay) {
+    google::rpc::RetryInfo retry;
+    SetDuration(*d.retry_delay, retry.mutable_retry_delay());
+    rpc.add_details()->PackFrom(retry);
+  }
+  status.ForEachPayload([&rpc](absl::string_view url, const absl::Cord& payload) {
+    if (url == core::kErrorInfoTypeUrl || url == core::kRetryInfoTypeUrl) return;
+    auto* any = rpc.add_details();
+    any->set_type_url(std::string(url));
+    any->set_value(std::string(payload));
+  });
+  return grpc::Status(code, std::string(status.message()), rpc.SerializeAsString());
+}
+
+void ToProtoStatus(const absl::Status& status, ::neobert::exporter::v1::Status* out) {
+  out->Clear();
+  if (status.ok()) return;
+  const core::ErrorDetails d = Details(status);
+  out->set_code(static_cast<int>(ToGrpcCode(status.code())));
+  out->set_message(std::string(status.message()));
+  ::neobert::exporter::v1::Status::Reason reason;
+  if (::neobert::exporter::v1::Status::Reason_Parse(core::ErrorReasonName(d.reason), &reason)) {
+    out->set_reason(reason);
+  }
+  out->set_retryable(d.retryable);
+  for (const auto& [k, v] : d.metadata) (*out->mutable_metadata())[k] = v;
+  if (d.retry_delay) SetDuration(*d.retry_delay, out->mutable_retry_delay());
 }
 
 const char* GrpcCodeName(grpc::StatusCode code) {

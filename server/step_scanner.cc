@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/neobert/output_location.h"
 
 namespace neobert::server {
 namespace fs = std::filesystem;
@@ -76,7 +77,10 @@ std::string Signature(const fs::path& dir) {
 // What a step dir still lacks before the exporter can read it ("" = none).
 std::string Missing(const fs::path& step) {
   if (RegularFileSize(step / "config.yaml") < 0) return "config.yaml";
-  if (RegularFileSize(step / "model.safetensors") <= 0 && RegularFileSize(step / "state_dict.pt") <= 0) {
+  // ZeRO files only: complete, so that the export fails once naming the
+  // conversion needed, rather than the step waiting unnoticed.
+  if (RegularFileSize(step / "model.safetensors") <= 0 && RegularFileSize(step / "state_dict.pt") <= 0 &&
+      !core::LooksLikeDeepSpeedCheckpoint(step.string())) {
     return "a weight file (model.safetensors or state_dict.pt)";
   }
   bool tokenizer_file = false;

@@ -14,7 +14,9 @@
 // (its promotion backup) and every other name are ignored (reference §1.2).
 //
 // Complete = config.yaml, a non-empty weight file (model.safetensors or
-// state_dict.pt) and a non-empty tokenizer/ folder. An Accelerate-only
+// state_dict.pt) or DeepSpeed ZeRO files (which the exporter refuses, naming
+// zero_to_fp32: a job that fails once beats a step that waits silently), and
+// a non-empty tokenizer/ folder. An Accelerate-only
 // `checkpoints/<step>` (resume state of the older trainers, no config.yaml)
 // is therefore never complete. Completeness alone is not enough for the
 // newer trainer, which writes straight into the step dir: a step counts as

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -205,80 +206,160 @@ void Watcher::UpdateWatches(const std::vector<std::string>& dirs) {
   }
 }
 
-std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
-  std::vector<std::string> submitted;
-  ScanResult scan = ScanWatchDirs(options_.dirs);
-  UpdateWatches(scan.dirs);
-  std::vector<StepDir> ready = tracker_.Update(scan.steps, now);
-  // Forget steps that are gone (pruned by the trainer's retention).
+void Watcher::ForgetGone(const ScanResult& scan) {
   std::set<std::string> present;
   for (const auto& s : scan.steps) present.insert(s.path);
   for (auto it = handled_.begin(); it != handled_.end();) {
     it = present.count(it->first) ? std::next(it) : handled_.erase(it);
   }
+}
+
+Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Time> queue_deadline,
+                                     std::string* job_id, std::string* why) {
+  auto h = handled_.find(step.path);
+  if (h != handled_.end() && h->second.signature == step.signature) {
+    *job_id = h->second.job_id;
+    return Outcome::kDone;
+  }
+  const std::string what = absl::StrCat("step ", step.step, " of ", step.run_name, " (", step.path, ")");
+  auto give_up = [&](const absl::Status& s) {
+    Log(WatchLogLevel::kError, absl::StrCat("watch: ", what, ": not exported: ", s.message()));
+    handled_[step.path] = {step.signature, ""};
+    *why = std::string(s.message());
+    return Outcome::kRefused;
+  };
+  auto ckpt = policy_.ResolveInput(step.path);
+  if (!ckpt.ok()) return give_up(ckpt.status());
+  std::string dest;
+  if (options_.output_dir.empty()) {
+    auto d = core::DefaultOutputDir(*ckpt);
+    if (!d.ok()) return give_up(d.status());
+    dest = *d;
+  } else {
+    dest = (fs::path(options_.output_dir) / absl::StrCat(step.run_name, "_", step.step)).string();
+  }
+  auto out = policy_.ResolveOutput(dest);
+  if (!out.ok()) return give_up(out.status());
+  JobSpec spec;
+  spec.kind = JobKind::kExport;
+  spec.export_options.checkpoint_dir = *ckpt;
+  spec.export_options.output_dir = *out;
+  spec.export_options.sync = options_.sync;
+  auto current = core::ExportIsCurrent(spec.export_options);
+  if (current.ok() && *current) {
+    Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", *out));
+    handled_[step.path] = {step.signature, ""};
+    return Outcome::kAlreadyExported;
+  }
+  const bool replaces = ExportedFromStep(*out, *ckpt);
+  spec.export_options.overwrite = replaces;
+  bool deduplicated = false;
+  auto job = jobs_->Submit(spec, &deduplicated);
+  // The last scan waits for room (jobs finish meanwhile); a periodic one
+  // leaves the step unhandled, so the next scan tries again.
+  while (!job.ok() && job.status().code() == absl::StatusCode::kResourceExhausted &&
+         queue_deadline && absl::Now() < *queue_deadline) {
+    jobs_->WaitIdle(std::min(absl::Milliseconds(250), *queue_deadline - absl::Now()));
+    job = jobs_->Submit(spec, &deduplicated);
+  }
+  if (!job.ok()) {
+    if (job.status().code() == absl::StatusCode::kResourceExhausted) {
+      Log(WatchLogLevel::kWarn, absl::StrCat("watch: ", what, ": queue full; retrying later"));
+      *why = "the job queue stayed full";
+      return Outcome::kQueueFull;
+    }
+    if (job.status().code() == absl::StatusCode::kUnavailable) {
+      *why = "the server stopped accepting jobs";
+      return Outcome::kDraining;
+    }
+    return give_up(job.status());
+  }
+  handled_[step.path] = {step.signature, job->id};
+  *job_id = job->id;
+  Log(WatchLogLevel::kInfo,
+      absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
+                   deduplicated ? " (already queued)" : " submitted",
+                   replaces ? " (the step changed after its export: replacing it)" : ""));
+  return Outcome::kSubmitted;
+}
+
+std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
+  std::vector<std::string> submitted;
+  ScanResult scan = ScanWatchDirs(options_.dirs);
+  UpdateWatches(scan.dirs);
+  std::vector<StepDir> ready = tracker_.Update(scan.steps, now);
+  ForgetGone(scan);
   for (const StepDir& step : ready) {  // newest first
     if (stopping_.load()) break;
-    auto h = handled_.find(step.path);
-    if (h != handled_.end() && h->second == step.signature) continue;
-    const std::string what = absl::StrCat("step ", step.step, " of ", step.run_name, " (", step.path, ")");
-    auto give_up = [&](const absl::Status& s) {
-      Log(WatchLogLevel::kError, absl::StrCat("watch: ", what, ": not exported: ", s.message()));
-      handled_[step.path] = step.signature;
-    };
-    auto ckpt = policy_.ResolveInput(step.path);
-    if (!ckpt.ok()) {
-      give_up(ckpt.status());
-      continue;
-    }
-    std::string dest;
-    if (options_.output_dir.empty()) {
-      auto d = core::DefaultOutputDir(*ckpt);
-      if (!d.ok()) {
-        give_up(d.status());
-        continue;
-      }
-      dest = *d;
-    } else {
-      dest = (fs::path(options_.output_dir) / absl::StrCat(step.run_name, "_", step.step)).string();
-    }
-    auto out = policy_.ResolveOutput(dest);
-    if (!out.ok()) {
-      give_up(out.status());
-      continue;
-    }
-    JobSpec spec;
-    spec.kind = JobKind::kExport;
-    spec.export_options.checkpoint_dir = *ckpt;
-    spec.export_options.output_dir = *out;
-    spec.export_options.sync = options_.sync;
-    auto current = core::ExportIsCurrent(spec.export_options);
-    if (current.ok() && *current) {
-      Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", *out));
-      handled_[step.path] = step.signature;
-      continue;
-    }
-    const bool replaces = ExportedFromStep(*out, *ckpt);
-    spec.export_options.overwrite = replaces;
-    bool deduplicated = false;
-    auto job = jobs_->Submit(std::move(spec), &deduplicated);
-    if (!job.ok()) {
-      if (job.status().code() == absl::StatusCode::kResourceExhausted) {
-        // Not marked handled: the next scan tries again.
-        Log(WatchLogLevel::kWarn, absl::StrCat("watch: ", what, ": queue full; retrying later"));
-        continue;
-      }
-      if (job.status().code() == absl::StatusCode::kUnavailable) break;  // draining
-      give_up(job.status());
-      continue;
-    }
-    handled_[step.path] = step.signature;
-    submitted.push_back(job->id);
-    Log(WatchLogLevel::kInfo,
-        absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
-                     deduplicated ? " (already queued)" : " submitted",
-                     replaces ? " (the step changed after its export: replacing it)" : ""));
+    std::string job_id, why;
+    const Outcome o = HandleStep(step, std::nullopt, &job_id, &why);
+    if (o == Outcome::kDraining) break;
+    if (o == Outcome::kSubmitted) submitted.push_back(job_id);
   }
   return submitted;
+}
+
+Watcher::FinalScanResult Watcher::FinalScan(absl::Time deadline) {
+  FinalScanResult r;
+  ScanResult scan = ScanWatchDirs(options_.dirs);
+  ForgetGone(scan);
+  int complete = 0;
+  for (const StepDir& step : scan.steps) {  // newest first, settled or not
+    if (!step.complete) continue;
+    ++complete;
+    const std::string what = absl::StrCat("step ", step.step, " of ", step.run_name, " (", step.path, ")");
+    std::string job_id, why;
+    switch (HandleStep(step, deadline, &job_id, &why)) {
+      case Outcome::kAlreadyExported:
+        ++r.already_exported;
+        break;
+      case Outcome::kDone: {
+        // Handled before: follow its job while it is still to finish (one
+        // that already failed was reported when it did).
+        auto job = job_id.empty() ? absl::StatusOr<JobSnapshot>(absl::NotFoundError(""))
+                                  : jobs_->Get(job_id);
+        if (job.ok() && !IsTerminal(job->state)) r.jobs.emplace_back(what, job_id);
+        if (job.ok() && job->state == JobState::kSucceeded) ++r.already_exported;
+        break;
+      }
+      case Outcome::kSubmitted:
+        r.jobs.emplace_back(what, job_id);
+        break;
+      case Outcome::kRefused:
+      case Outcome::kQueueFull:
+      case Outcome::kDraining:
+        r.not_submitted.push_back(absl::StrCat(what, ": ", why));
+        break;
+    }
+  }
+  Log(WatchLogLevel::kInfo,
+      absl::StrCat("watch: final scan: ", complete, " complete step(s): ", r.jobs.size(),
+                   " with a job, ", r.already_exported, " already exported, ",
+                   r.not_submitted.size(), " not submitted"));
+  return r;
+}
+
+int Watcher::ReportUnfinished(const FinalScanResult& final) {
+  int unfinished = 0;
+  for (const auto& what : final.not_submitted) {
+    Log(WatchLogLevel::kError, absl::StrCat("watch: ", what, ": not exported"));
+    ++unfinished;
+  }
+  for (const auto& [what, id] : final.jobs) {
+    auto job = jobs_->Get(id);
+    if (job.ok() && job->state == JobState::kSucceeded) continue;
+    ++unfinished;
+    // A job the drain gave back stays queued in the job store.
+    const bool waiting = job.ok() && !IsTerminal(job->state);
+    Log(WatchLogLevel::kError,
+        absl::StrCat("watch: ", what, ": not exported: job ", id, " ",
+                     job.ok() ? JobStateName(job->state) : "unknown",
+                     job.ok() && !job->error.ok() ? absl::StrCat(": ", job->error.message()) : "",
+                     waiting ? " (it stays in the job store: the next start, or another replica, "
+                               "exports it)"
+                             : ""));
+  }
+  return unfinished;
 }
 
 void Watcher::Loop() {

@@ -3,7 +3,7 @@
 //
 // Why inside the server rather than a client-side `watch-dir` mode: the
 // watcher's exports are ordinary jobs of the server's own JobManager, so they
-// reuse its queue (bounded, FIFO, worker pool), its journal (a restart knows
+// reuse its queue (bounded, FIFO, worker pool), its job store (a restart knows
 // what was done), its path policy (watched folders must lie in an input root,
 // destinations in an output root, exactly like RPC jobs), its metrics, its
 // post-export hook, and they are visible and cancellable through ListJobs /
@@ -37,6 +37,22 @@
 // behind), they are submitted newest step first; with the FIFO queue the
 // newest is exported first.
 //
+// The last step (shutdown, and --once): the trainer has stopped, so nothing
+// will change any more and waiting for steps to settle would only lose them
+// (a Kubernetes native sidecar gets SIGTERM right after the trainer exits).
+// FinalScan takes every complete step at once, unsettled ones included, and
+// submits each one not exported yet, newest first, waiting for queue room
+// until the deadline; the server then drains within --grace-seconds, and
+// ReportUnfinished logs (and counts, for the metric) every step whose export
+// did not finish. --once is FinalScan, then waiting for the jobs, then exit.
+//
+// A step dir that disappears (pruned by the trainer) is forgotten: a job
+// that failed because its step was pruned (CHECKPOINT_NOT_FOUND) is not
+// retried, and one still queued fails cleanly (exporter.h).
+// A step holding only DeepSpeed ZeRO files (plus config.yaml and tokenizer/)
+// counts as complete, so that its job fails once with a message naming the
+// conversion needed (zero_to_fp32) instead of the step waiting silently.
+//
 // Triggers (--watch-mode): inotify (IN_CREATE, IN_MOVED_TO, IN_CLOSE_WRITE,
 // ... on the watched folder, run dirs, checkpoints folders, step dirs and
 // their tokenizer/) wakes a rescan after a short debounce; IN_Q_OVERFLOW
@@ -53,7 +69,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -105,6 +123,23 @@ class Watcher {
   // submitted (deduplicated ones included), in submission order.
   std::vector<std::string> ScanOnce(absl::Time now);
 
+  // What the last scan did with every complete step.
+  struct FinalScanResult {
+    // (step description, job id) of each step with a job: submitted now, or
+    // earlier and still queued or running. Newest step first.
+    std::vector<std::pair<std::string, std::string>> jobs;
+    int already_exported = 0;
+    // Steps that got no job: refused (named with the reason), or no queue
+    // room before the deadline.
+    std::vector<std::string> not_submitted;
+  };
+  // The final scan (see the file comment). Call after Stop(), before the job
+  // manager stops accepting. Waits for queue room until `deadline`.
+  FinalScanResult FinalScan(absl::Time deadline);
+  // After the drain: logs each step of `final` whose export did not succeed
+  // and returns how many (not_submitted included).
+  int ReportUnfinished(const FinalScanResult& final);
+
  private:
   Watcher(WatcherOptions options, JobManager* jobs, PathPolicy policy);
   void Loop();
@@ -115,15 +150,27 @@ class Watcher {
   // Waits until `deadline`, an inotify event or Stop(); true on an event.
   bool Wait(absl::Time deadline);
   void Log(WatchLogLevel level, const std::string& msg) const;
+  // Forgets steps that are no longer there (pruned).
+  void ForgetGone(const ScanResult& scan);
+  struct Handled {
+    std::string signature;
+    std::string job_id;  // empty: none (already exported, or refused)
+  };
+  enum class Outcome { kDone, kAlreadyExported, kSubmitted, kRefused, kQueueFull, kDraining };
+  // Submits one ready step unless handled with this signature; with a
+  // `queue_deadline`, waits until then for room in a full queue. `job_id`
+  // gets the step's job (new or earlier), `why` the reason of a refusal.
+  Outcome HandleStep(const StepDir& step, std::optional<absl::Time> queue_deadline,
+                     std::string* job_id, std::string* why);
 
   WatcherOptions options_;
   JobManager* jobs_;
   PathPolicy policy_;
   StabilityTracker tracker_;
-  // Step path → signature for which the step was handled (submitted, found
-  // already exported, or refused for good). Only touched by the scanning
-  // thread.
-  std::map<std::string, std::string> handled_;
+  // Step path → the signature for which the step was handled (submitted,
+  // found already exported, or refused for good). Only touched by the
+  // scanning thread (FinalScan runs after it stopped).
+  std::map<std::string, Handled> handled_;
   int inotify_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: Stop() wakes the thread
   std::map<std::string, int> watched_;  // folder → watch descriptor

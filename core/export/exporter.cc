@@ -11,6 +11,7 @@
 #include "core/export/destination_lock.h"
 #include "core/export/remote_code.h"
 #include "core/export/staging_dir.h"
+#include "core/export/test_hooks.h"
 #include "core/export/weight_files.h"
 #include "core/engine/engine.h"
 #include "core/format/cast.h"
@@ -23,6 +24,7 @@
 #include "core/neobert/output_location.h"
 #include "core/neobert/tokenizer_assets.h"
 #include "core/neobert/tokenizer_info.h"
+#include "core/status/error_reason.h"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
@@ -50,8 +52,7 @@ std::string ShapeText(const TensorEntry& t) {
 }
 
 absl::Status Annotate(const absl::Status& s, absl::string_view where) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
+  return WithContext(s, where);
 }
 
 // An earlier export at `out` of the same source with the same options whose
@@ -130,10 +131,26 @@ absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
   return fs::exists(*out, ec) && IdenticalExportExists(*out, *want);
 }
 
-absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
-                                              const CancelToken& cancel) {
+namespace {
+
+// A failure whose checkpoint folder is gone by now was caused by its removal
+// (a trainer pruning old steps while the export was queued or running),
+// whatever the read that noticed it: said so once, in one way.
+absl::Status ExplainVanishedCheckpoint(const ExportOptions& o, absl::Status s) {
+  std::error_code ec;
+  if (s.ok() || s.code() == absl::StatusCode::kCancelled || fs::exists(o.checkpoint_dir, ec)) {
+    return s;
+  }
+  return MakeError(ErrorReason::kCheckpointNotFound,
+                   absl::StrCat(o.checkpoint_dir,
+                                ": checkpoint folder not found (removed before or during the "
+                                "export, e.g. pruned by the trainer); nothing was published"),
+                   {{"checkpoint_dir", o.checkpoint_dir}});
+}
+
+absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progress,
+                                    const CancelToken& cancel, ExportResult& r) {
   const auto start = std::chrono::steady_clock::now();
-  ExportResult r;
   r.dry_run = o.dry_run;
 
   std::optional<DType> target;
@@ -148,6 +165,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
 
   // 1. Where things are.
   progress.OnStage("inspect", o.checkpoint_dir, 0);
+  TestPausePoint("inspect", cancel);
   auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
   r.notes = layout->notes;
@@ -265,6 +283,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   for (const auto& w : r.warnings) progress.OnWarning(w);
 
   progress.OnStage("scan", "checking weights for NaN/Inf", 0);
+  TestPausePoint("scan", cancel);
   if (auto s = finite.get(); !s.ok()) return Annotate(s, layout->weights.path);
 
   if (o.sanity_check) {
@@ -364,6 +383,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
                                 progress, cancel);
   if (!files.ok()) return files.status();
   written.insert(written.end(), files->begin(), files->end());
+  TestPausePoint("write", cancel);
 
   progress.OnStage("write", "model.py, rotary.py, tokenizer, README.md", 0);
   for (const auto& name : RemoteCodeFileNames()) {
@@ -409,27 +429,45 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
   if (auto c = cancel.Check(); !c.ok()) return c;
   if (o.validate) {
     progress.OnStage("validate", "checking the staged export against the checkpoint", 0);
+    TestPausePoint("validate", cancel);
     NullProgress quiet;  // the validator's own stages would reset the bar
     auto report = ValidateExportDir(
         {.export_dir = (*staging)->path(), .source_dir = layout->dir, .device = o.device}, quiet,
         cancel);
     if (!report.ok()) return Annotate(report.status(), "validation of the staged export");
     report->export_dir = out;
-    if (!report->ok()) {
+    r.validation = std::move(*report);  // kept on failure: the failing checks are the answer
+    if (!r.validation->ok()) {
       std::vector<std::string> failed;
-      for (const auto& c : report->checks) {
+      for (const auto& c : r.validation->checks) {
         if (!c.passed && !c.advisory) failed.push_back(absl::StrCat(c.name, " (", c.detail, ")"));
       }
-      return absl::FailedPreconditionError(
-          absl::StrCat("the staged export failed validation, nothing was published: ",
-                       absl::StrJoin(failed, "; ")));
+      return MakeError(ErrorReason::kValidationFailed,
+                       absl::StrCat("the staged export failed validation, nothing was published: ",
+                                    absl::StrJoin(failed, "; ")));
     }
-    r.validation = std::move(*report);
+  }
+  TestPausePoint("commit", cancel);
+  // Reads are done from open files, which outlive a deleted folder: without
+  // this look, a step pruned mid-export would still be published.
+  if (!fs::is_directory(layout->dir, ec) || !fs::is_regular_file(layout->weights.path, ec)) {
+    return absl::NotFoundError(absl::StrCat(layout->dir, ": the checkpoint vanished during the export"));
   }
   if (auto s = (*staging)->Commit(); !s.ok()) return s;
   r.files = manifest.files;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+}  // namespace
+
+absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
+                                              const CancelToken& cancel, ExportResult* partial) {
+  ExportResult r;
+  auto result = Export(o, progress, cancel, r);
+  if (result.ok()) return result;
+  if (partial != nullptr) *partial = std::move(r);
+  return ExplainVanishedCheckpoint(o, result.status());
 }
 
 }  // namespace neobert::core

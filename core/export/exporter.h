@@ -83,9 +83,16 @@ struct ExportResult {
 // Runs one export. Thread-compatible: concurrent exports to different
 // destinations are fine. Cancellation is checked between tensors/files and
 // leaves nothing at the destination.
+// On failure, `partial` (when given) receives what the export had found by
+// then: notes, warnings and, when the staged export failed validation, the
+// whole report (ExportResult::validation, failing checks included).
+// Errors carry a reason (core/status/error_reason.h), among them
+// CHECKPOINT_NOT_FOUND when the checkpoint folder was removed before or
+// during the export (nothing is published then) and VALIDATION_FAILED.
 absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options,
                                               ProgressSink& progress,
-                                              const CancelToken& cancel);
+                                              const CancelToken& cancel,
+                                              ExportResult* partial = nullptr);
 
 // True when the destination of `options` (output_dir, or the default one)
 // already holds a complete earlier export of this checkpoint with these

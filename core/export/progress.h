@@ -11,6 +11,8 @@
 
 namespace neobert::core {
 
+struct ExportResult;
+
 // Receives progress from one job. Called from the job's thread only; an
 // implementation shared between jobs must synchronise itself.
 class ProgressSink {
@@ -24,6 +26,10 @@ class ProgressSink {
   virtual void OnBytes(uint64_t bytes_done) = 0;
   // A non-fatal finding the user should see (e.g. a vocab-size mismatch).
   virtual void OnWarning(const std::string& message) = 0;
+  // A job that is about to fail hands over what it found by then (notes,
+  // warnings, a failed validation report), so the failure keeps them. At
+  // most once, just before the job returns its error. Default: ignored.
+  virtual void OnPartialResult(const ExportResult& /*partial*/) {}
 };
 
 // Discards everything.

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/status/error_reason.h"
 
 namespace neobert::core {
 namespace {
@@ -90,9 +91,11 @@ absl::StatusOr<WeightFile> FindWeightFile(const std::string& checkpoint_dir,
     out.path = (has_st ? st : pt).string();
     out.format = has_st ? "safetensors" : "torch-zip";
   } else if (LooksLikeDeepSpeedCheckpoint(checkpoint_dir)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        checkpoint_dir, ": DeepSpeed ZeRO checkpoint is not supported yet; convert with "
-                        "zero_to_fp32 first (no model.safetensors or state_dict.pt found)"));
+    return MakeError(ErrorReason::kCheckpointUnsupported,
+                     absl::StrCat(checkpoint_dir,
+                                  ": DeepSpeed ZeRO checkpoint is not supported yet; convert with "
+                                  "zero_to_fp32 first (no model.safetensors or state_dict.pt found)"),
+                     {{"checkpoint_dir", checkpoint_dir}, {"conversion", "zero_to_fp32"}});
   } else {
     return absl::NotFoundError(absl::StrCat(
         checkpoint_dir, ": no weights found (looked for model.safetensors and state_dict.pt)"));

@@ -104,6 +104,7 @@ json SpecJson(const JobSpec& s) {
           {"device", o.device},
           {"validate_dir", s.validate_dir},
           {"validate_source", s.validate_source},
+          {"validate_strict", s.validate_strict},
           {"idempotency_key", s.idempotency_key}};
 }
 
@@ -127,6 +128,7 @@ absl::StatusOr<JobSpec> SpecFrom(const json& j) {
   r.Get("device", &o.device);
   r.Get("validate_dir", &s.validate_dir);
   r.Get("validate_source", &s.validate_source);
+  r.Get("validate_strict", &s.validate_strict);
   r.Get("idempotency_key", &s.idempotency_key);
   if (!r.status().ok()) return r.status();
   if (kind != "export" && kind != "validate") {
@@ -145,7 +147,13 @@ json ResultJson(const core::ExportResult& r) {
               {"dry_run", r.dry_run},       {"dtype", r.dtype},
               {"tensor_count", r.tensor_count},
               {"sanity_device", r.sanity_device},
-              {"sanity_seconds", r.sanity_seconds}};
+              {"sanity_seconds", r.sanity_seconds},
+              {"weights_file", r.weights_file},
+              {"weights_format", r.weights_format},
+              {"decoder_bias", r.decoder_bias},
+              {"tied_decoder", r.tied_decoder},
+              {"tensor_bytes", r.tensor_bytes}};
+  if (!r.mapping.empty()) out["mapping"] = r.mapping;  // dry runs
   if (r.validation) {
     json checks = json::array();
     for (const auto& c : r.validation->checks) {
@@ -170,6 +178,12 @@ absl::StatusOr<core::ExportResult> ResultFrom(const json& j) {
   r.Get("tensor_count", &res.tensor_count);
   r.Get("sanity_device", &res.sanity_device);
   r.Get("sanity_seconds", &res.sanity_seconds);
+  r.Get("weights_file", &res.weights_file);
+  r.Get("weights_format", &res.weights_format);
+  r.Get("decoder_bias", &res.decoder_bias);
+  r.Get("tied_decoder", &res.tied_decoder);
+  r.Get("tensor_bytes", &res.tensor_bytes);
+  r.Get("mapping", &res.mapping);
   if (const json* files = r.Child("files", json::value_t::array)) {
     for (const auto& f : *files) {
       if (!f.is_object()) return absl::InvalidArgumentError("result: a file entry is not an object");
@@ -312,7 +326,10 @@ std::vector<std::pair<const char*, std::string>> Identity(const JobSpec& s) {
   const auto& o = s.export_options;
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
   if (s.kind == JobKind::kValidate) {
-    return {{"kind", "validate"}, {"export_dir", s.validate_dir}, {"source_dir", s.validate_source}};
+    return {{"kind", "validate"},
+            {"export_dir", s.validate_dir},
+            {"source_dir", s.validate_source},
+            {"strict", b(s.validate_strict)}};
   }
   return {{"kind", "export"},
           {"checkpoint_dir", o.checkpoint_dir},

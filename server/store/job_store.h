@@ -188,12 +188,14 @@ class JobStore {
   // Back to QUEUED, lease cleared, attempt not counted.
   virtual absl::Status Release(const RunRef& ref, const std::string& why) = 0;
 
-  // QUEUED: CANCELLED now (its final event stored). RUNNING: cancel_requested
-  // set (the owner stops it). FAILED_PRECONDITION for a finished job.
-  virtual absl::StatusOr<StoredJob> Cancel(const std::string& id) = 0;
-  // Jobs RUNNING past their lease: cancel_requested → CANCELLED; attempts <
-  // max_attempts → QUEUED again; else FAILED (ABORTED status naming the lost
-  // leases). Returns the jobs it changed, as they are now.
+  // QUEUED: CANCELLED now with `queued_error` (its final event stored; the
+  // caller's error, reason included). RUNNING: cancel_requested set (the
+  // owner stops it and says why). FAILED_PRECONDITION for a finished job.
+  virtual absl::StatusOr<StoredJob> Cancel(const std::string& id, const absl::Status& queued_error) = 0;
+  // Jobs RUNNING past their lease: cancel_requested → CANCELLED (reason
+  // CANCELLED); attempts < max_attempts → QUEUED again; else FAILED (ABORTED
+  // naming the lost leases, reason INTERRUPTED: retryable, metadata
+  // attempts, max_attempts). Returns the jobs it changed, as they are now.
   virtual absl::StatusOr<std::vector<StoredJob>> ReapExpired(int max_attempts) = 0;
 
   // Stored events with sequence > the given one, per job, in order (at most

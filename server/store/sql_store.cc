@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/status/error_reason.h"
 #include "server/store/job_codec.h"
 
 namespace neobert::server::sql {
@@ -462,14 +463,14 @@ class SqlStore final : public JobStore {
       if (!*j) return absl::OkStatus();  // not ours any more: nothing to give back
       if ((*j)->cancel_requested) {
         return EndUnowned(c, **j, JobState::kCancelled,
-                          absl::CancelledError(absl::StrCat("job ", ref.id, " was cancelled")))
+                          core::MakeError(core::ErrorReason::kCancelled, absl::StrCat("job ", ref.id, " was cancelled")))
             .status();
       }
       return Requeue(c, **j, why, /*counted=*/false).status();
     });
   }
 
-  absl::StatusOr<StoredJob> Cancel(const std::string& id) override {
+  absl::StatusOr<StoredJob> Cancel(const std::string& id, const absl::Status& queued_error) override {
     StoredJob out;
     absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
       auto j = SelectOne(c, Select(c.dialect() == Dialect::kPostgres ? "WHERE id = ? FOR UPDATE" : "WHERE id = ?"),
@@ -482,8 +483,7 @@ class SqlStore final : public JobStore {
             absl::StrCat("job ", id, " already finished (", JobStateName(state), ")"));
       }
       if (state == JobState::kQueued) {
-        auto done = EndUnowned(c, **j, JobState::kCancelled,
-                               absl::CancelledError(absl::StrCat("job ", id, " was cancelled before it started")));
+        auto done = EndUnowned(c, **j, JobState::kCancelled, queued_error);
         if (!done.ok()) return done.status();
         out = *done;
         return absl::OkStatus();
@@ -510,14 +510,23 @@ class SqlStore final : public JobStore {
         absl::StatusOr<StoredJob> now;
         if (j.cancel_requested) {
           now = EndUnowned(c, j, JobState::kCancelled,
-                           absl::CancelledError(absl::StrCat("job ", j.snap.id, " was cancelled (", who,
-                                                             " stopped before it noticed)")));
+                           core::MakeError(core::ErrorReason::kCancelled,
+                                           absl::StrCat("job ", j.snap.id, " was cancelled (", who,
+                                                        " stopped before it noticed)")));
         } else if (j.attempts >= max_attempts) {
+          // INTERRUPTED, retryable: the servers died under it; a retry
+          // with its key runs it again (an orchestrator bounds its retries:
+          // the job itself may be what kills them).
           now = EndUnowned(
               c, j, JobState::kFailed,
-              absl::AbortedError(absl::StrCat(
-                  "job ", j.snap.id, " was lost ", j.attempts, " time(s): its server stopped or stalled while "
-                  "running it (last ", who, "); not retried beyond --max-attempts ", max_attempts)));
+              core::WithReason(
+                  absl::AbortedError(absl::StrCat(
+                      "job ", j.snap.id, " was lost ", j.attempts, " time(s): its server stopped or stalled "
+                      "while running it (last ", who, "); not retried beyond --max-attempts ", max_attempts)),
+                  core::ErrorReason::kInterrupted,
+                  {{"job_id", j.snap.id},
+                   {"attempts", absl::StrCat(j.attempts)},
+                   {"max_attempts", absl::StrCat(max_attempts)}}));
         } else {
           now = Requeue(c, j,
                         absl::StrCat(who, " stopped renewing its lease; queued again for attempt ",

@@ -134,7 +134,7 @@ class KillDuringExport(unittest.TestCase):
         self.assertIsNotNone(mine, "the SIGTERM run never reached the write phase")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
-        self.assertEqual(proc.returncode, 1, err)
+        self.assertEqual(proc.returncode, 6, err)  # cancelled
         self.assertEqual(err.strip().splitlines()[-1].split(":")[0], "error")
         self.assertIn("cancel", err.lower())
         self.assertFalse(os.path.exists(out))

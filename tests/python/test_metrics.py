@@ -265,7 +265,7 @@ class Metrics(unittest.TestCase):
         r = self.cli("watch", "job-nope")
         self.assertEqual(r.returncode, 1)
         r = self.cli("submit", self.ckpt, "-o", os.path.join(self.tmp, "outside"))
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 5)  # PATH_DENIED
         r = self.cli("jobs", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         jobs = {j["job_id"]: j for j in map(json.loads, r.stdout.splitlines())}

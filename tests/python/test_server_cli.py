@@ -104,8 +104,9 @@ class ServerCli(unittest.TestCase):
         r = self.cli("export", self.ckpt, "-o", self.out("b"), "--json", env=env, server=False)
         self.assertEqual(r.returncode, 0, r.stderr)
         events = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(events[-1]["event"], "result")
         self.assertEqual(events[-1]["state"], "SUCCEEDED")
-        self.assertIn("result", events[-1])
+        self.assertTrue(events[-1]["ok"])
 
         # --local ignores the environment: an in-process export, which can
         # write where the server may not.
@@ -114,21 +115,21 @@ class ServerCli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.isfile(os.path.join(self.tmp, "local", "manifest.json")))
 
-        # Outside the output roots through the server: refused, exit 1.
+        # Outside the output roots through the server: refused, exit 5.
         r = self.cli("export", self.ckpt, "-o", os.path.join(self.tmp, "nope"))
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 5)
         self.assertIn("output root", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "nope")))
 
     def test_token(self):
         r = self.cli("export", self.ckpt, "-o", self.out("t"), token=False)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 5)
         self.assertIn("authorization", r.stderr)
         bad = os.path.join(self.tmp, "bad-token")
         with open(bad, "w") as f:
             f.write("nope")
         r = self.cli("jobs", "--token-file", bad, token=False)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 5)
         self.assertFalse(os.path.exists(self.out("t")))
 
     def test_submit_watch_jobs_cancel(self):

@@ -203,7 +203,7 @@ class ServerOps(unittest.TestCase):
             self.assertEqual(first["state"], "QUEUED")
             p.send_signal(signal.SIGINT)
             out, err = p.communicate(timeout=120)
-            self.assertEqual(p.returncode, 1, err)
+            self.assertEqual(p.returncode, 6, err)  # cancelled
             self.assertIn("cancel requested", err)
             self.assertEqual(self.job_states(address)[first["job_id"]]["state"], "CANCELLED")
             self.assertFalse(os.path.exists(self.out("interrupted")))
@@ -284,7 +284,7 @@ class ServerOps(unittest.TestCase):
                 stdout, err = p.communicate(timeout=300)
                 self.assertEqual(p.returncode, 0, err)
                 finals.append(json.loads(stdout.strip().splitlines()[-1]))
-            skipped = sorted(bool(f["result"].get("skipped")) for f in finals)
+            skipped = sorted(bool(f.get("skipped")) for f in finals)
             self.assertEqual(skipped, [False, True], finals)
             test_export_kill.verify_export(self, out)
         finally:
@@ -297,8 +297,8 @@ class ServerOps(unittest.TestCase):
         try:
             r = cli("export", self.small, "-o", self.out("validated"), "--server", address, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
-            result = json.loads(r.stdout.strip().splitlines()[-1])["result"]
-            self.assertEqual(result["device"], "cpu")
+            result = json.loads(r.stdout.strip().splitlines()[-1])
+            self.assertEqual(result["sanity_device"], "cpu")
             checks = {c["name"]: c for c in result["checks"]}
             for name in ("files", "config", "manifest", "weights", "mlm_forward", "source_parity"):
                 self.assertTrue(checks[name]["passed"], checks.get(name))
@@ -308,13 +308,14 @@ class ServerOps(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("PASS  source_parity", r.stdout)
 
-            # A broken export: the server's validation job fails naming the check.
+            # A broken export: the server's report fails, naming the check
+            # (exit 4: validation failed; the job itself succeeded).
             with open(os.path.join(self.out("validated"), "model.safetensors"), "r+b") as f:
                 f.truncate(os.path.getsize(f.name) // 2)
             r = cli("validate", self.out("validated"), "--server", address)
-            self.assertEqual(r.returncode, 1)
-            self.assertIn("failed validation", r.stderr)
-            self.assertIn("manifest", r.stderr)
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertIn("FAIL  manifest", r.stdout)
+            self.assertIn("NOT valid", r.stdout)
         finally:
             stop(proc)
 

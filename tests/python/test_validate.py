@@ -64,7 +64,7 @@ class Validate(unittest.TestCase):
         if source:
             args += ["--source", self.ckpt]
         r = run(*args)
-        self.assertIn(r.returncode, (0, 1), r.stderr)
+        self.assertIn(r.returncode, (0, 4), r.stderr)  # 4: validation failed
         rep = json.loads(r.stdout)
         self.assertEqual(rep["ok"], r.returncode == 0)
         return {c["name"]: c for c in rep["checks"]}
@@ -216,7 +216,7 @@ class Validate(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn("WARN  cosine_sanity", r.stdout)
         r = run("validate", d, "--local", "--strict", "--json")
-        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.returncode, 4, r.stdout)  # validation failed
         rep = json.loads(r.stdout)
         self.assertFalse(rep["ok"])
         strict = {c["name"]: c for c in rep["checks"]}["cosine_sanity"]

@@ -12,51 +12,10 @@
 
 namespace neobert::server {
 namespace {
-namespace fs = std::filesystem;
 using testing::ExportSpec;
 using testing::GatedRunner;
 
-class ManagerStoreTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    state_ = testing::MakeTempDir("jm-store");
-    if (postgres()) {
-      dsn_ = testing::FreshPostgresDatabase("jm");
-      if (dsn_.empty()) GTEST_SKIP() << "no test PostgreSQL";
-    }
-  }
-  void TearDown() override { fs::remove_all(state_); }
-  bool postgres() const { return GetParam() == "postgres"; }
-
-  JobManagerOptions Options(JobRunner runner, std::unique_ptr<Executor> exec, const std::string& name) {
-    JobManagerOptions o;
-    o.job_store = postgres() ? dsn_ : "sqlite";
-    o.state_dir = state_;
-    o.sync = false;
-    o.executor = std::move(exec);
-    o.runner = std::move(runner);
-    o.replica_id = name;
-    o.lease = absl::Seconds(2);
-    o.poll = absl::Milliseconds(20);
-    return o;
-  }
-  std::unique_ptr<JobManager> Make(JobManagerOptions o) {
-    auto m = JobManager::Create(std::move(o));
-    EXPECT_TRUE(m.ok()) << m.status();
-    return m.ok() ? std::move(*m) : nullptr;
-  }
-  static bool WaitState(JobManager& m, const std::string& id, JobState want,
-                        absl::Duration deadline = absl::Seconds(60)) {
-    const absl::Time end = absl::Now() + deadline;
-    while (absl::Now() < end) {
-      auto j = m.Get(id);
-      if (j.ok() && j->state == want) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
-  }
-  std::string state_, dsn_;
-};
+class ManagerStoreTest : public testing::ManagerBackendTest {};
 
 INSTANTIATE_TEST_SUITE_P(Backends, ManagerStoreTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
@@ -74,7 +33,7 @@ TEST_P(ManagerStoreTest, WhatADeadServerLeftRunsAgain) {
   std::string running_id, queued_id;
   {
     JobStoreOptions so;
-    so.spec = postgres() ? dsn_ : "sqlite";
+    so.spec = store_spec();
     so.state_dir = state_;
     auto store = OpenJobStore(so);
     ASSERT_TRUE(store.ok()) << store.status();

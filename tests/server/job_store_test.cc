@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "core/status/error_reason.h"
 #include "gtest/gtest.h"
 #include "server/store/job_codec.h"
 #include "server/store/job_store.h"
@@ -31,21 +32,11 @@ bool Eventually(F done, absl::Duration deadline = absl::Seconds(30)) {
   return done();
 }
 
-class JobStoreTest : public ::testing::TestWithParam<std::string> {
+class JobStoreTest : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    state_ = testing::MakeTempDir("store");
-    if (postgres()) {
-      dsn_ = testing::FreshPostgresDatabase("store");
-      if (dsn_.empty()) GTEST_SKIP() << "no test PostgreSQL (run through ctest, or set NEOBERT_TEST_PG_DSN)";
-    }
-  }
-  void TearDown() override { fs::remove_all(state_); }
-  bool postgres() const { return GetParam() == "postgres"; }
-
   JobStoreOptions Options() {
     JobStoreOptions o;
-    o.spec = postgres() ? dsn_ : "sqlite";
+    o.spec = store_spec();
     o.state_dir = state_;
     o.sync = false;
     o.replica = {"test-replica", "testhost", 1, false};
@@ -75,7 +66,6 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     return c.ok() ? *c : std::nullopt;
   }
 
-  std::string state_, dsn_;
   static inline int next_id_ = 0;
 };
 
@@ -243,6 +233,13 @@ TEST_P(JobStoreTest, ExpiredLeaseIsTakenOverThenFailsAfterMaxAttempts) {
       EXPECT_NE(reaped[0].snap.error.message().find("--max-attempts 3"), std::string::npos)
           << reaped[0].snap.error;
       EXPECT_NE(reaped[0].snap.error.message().find("dying-server-3"), std::string::npos);
+      // An orchestrator reads why: INTERRUPTED, retryable, after how many runs.
+      const core::ErrorDetails d = core::DetailsOf(reaped[0].snap.error);
+      EXPECT_EQ(d.reason, core::ErrorReason::kInterrupted);
+      EXPECT_TRUE(d.explicit_reason && d.retryable);
+      EXPECT_EQ(d.metadata.at("attempts"), "3");
+      EXPECT_EQ(d.metadata.at("max_attempts"), "3");
+      EXPECT_EQ(core::ReasonOf(store->Get(j.snap.id)->snap.error), core::ErrorReason::kInterrupted);
     }
   }
   // The final event was stored with the failure.
@@ -269,7 +266,7 @@ TEST_P(JobStoreTest, HeartbeatRenewsAndReportsCancelsAndLostRuns) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   // A cancel from elsewhere reaches the owner's next poll.
-  auto c = store->Cancel(a.snap.id);
+  auto c = store->Cancel(a.snap.id, absl::CancelledError("cancelled (test)"));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->snap.state, JobState::kRunning);
   EXPECT_TRUE(c->cancel_requested);
@@ -310,12 +307,15 @@ TEST_P(JobStoreTest, CancelQueuedAtOnceFinishedRefused) {
   auto store = Open();
   ASSERT_TRUE(store);
   StoredJob j = Submit(*store, ExportSpec("/in/a", "/out/a"));
-  auto c = store->Cancel(j.snap.id);
+  // The caller's error is the job's, reason included.
+  auto c = store->Cancel(j.snap.id, core::MakeError(core::ErrorReason::kInterrupted, "stopping",
+                                                    {{"why", "test"}}));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->snap.state, JobState::kCancelled);
-  EXPECT_EQ(c->snap.error.code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(store->Cancel(j.snap.id).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store->Cancel("job-nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(c->snap.error.message(), "stopping");
+  EXPECT_EQ(core::DetailsOf(store->Get(j.snap.id)->snap.error).metadata.at("why"), "test");
+  EXPECT_EQ(store->Cancel(j.snap.id, absl::CancelledError("cancelled (test)")).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Cancel("job-nope", absl::CancelledError("cancelled (test)")).status().code(), absl::StatusCode::kNotFound);
   auto events = store->Events({{j.snap.id, 0}}, 10);
   ASSERT_EQ(events->size(), 2u);
   EXPECT_TRUE(events->back().final);
@@ -365,7 +365,7 @@ TEST_P(JobStoreTest, RetentionPurgesFinishedJobsAndFreesTheirKeys) {
   ASSERT_TRUE(store);
   auto finish = [&](JobSpec spec) {
     StoredJob j = Submit(*store, std::move(spec));
-    return store->Cancel(j.snap.id)->snap.id;  // finished (CANCELLED) at once
+    return store->Cancel(j.snap.id, absl::CancelledError("cancelled (test)"))->snap.id;  // finished (CANCELLED) at once
   };
   const std::string old_keyed = finish(ExportSpec("/in/a", "/out/1", "key-1"));
   const std::string newer = finish(ExportSpec("/in/a", "/out/2"));

@@ -14,6 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
 #include "server/executor.h"
 #include "server/job_manager.h"
 #include "server/store/drivers.h"
@@ -132,6 +133,59 @@ class GatedRunner {
   absl::Notification started_;
   absl::Notification release_;
   bool fail_ = false;
+};
+
+// A test run on each job store backend: GetParam() "sqlite" (a temporary
+// state dir) or "postgres" (a fresh database on the test PostgreSQL; the
+// test is skipped when none runs).
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    state_ = MakeTempDir("backend");
+    if (postgres()) {
+      dsn_ = FreshPostgresDatabase("backend");
+      if (dsn_.empty()) GTEST_SKIP() << "no test PostgreSQL (run through ctest, or set NEOBERT_TEST_PG_DSN)";
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(state_); }
+  bool postgres() const { return GetParam() == "postgres"; }
+  // --job-store for this backend.
+  std::string store_spec() const { return postgres() ? dsn_ : "sqlite"; }
+
+  std::string state_, dsn_;
+};
+
+// JobManagers (servers) over the backend's store: short leases and polls.
+class ManagerBackendTest : public BackendTest {
+ protected:
+  JobManagerOptions Options(JobRunner runner, std::unique_ptr<Executor> exec, const std::string& name) {
+    JobManagerOptions o;
+    o.job_store = store_spec();
+    o.state_dir = state_;
+    o.sync = false;
+    o.executor = std::move(exec);
+    o.runner = std::move(runner);
+    o.replica_id = name;
+    o.lease = absl::Seconds(2);
+    o.poll = absl::Milliseconds(20);
+    return o;
+  }
+  std::unique_ptr<JobManager> Make(JobManagerOptions o) {
+    auto m = JobManager::Create(std::move(o));
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? std::move(*m) : nullptr;
+  }
+  // Polls (with a generous deadline) until the job is in `want`.
+  static bool WaitState(JobManager& m, const std::string& id, JobState want,
+                        absl::Duration deadline = absl::Seconds(60)) {
+    const absl::Time end = absl::Now() + deadline;
+    while (absl::Now() < end) {
+      auto j = m.Get(id);
+      if (j.ok() && j->state == want) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
 };
 
 inline JobSpec ExportSpec(const std::string& ckpt, const std::string& out,

@@ -131,15 +131,25 @@ TEST_F(ServiceTest, ExportStreamsToSuccessThenValidate) {
   ASSERT_TRUE(ReadAll(vreader, &vevents).ok());
   ASSERT_EQ(vevents.back().state(), pb::SUCCEEDED) << vevents.back().error().message();
 
-  // Corrupt one file: validation fails, naming it, with the RPC itself OK.
+  // Corrupt one file: the report fails, naming it; the job (and the RPC)
+  // succeed: a failed validation is a report, not an error.
   { std::ofstream(r.output_dir() + "/config.json", std::ios::app) << " "; }
   grpc::ClientContext v2;
   auto v2reader = s.stub().ValidateExport(&v2, vreq);
   std::vector<pb::JobEvent> v2events;
   ASSERT_TRUE(ReadAll(v2reader, &v2events).ok());
-  EXPECT_EQ(v2events.back().state(), pb::FAILED);
-  EXPECT_NE(v2events.back().error().message().find("config.json"), std::string::npos)
-      << v2events.back().error().message();
+  const pb::JobEvent& report = v2events.back();
+  EXPECT_EQ(report.state(), pb::SUCCEEDED);
+  EXPECT_FALSE(report.has_error());
+  ASSERT_TRUE(report.result().has_passed());
+  EXPECT_FALSE(report.result().passed());
+  bool manifest_failed = false;
+  for (const auto& c : report.result().checks()) {
+    if (c.name() == "manifest" && !c.passed()) {
+      manifest_failed = c.detail().find("config.json") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(manifest_failed) << report.result().DebugString();
 }
 
 TEST_F(ServiceTest, SubmitWatchGetListCancel) {
