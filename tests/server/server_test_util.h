@@ -27,9 +27,8 @@ inline std::string MakeTempDir(const std::string& tag) {
   return p ? std::string(p) : std::string();
 }
 
-// $NEOBERT_FIXTURES, else <build>/fixtures (where the ctest fixture writes
-// them): gtest_discover_tests keeps only the first ENVIRONMENT entry that
-// neobert_test_binary passes, so under ctest the variable is not set.
+// $NEOBERT_FIXTURES (ctest sets it), else <build>/fixtures (where the ctest
+// fixture writes them; a test binary run by hand).
 inline std::string FixturesDir() {
   const char* env = std::getenv("NEOBERT_FIXTURES");
   if (env && *env) return env;
