@@ -57,25 +57,27 @@ MIN_SPEEDUP_VS_PYTHON = 3.0
 MAX_RSS_MIB = 256
 
 # Runs one command, prints one JSON line: wall seconds, peak RSS of the
-# process tree (KiB), user/system CPU seconds, exit code, and the time at
-# which each JSON "stage" event appeared on the child's stdout (export
-# --json), so the stages can be timed without changing the tool.
+# process tree (KiB), user/system CPU seconds, exit code, the time at which
+# each JSON "stage" event appeared on the child's stdout (export --json), so
+# the stages can be timed without changing the tool, and its "result" event.
 WRAPPER = textwrap.dedent("""
     import json, resource, subprocess, sys, time
     argv = json.loads(sys.argv[1])
-    stages = []
+    stages, result = [], None
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in p.stdout:
         if line.startswith(b'{"') and b'"event":"stage"' in line:
             ev = json.loads(line)
             stages.append([time.monotonic() - t0, ev.get("stage"), ev.get("message", "")])
+        elif line.startswith(b'{"event":"result"'):
+            result = json.loads(line)
     err = p.stderr.read()
     rc = p.wait()
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"wall": wall, "maxrss_kib": ru.ru_maxrss, "utime": ru.ru_utime,
-                      "stime": ru.ru_stime, "rc": rc, "stages": stages,
+                      "stime": ru.ru_stime, "rc": rc, "stages": stages, "result": result,
                       "stderr": err.decode("utf-8", "replace")[-2000:]}))
 """)
 
@@ -348,9 +350,14 @@ def main():
     return 0 if ok or args.report_only else 1
 
 
-if __name__ == "__main__":
+def run(main_fn):
+    """The benchmarks' exit status: main_fn's (0 met, 1 missed), 2 on error."""
     try:
-        sys.exit(main())
+        sys.exit(main_fn())
     except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto t0 = Clock::now();
-  auto set = neobert::format::ReadWeights(in);
+  auto set = neobert::format::ReadWeights(neobert::base::FsRoot(), in);
   if (!set.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(set.status().message()).c_str());
     return 1;
@@ -53,10 +53,11 @@ int main(int argc, char** argv) {
   const auto t1 = Clock::now();
   neobert::core::NullProgress progress;
   neobert::core::CancelToken cancel;
-  auto files = neobert::core::WriteWeightFiles(
-      set->tensors, {.dir = out, .write_pytorch_bin = bin, .max_shard_bytes = 0, .sync = sync,
-                    .writeback = sync},
-      progress, cancel);
+  const auto plan = neobert::core::PlanWeightFiles(
+      set->tensors, {.pytorch_bin_name = bin ? "pytorch_model.bin" : ""});
+  auto files = neobert::core::WriteWeightFiles(set->tensors, plan,
+                                               {.dir = out, .sync = sync, .writeback = sync},
+                                               progress, cancel);
   if (!files.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(files.status().message()).c_str());
     return 1;

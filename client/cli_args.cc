@@ -1,8 +1,29 @@
 #include "client/cli_args.h"
 
+#include <unistd.h>
+
+#include <climits>
+
 #include "absl/strings/str_cat.h"
 
 namespace neobert::cli {
+
+absl::StatusOr<base::FsRoot> CommandRoot(const ParsedArgs& parsed) {
+  auto dir = parsed.Value("confine");
+  if (!dir) return base::FsRoot::Unconfined();
+  std::string path = *dir;
+  if (path.empty() || path[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return absl::InternalError("getcwd failed");
+    path = absl::StrCat(cwd, "/", path);
+  }
+  auto root = base::FsRoot::Open(path);
+  if (!root.ok()) {
+    return absl::Status(root.status().code(),
+                        absl::StrCat("--confine: ", root.status().message()));
+  }
+  return root;
+}
 
 std::optional<std::string> ParsedArgs::Value(const std::string& flag) const {
   auto it = values.find(flag);

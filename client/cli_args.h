@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::cli {
 
@@ -44,5 +45,12 @@ struct ParsedArgs {
 
 // Fails with INVALID_ARGUMENT (a usage error) on unknown or malformed flags.
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const FlagSpec& spec);
+
+// The door every file of a local command goes through (core/base/fs_root.h):
+// the whole file system with links followed (the user owns them), or, with
+// the valued flag --confine DIR, DIR opened as a root: every input and
+// output must lie beneath it and no link may lead out of it. Either way only
+// regular files are read. An unusable DIR is an error naming it.
+absl::StatusOr<base::FsRoot> CommandRoot(const ParsedArgs& parsed);
 
 }  // namespace neobert::cli

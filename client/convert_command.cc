@@ -21,12 +21,14 @@ constexpr char kUsage[] =
     "  OUTPUT   file to write; the format follows --to, else the extension\n"
     "           (.safetensors, or .bin/.pt for a torch.load-able zip)\n"
     "  --dtype  keep (default) | float32 | bfloat16 | float16 | float64: cast\n"
-    "           floating-point tensors (round to nearest even)\n";
+    "           floating-point tensors (round to nearest even)\n"
+    "  --confine DIR  read and write only beneath DIR; symlinks may not lead out\n";
 
 }  // namespace
 
 int RunConvert(const std::vector<std::string>& args) {
-  FlagSpec spec{.boolean = {"help"}, .valued = {"to", "dtype"}, .short_names = {{'h', "help"}}};
+  FlagSpec spec{
+      .boolean = {"help"}, .valued = {"to", "dtype", "confine"}, .short_names = {{'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 2) {
     if (!parsed.ok()) std::cerr << "neobert-export convert: " << parsed.status().message() << "\n";
@@ -59,7 +61,12 @@ int RunConvert(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  auto set = format::ReadWeights(input);
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export convert: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto set = format::ReadWeights(*root, input);
   if (!set.ok()) {
     std::cerr << "error: " << set.status().message() << "\n";
     return kExitFailed;
@@ -79,13 +86,15 @@ int RunConvert(const std::vector<std::string>& args) {
   }
   // Write next to the destination, then rename: never a half-written OUTPUT.
   const std::string tmp = absl::StrCat(output, ".partial-", ::getpid());
-  absl::Status s = to == "safetensors" ? format::WriteSafetensors(tensors, tmp)
-                                       : format::WriteTorchBin(tensors, tmp);
-  if (s.ok() && ::rename(tmp.c_str(), output.c_str()) != 0) {
-    s = absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", output));
-  }
+  format::SafetensorsWriteOptions st_options;
+  st_options.root = *root;
+  format::TorchWriteOptions bin_options;
+  bin_options.root = *root;
+  absl::Status s = to == "safetensors" ? format::WriteSafetensors(tensors, tmp, st_options)
+                                       : format::WriteTorchBin(tensors, tmp, bin_options);
+  if (s.ok()) s = root->Rename(tmp, output, 0);
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    (void)root->RemoveAll(tmp);
     std::cerr << "error: " << s.message() << "\n";
     return kExitFailed;
   }

@@ -10,6 +10,7 @@
 #include "client/cli_args.h"
 #include "client/outcome.h"
 #include "client/progress_printer.h"
+#include "core/engine/engine.h"
 #include "core/export/exporter.h"
 #include "nlohmann/json.hpp"
 
@@ -33,7 +34,9 @@ constexpr char kUsage[] =
     "  --device D              sanity-pass device: auto (CUDA if available) | cpu | cuda[:N]\n"
     "  --validate              run `validate --source CKPT_DIR` on the staged folder before\n"
     "                          publishing it; any failed check aborts the export\n"
-    "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n";
+    "  --no-fsync              skip fsync (benchmarks only: not crash-safe)\n"
+    "  --confine DIR           read the checkpoint and write the export only beneath DIR;\n"
+    "                          symlinks may not lead out (default: links are followed)\n";
 
 core::CancelToken* g_cancel = nullptr;
 void OnSignal(int) {
@@ -68,7 +71,7 @@ uint64_t ParseByteSize(const std::string& text) {
 int RunExport(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
                             "json", "no-fsync", "prefer-newest-file", "no-sanity", "validate"},
-                .valued = {"output", "dtype", "max-shard-size", "device"},
+                .valued = {"output", "dtype", "max-shard-size", "device", "confine"},
                 .short_names = {{'o', "output"}, {'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
@@ -97,6 +100,16 @@ int RunExport(const std::vector<std::string>& args) {
     }
   }
   const bool json = parsed->Has("json");
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export export: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  o.input_root = *root;
+  o.output_root = *root;
+  // The sanity pass runs beside the writer threads: one CPU thread for it
+  // (engine.h says why); --validate's passes then run on one thread too.
+  if (o.sanity_check) engine::SetCpuThreads(1);
 
   core::CancelToken cancel;
   g_cancel = &cancel;

@@ -22,7 +22,8 @@ constexpr char kUsage[] =
     "  attention_mask is optional (none = attend to every token); 0/1 integers are the\n"
     "  usual form, and true/false (bool) or floats (\"-inf\" allowed: additive) are read\n"
     "  as the exported model reads those dtypes. Optional \"mask_kind\": int|bool|float\n"
-    "  and \"position_ids\": [[...]]. Rows must all have one length; ids must be < vocab.\n";
+    "  and \"position_ids\": [[...]]. Rows must all have one length; ids must be < vocab.\n"
+    "  --confine DIR  read and write only beneath DIR; symlinks may not lead out\n";
 
 int Fail(const absl::Status& s) {
   std::cerr << "neobert-export forward: " << s.message() << "\n";
@@ -33,7 +34,7 @@ int Fail(const absl::Status& s) {
 
 int RunForward(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "json"},
-                .valued = {"input-ids", "out", "device"},
+                .valued = {"input-ids", "out", "device", "confine"},
                 .short_names = {{'h', "help"}, {'o', "out"}}};
   auto parsed = ParseArgs(args, spec);
   const bool help = parsed.ok() && parsed->Has("help");
@@ -47,17 +48,25 @@ int RunForward(const std::vector<std::string>& args) {
   const std::string input_path = *parsed->Value("input-ids");
   const std::string out_path = *parsed->Value("out");
 
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export forward: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
   // Input first: a bad request fails fast, before the weights are read.
-  auto text = core::ReadFileCapped(input_path, engine::kMaxForwardRequestBytes);
+  auto text = root->ReadFile(input_path, engine::kMaxForwardRequestBytes);
   if (!text.ok()) return Fail(text.status());
   auto input = engine::ParseForwardRequest(*text, input_path);
   if (!input.ok()) return Fail(input.status());
 
-  auto model = core::LoadExportModel(export_dir, {.device = parsed->Value("device").value_or("auto")});
+  auto model = core::LoadExportModel(*root, export_dir,
+                                     {.device = parsed->Value("device").value_or("auto")});
   if (!model.ok()) return Fail(model.status());
   auto out = (*model)->Forward(*input);
   if (!out.ok()) return Fail(out.status());
-  if (auto s = engine::WriteForwardOutputSafetensors(*out, out_path); !s.ok()) return Fail(s);
+  if (auto s = engine::WriteForwardOutputSafetensors(*out, *root, out_path); !s.ok()) {
+    return Fail(s);
+  }
 
   if (parsed->Has("json")) {
     nlohmann::ordered_json j;

@@ -17,23 +17,26 @@ namespace neobert::cli {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: neobert-export inspect PATH [--hash] [--json]\n"
+    "usage: neobert-export inspect PATH [--hash] [--json] [--confine DIR]\n"
     "  PATH   a state_dict.pt, pytorch_model.bin or model.safetensors file, or a\n"
     "         checkpoint/export directory containing one\n"
     "  --hash also print the sha256 of each tensor's contiguous little-endian bytes\n"
-    "  --json print one JSON object instead of a table\n";
+    "  --json print one JSON object instead of a table\n"
+    "  --confine DIR  read only beneath DIR; symlinks may not lead out\n"
+    "  Only regular files are read: a FIFO, socket, device or folder is refused.\n";
 
 // The weight file inside a directory, newest trainer format first.
-absl::StatusOr<std::string> ResolveWeightFile(const std::string& path) {
+absl::StatusOr<std::string> ResolveWeightFile(const base::FsRoot& root, const std::string& path) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return path;
-  }
+  auto st = root.StatIfExists(path);
+  if (!st.ok()) return st.status();
+  if (!st->has_value()) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  if (!S_ISDIR((*st)->st_mode)) return path;  // reading it refuses what is not a regular file
   for (const char* name : {"model.safetensors", "state_dict.pt", "pytorch_model.bin"}) {
-    fs::path p = fs::path(path) / name;
-    if (fs::is_regular_file(p, ec)) return p.string();
+    const std::string p = (fs::path(path) / name).string();
+    auto inner = root.StatIfExists(p);
+    if (!inner.ok()) return inner.status();
+    if (inner->has_value()) return p;
   }
   return absl::NotFoundError(absl::StrCat(
       path, ": no model.safetensors, state_dict.pt or pytorch_model.bin in this directory"));
@@ -46,7 +49,8 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
 }  // namespace
 
 int RunInspect(const std::vector<std::string>& args) {
-  FlagSpec spec{.boolean = {"hash", "json", "help"}, .valued = {}, .short_names = {{'h', "help"}}};
+  FlagSpec spec{
+      .boolean = {"hash", "json", "help"}, .valued = {"confine"}, .short_names = {{'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
     if (!parsed.ok()) std::cerr << "neobert-export inspect: " << parsed.status().message() << "\n";
@@ -56,12 +60,17 @@ int RunInspect(const std::vector<std::string>& args) {
   const bool hash = parsed->Has("hash");
   const bool json = parsed->Has("json");
 
-  auto file = ResolveWeightFile(parsed->positional[0]);
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export inspect: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto file = ResolveWeightFile(*root, parsed->positional[0]);
   if (!file.ok()) {
     std::cerr << "error: " << file.status().message() << "\n";
     return kExitFailed;
   }
-  auto set = format::ReadWeights(*file);
+  auto set = format::ReadWeights(*root, *file);
   if (!set.ok()) {
     std::cerr << "error: " << set.status().message() << "\n";
     return kExitFailed;

@@ -17,9 +17,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <iostream>
-#include <map>
 #include <numeric>
 
 #include "absl/strings/numbers.h"
@@ -27,7 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "client/cli_args.h"
 #include "core/export/export_folder.h"
-#include "core/neobert/file_util.h"
+#include "core/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::cli {
@@ -39,7 +37,8 @@ constexpr char kUsage[] =
     "  Fill-mask: TEXT holds one or more [MASK] (replaced by the tokenizer's own mask\n"
     "  token, e.g. <mask>); prints the top K (default 5) tokens for each mask with\n"
     "  their probability (softmax over the vocabulary) and the seed's top-k\n"
-    "  renormalised probability, then the text filled with each top-1 token.\n";
+    "  renormalised probability, then the text filled with each top-1 token.\n"
+    "  --confine DIR  read only beneath DIR; symlinks may not lead out\n";
 
 constexpr const char* kMetaspace = "\xE2\x96\x81";  // U+2581
 
@@ -48,94 +47,14 @@ int Fail(const absl::Status& s) {
   return kExitFailed;
 }
 
-// How tokenizer.json's decoder turns tokens back into text (display only;
-// our tokenizer does not decode).
-enum class DecoderKind { kPlain, kWordPiece, kMetaspace, kByteLevel };
-
-DecoderKind ReadDecoderKind(const std::string& export_dir) {
-  auto text = core::ReadFileCapped((std::filesystem::path(export_dir) / "tokenizer.json").string(),
-                                   tokenizer::kMaxTokenizerJsonBytes);
-  if (!text.ok()) return DecoderKind::kPlain;
-  const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object() || !j.contains("decoder") || !j["decoder"].is_object()) {
-    return DecoderKind::kPlain;
-  }
-  std::vector<nlohmann::json> stack = {j["decoder"]};
-  while (!stack.empty()) {
-    nlohmann::json d = std::move(stack.back());
-    stack.pop_back();
-    const std::string type = d.value("type", "");
-    if (type == "ByteLevel") return DecoderKind::kByteLevel;
-    if (type == "WordPiece") return DecoderKind::kWordPiece;
-    if (type == "Metaspace") return DecoderKind::kMetaspace;
-    if (type == "Sequence" && d.contains("decoders") && d["decoders"].is_array()) {
-      for (const auto& sub : d["decoders"]) stack.push_back(sub);
-    }
-  }
-  return DecoderKind::kPlain;
-}
-
-// Decodes one UTF-8 code point at `i` (advances i); invalid bytes map to
-// themselves.
-uint32_t NextCodePoint(const std::string& s, size_t& i) {
-  const unsigned char c = s[i];
-  int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-  if (i + len > s.size()) len = 1;
-  uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
-
-// GPT-2's byte → printable code point table, inverted: printable bytes map
-// to themselves, the other 68 to 256, 257, ... in byte order.
-std::string ByteLevelToBytes(const std::string& token) {
-  std::map<uint32_t, unsigned char> inverse;
-  uint32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
-    inverse[printable ? b : next++] = static_cast<unsigned char>(b);
-  }
-  std::string out;
-  for (size_t i = 0; i < token.size();) {
-    const size_t start = i;
-    const uint32_t cp = NextCodePoint(token, i);
-    auto it = inverse.find(cp);
-    if (it != inverse.end()) {
-      out.push_back(static_cast<char>(it->second));
-    } else {
-      out.append(token, start, i - start);
-    }
-  }
-  return out;
-}
-
-std::string Strip(std::string s) {
+// The token as text (tokenizer.json's decoder), stripped like the seed's
+// decode(...).strip().
+std::string DisplayToken(const tokenizer::Tokenizer& tok, const std::string& token) {
+  std::string t = tok.DecodeToken(token);
   const auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
-
-// The token as text, stripped like the seed's decode(...).strip().
-std::string DisplayToken(const std::string& token, DecoderKind kind) {
-  std::string t = token;
-  switch (kind) {
-    case DecoderKind::kWordPiece:
-      if (t.rfind("##", 0) == 0) t = t.substr(2);
-      break;
-    case DecoderKind::kMetaspace:
-      for (size_t at = t.find(kMetaspace); at != std::string::npos; at = t.find(kMetaspace, at)) {
-        t.replace(at, 3, " ");
-      }
-      break;
-    case DecoderKind::kByteLevel:
-      t = ByteLevelToBytes(t);
-      break;
-    case DecoderKind::kPlain:
-      break;
-  }
-  return Strip(t);
+  t.erase(t.begin(), std::find_if(t.begin(), t.end(), not_space));
+  t.erase(std::find_if(t.rbegin(), t.rend(), not_space).base(), t.end());
+  return t;
 }
 
 struct Prediction {
@@ -148,7 +67,7 @@ struct Prediction {
 
 int RunPredict(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "json"},
-                .valued = {"top-k", "device"},
+                .valued = {"top-k", "device", "confine"},
                 .short_names = {{'h', "help"}, {'k', "top-k"}}};
   auto parsed = ParseArgs(args, spec);
   const bool help = parsed.ok() && parsed->Has("help");
@@ -164,7 +83,12 @@ int RunPredict(const std::vector<std::string>& args) {
   const std::string export_dir = parsed->positional[0];
   std::string text = parsed->positional[1];
 
-  auto tok = core::LoadExportTokenizer(export_dir);
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export predict: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto tok = core::LoadExportTokenizer(*root, export_dir);
   if (!tok.ok()) return Fail(tok.status());
   const std::string& mask = tok->special.mask;
   for (size_t at = text.find("[MASK]"); at != std::string::npos && mask != "[MASK]";
@@ -193,7 +117,8 @@ int RunPredict(const std::vector<std::string>& args) {
         "') where a word should be predicted")));
   }
 
-  auto model = core::LoadExportModel(export_dir, {.device = parsed->Value("device").value_or("auto")});
+  auto model = core::LoadExportModel(*root, export_dir,
+                                     {.device = parsed->Value("device").value_or("auto")});
   if (!model.ok()) return Fail(model.status());
   engine::ForwardInput in;
   in.input_ids = {std::vector<int64_t>(ids.begin(), ids.end())};
@@ -201,7 +126,6 @@ int RunPredict(const std::vector<std::string>& args) {
   auto out = (*model)->Forward(in);
   if (!out.ok()) return Fail(out.status());
 
-  const DecoderKind decoder = ReadDecoderKind(export_dir);
   const size_t vocab = static_cast<size_t>(out->logits_shape[2]);
   const size_t k = std::min<size_t>(top_k, vocab);
   std::vector<std::vector<Prediction>> all;
@@ -222,7 +146,8 @@ int RunPredict(const std::vector<std::string>& args) {
     for (size_t r = 0; r < k; ++r) {
       const uint32_t id = order[r];
       const std::string token = tok->tokenizer->IdToToken(id).value_or("");
-      preds.push_back({id, token, DisplayToken(token, decoder), std::exp(row[id] - max) / total,
+      preds.push_back({id, token, DisplayToken(*tok->tokenizer, token),
+                       std::exp(row[id] - max) / total,
                        std::exp(row[id] - row[order[0]]) / topk_total});
     }
     all.push_back(std::move(preds));

@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "core/base/fs_root.h"
 #include "client/outcome.h"
 #include "core/status/error_reason.h"
 #include "google/rpc/error_details.pb.h"
@@ -23,16 +23,26 @@ std::optional<std::string> FlagOrEnv(const ParsedArgs& parsed, const char* flag,
   return std::nullopt;
 }
 
+// A small regular file (through the door: a FIFO must not hang the CLI).
 bool ReadFile(const std::string& path, const char* what, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "neobert-export: cannot read " << what << " '" << path << "'\n";
+  auto text = base::FsRoot::Unconfined().ReadFile(path, 1 << 20);
+  if (!text.ok()) {
+    std::cerr << "neobert-export: cannot read " << what << " '" << path
+              << "': " << text.status().message() << "\n";
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  *out = *std::move(text);
   return true;
+}
+
+// The first token of a token file in the server's format (one per line,
+// blank lines and '#' comments skipped), so one file can serve both.
+std::string FirstToken(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line[0] != '#') return std::string(line);
+  }
+  return "";
 }
 
 }  // namespace
@@ -83,7 +93,7 @@ int ResolveTarget(const ParsedArgs& parsed, RemoteTarget* target) {
   if (auto file = FlagOrEnv(parsed, "token-file", "NEOBERT_EXPORT_TOKEN_FILE")) {
     std::string token;
     if (!ReadFile(*file, "token file", &token)) return kExitUsage;
-    target->token = std::string(absl::StripAsciiWhitespace(token));
+    target->token = FirstToken(token);
   }
   if (auto ca = FlagOrEnv(parsed, "tls-ca", "NEOBERT_EXPORT_TLS_CA")) {
     if (!ReadFile(*ca, "--tls-ca", &target->tls_ca_pem)) return kExitUsage;

@@ -12,7 +12,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: neobert-export validate EXPORT_DIR [--source CKPT_DIR] [--json] [--device D]\n"
-    "                                [--strict]\n"
+    "                                [--strict] [--confine DIR]\n"
     "  Checks an export folder in-process: files, config, manifest, tokenizer, strict\n"
     "  weight load, MLM forward, attention-mask parity, end-to-end sample texts, cosine\n"
     "  sanity; with --source, the export against the training checkpoint on one padded\n"
@@ -20,13 +20,14 @@ constexpr char kUsage[] =
     "  cosine_sanity (the original validator's sentence-similarity thresholds) measures\n"
     "  training, not the export: a miss is a WARN unless --strict makes it a failure.\n"
     "  With --server (or $NEOBERT_EXPORT_SERVER) the server runs its validation instead.\n"
+    "  --confine DIR   read only beneath DIR; symlinks may not lead out\n"
     "  Exit 0: valid; 4: a check failed; 1: the folder cannot be examined.\n";
 
 }  // namespace
 
 int RunValidate(const std::vector<std::string>& args) {
   FlagSpec spec{.boolean = {"help", "json", "strict"},
-                .valued = {"source", "device"},
+                .valued = {"source", "device", "confine"},
                 .short_names = {{'h', "help"}}};
   auto parsed = ParseArgs(args, spec);
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
@@ -39,6 +40,13 @@ int RunValidate(const std::vector<std::string>& args) {
   o.source_dir = parsed->Value("source").value_or("");
   o.device = parsed->Value("device").value_or("auto");
   o.strict = parsed->Has("strict");
+  auto root = CommandRoot(*parsed);
+  if (!root.ok()) {
+    std::cerr << "neobert-export validate: " << root.status().message() << "\n";
+    return kExitUsage;
+  }
+  o.root = *root;
+  o.source_root = *root;
   const bool json = parsed->Has("json");
   core::CancelToken cancel;
   core::NullProgress quiet;

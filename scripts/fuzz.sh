@@ -2,12 +2,15 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded
 # time. CI runs 30 s per target; run longer by hand, e.g.
 #   FUZZ_SECONDS=3600 bash scripts/fuzz.sh
-# Seeds: real weight files from the test fixtures when they exist.
+# Seeds: real weight files, config.yaml and tokenizer.json files from the test
+# fixtures when they exist; tests/fuzz/<target>.dict (when present) is the
+# target's libFuzzer dictionary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
-TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_job_codec)
+TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_checkpoint_config fuzz_tokenizer_json
+         fuzz_job_codec)
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DNEOBERT_FUZZ=ON -DNEOBERT_BUILD_TESTS=OFF \
   -DNEOBERT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -22,6 +25,10 @@ for t in "${TARGETS[@]}"; do
       fuzz_safetensors) find "$fixtures" -name '*.safetensors' -size -2M -exec cp {} "$corpus/" \; ;;
       fuzz_zip_reader) find "$fixtures" -name 'state_dict.pt' -size -2M | head -5 |
                          while read -r f; do cp "$f" "$corpus/$(basename "$(dirname "$f")").pt"; done ;;
+      fuzz_checkpoint_config) find "$fixtures" -name config.yaml -size -64k |
+                                while read -r f; do cp "$f" "$corpus/$(basename "$(dirname "$f")").yaml"; done ;;
+      fuzz_tokenizer_json) find "$fixtures" -path '*/tokenizer/tokenizer.json' -size -256k |
+                             while read -r f; do cp "$f" "$corpus/$(md5sum < "$f" | cut -c1-16).json"; done ;;
       fuzz_unpickler) find "$fixtures" -name 'state_dict.pt' -size -2M | head -5 |
                         while read -r f; do
                           /usr/bin/python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); n=[i for i in z.namelist() if i.endswith('data.pkl')][0]; open(sys.argv[2],'wb').write(z.read(n))" \
@@ -44,8 +51,10 @@ PY
         ;;
     esac
   fi
+  dict=()
+  if [ -f "tests/fuzz/$t.dict" ]; then dict=(-dict="tests/fuzz/$t.dict"); fi
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"
   "$BUILD_DIR/bin/$t" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 \
-    "$corpus" 2>&1 | tail -n 12
+    ${dict[@]+"${dict[@]}"} "$corpus" 2>&1 | tail -n 12
 done
 echo "fuzz: all targets ran clean"

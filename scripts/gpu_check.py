@@ -9,6 +9,8 @@ and compares with `neobert-export forward`:
     since GPU kernels sum in another order);
   * SequenceClassification loads (fresh head), its encoder equals AutoModel's,
     logits have shape (B, num_labels) and are finite.
+bfloat16 / float16 exports are loaded upcast to float32 (exact), which is what
+`forward` computes in by default, so the same tolerances hold for every export.
 Writes OUT/gpu_check.json (scratch files go to --work); exit 1 when any
 comparison fails.
 """
@@ -69,10 +71,13 @@ def check_export(export, work, cli, check):
     check(f"{name}/tokenizer", ids.shape[0] == len(texts) and (mask == 0).any().item(),
           shape=list(ids.shape), mask_token=tok.mask_token)
 
-    mlm = AutoModelForMaskedLM.from_pretrained(export, trust_remote_code=True).eval()
-    base = AutoModel.from_pretrained(export, trust_remote_code=True).eval()
+    # transformers 5 names it `dtype`, 4.x `torch_dtype`.
+    f32 = {"dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype":
+           torch.float32}
+    mlm = AutoModelForMaskedLM.from_pretrained(export, trust_remote_code=True, **f32).eval()
+    base = AutoModel.from_pretrained(export, trust_remote_code=True, **f32).eval()
     cls = AutoModelForSequenceClassification.from_pretrained(export, trust_remote_code=True,
-                                                             num_labels=3).eval()
+                                                             num_labels=3, **f32).eval()
     devices = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
     for device in devices:
         tol = 1e-5 if device == "cpu" else 1e-4

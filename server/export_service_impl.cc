@@ -1,8 +1,5 @@
 #include "server/export_service_impl.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
 #include "core/neobert/output_location.h"
 #include "core/status/error_reason.h"
@@ -52,25 +49,21 @@ absl::Status JobError(absl::Status s, const std::string& id) {
 }  // namespace
 
 bool BearerTokenMatches(const std::string& header, const std::string& token) {
-  const std::string expected = "Bearer " + token;
-  unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(header.data()), header.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+  return BearerTokens::Fixed({token})->Matches(header);
 }
 
 ExportServiceImpl::ExportServiceImpl(JobManager* jobs, PathPolicy policy, ServiceOptions options)
     : jobs_(jobs), policy_(std::move(policy)), options_(std::move(options)) {}
 
 grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) const {
-  if (options_.token.empty()) return grpc::Status::OK;
+  if (!options_.tokens) return grpc::Status::OK;
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
     return ToGrpcStatus(core::MakeError(ErrorReason::kUnauthenticated,
                                         "missing 'authorization: Bearer <token>' metadata"));
   }
-  if (!BearerTokenMatches(std::string(it->second.data(), it->second.size()), options_.token)) {
+  if (!options_.tokens->Matches(absl::string_view(it->second.data(), it->second.size()))) {
     return ToGrpcStatus(core::MakeError(ErrorReason::kUnauthenticated, "invalid bearer token"));
   }
   return grpc::Status::OK;
@@ -94,16 +87,18 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   o.device = req.device();
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok()) return PathError(ckpt.status());
-  o.checkpoint_dir = *ckpt;
+  o.checkpoint_dir = ckpt->path;
+  o.input_root = ckpt->root;
   std::string out = o.output_dir;
   if (out.empty()) {
-    auto def = core::DefaultOutputDir(o.checkpoint_dir);
+    auto def = core::DefaultOutputDir(o.input_root, o.checkpoint_dir);
     if (!def.ok()) return PathError(def.status());
     out = *def;
   }
   auto resolved = policy_.ResolveOutput(out);
   if (!resolved.ok()) return PathError(resolved.status());
-  o.output_dir = *resolved;
+  o.output_dir = resolved->path;
+  o.output_root = resolved->root;
   return spec;
 }
 
@@ -117,12 +112,14 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateReques
   if (!dir.ok()) return PathError(dir.status());
   JobSpec spec;
   spec.kind = JobKind::kValidate;
-  spec.validate_dir = *dir;
+  spec.validate_dir = dir->path;
+  spec.validate_root = dir->root;
   spec.validate_strict = req.strict();
   if (!req.source_dir().empty()) {
     auto source = policy_.ResolveInput(req.source_dir());
     if (!source.ok()) return PathError(source.status());
-    spec.validate_source = *source;
+    spec.validate_source = source->path;
+    spec.validate_source_root = source->root;
   }
   spec.export_options.device = req.device();  // as in ExportSpec
   spec.idempotency_key = req.idempotency_key();
@@ -264,10 +261,10 @@ grpc::Status ExportServiceImpl::GetServerInfo(grpc::ServerContext* ctx,
   resp->set_version(NEOBERT_VERSION);
   resp->clear_input_roots();
   resp->clear_output_roots();
-  for (const auto& r : policy_.input_roots()) resp->add_input_roots(r);
-  for (const auto& r : policy_.output_roots()) resp->add_output_roots(r);
+  for (const auto& r : policy_.input_roots()) resp->add_input_roots(r.path());
+  for (const auto& r : policy_.output_roots()) resp->add_output_roots(r.path());
   resp->set_device_policy(options_.devices ? options_.devices->Describe() : "auto");
-  resp->set_auth_required(!options_.token.empty());
+  resp->set_auth_required(options_.tokens != nullptr);
   resp->set_accepting(!draining_.load() && jobs_->accepting());
   resp->set_store(jobs_->store_description());
   resp->set_replica_id(jobs_->replica_id());

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "neobert/exporter/v1/export_service.grpc.pb.h"
+#include "server/bearer_tokens.h"
 #include "server/device_policy.h"
 #include "server/job_manager.h"
 #include "server/path_policy.h"
@@ -18,8 +19,8 @@
 namespace neobert::server {
 
 struct ServiceOptions {
-  // Required bearer token; empty = no authentication.
-  std::string token;
+  // Accepted bearer tokens (bearer_tokens.h); null = no authentication.
+  std::shared_ptr<BearerTokens> tokens;
   // fsync exports before publishing (tests may turn it off).
   bool sync = true;
   // Assigns each job's forward-pass device; null = LibTorch's "auto".

@@ -28,12 +28,17 @@ bool IsTerminal(JobState s);
 
 struct JobSpec {
   JobKind kind = JobKind::kExport;
-  // kExport: paths already resolved by the path policy.
+  // kExport: paths already resolved by the path policy, and the roots they
+  // were resolved beneath (export_options.input_root / output_root): the
+  // job reads and writes only through those.
   core::ExportOptions export_options;
   // kValidate: the export folder and the optional source checkpoint
-  // (resolved). Both kinds run forward passes on export_options.device.
+  // (resolved), and their roots. Both kinds run forward passes on
+  // export_options.device.
   std::string validate_dir;
   std::string validate_source;
+  base::FsRoot validate_root;
+  base::FsRoot validate_source_root;
   // kValidate: advisory checks (cosine_sanity) count as failures.
   bool validate_strict = false;
   std::string idempotency_key;  // empty: none

@@ -19,6 +19,8 @@ absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressS
   progress.OnStage("validate", absl::StrCat("checking ", spec.validate_dir), 0);
   auto report = core::ValidateExportDir({.export_dir = spec.validate_dir,
                                          .source_dir = spec.validate_source,
+                                         .root = spec.validate_root,
+                                         .source_root = spec.validate_source_root,
                                          .device = spec.export_options.device,
                                          .strict = spec.validate_strict},
                                         progress, cancel);
@@ -26,7 +28,7 @@ absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressS
   if (auto s = cancel.Check(); !s.ok()) return s;
   core::ExportResult r;
   r.output_dir = spec.validate_dir;
-  if (auto manifest = core::ReadManifest(spec.validate_dir); manifest.ok()) {
+  if (auto manifest = core::ReadManifest(spec.validate_root, spec.validate_dir); manifest.ok()) {
     r.files = manifest->files;
   }
   r.sanity_device = spec.export_options.device;
@@ -39,6 +41,20 @@ absl::StatusOr<core::ExportResult> Validate(const JobSpec& spec, core::ProgressS
 
 absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, core::ProgressSink& progress,
                                                   const core::CancelToken& cancel) {
+  // The server's jobs read and write only beneath the roots their paths were
+  // resolved in (path_policy.h). A spec without them (e.g. one restored from
+  // storage, which does not hold descriptors) is refused, never run against
+  // the whole file system.
+  const bool confined = spec.kind == JobKind::kValidate
+                            ? spec.validate_root.confined() &&
+                                  (spec.validate_source.empty() ||
+                                   spec.validate_source_root.confined())
+                            : spec.export_options.input_root.confined() &&
+                                  spec.export_options.output_root.confined();
+  if (!confined) {
+    return absl::FailedPreconditionError(
+        "the job's paths were not resolved beneath the server's roots; submit it again");
+  }
   if (spec.kind == JobKind::kValidate) return Validate(spec, progress, cancel);
   core::ExportResult partial;
   auto result = core::ExportCheckpoint(spec.export_options, progress, cancel, &partial);

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -34,6 +35,7 @@
 #include "nlohmann/json.hpp"
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
+#include "server/job_roots.h"
 #include "server/observability.h"
 #include "server/post_export_hook.h"
 #include "server/server_config.h"
@@ -203,6 +205,10 @@ int Run(int argc, char** argv) {
     Log(spdlog::level::err, std::string(engine.message()));
     return 2;
   }
+  // The workers share the cores: each job's CPU forward passes (beside its
+  // own writes) get its share instead of one thread per core each.
+  neobert::engine::SetCpuThreads(
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config->workers));
   auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
   if (!devices.ok()) {
     Log(spdlog::level::err, std::string(devices.status().message()));
@@ -228,12 +234,15 @@ int Run(int argc, char** argv) {
     return 2;
   }
   if (!config->token_file.empty()) {
-    auto token = srv::ReadTokenFile(config->token_file);
-    if (!token.ok()) {
-      Log(spdlog::level::err, std::string(token.status().message()));
+    auto tokens = srv::BearerTokens::FromFile(
+        config->token_file, [](bool problem, const std::string& line) {
+          Log(problem ? spdlog::level::warn : spdlog::level::info, line);
+        });
+    if (!tokens.ok()) {
+      Log(spdlog::level::err, std::string(tokens.status().message()));
       return 2;
     }
-    service_options.token = *token;
+    service_options.tokens = *std::move(tokens);
   }
   auto policy = srv::PathPolicy::Create(config->input_roots, config->output_roots);
   if (!policy.ok()) {
@@ -261,6 +270,15 @@ int Run(int argc, char** argv) {
   jm.log = LogAt<srv::JobLogLevel>;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
   if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
+  // A claimed job comes from the store as paths: bind them to this server's
+  // roots before running it (server/job_roots.h).
+  jm.runner = [roots = *policy](const srv::JobSpec& stored, neobert::core::ProgressSink& progress,
+                                const neobert::core::CancelToken& cancel)
+      -> absl::StatusOr<neobert::core::ExportResult> {
+    srv::JobSpec spec = stored;
+    if (auto bound = srv::BindJobRoots(roots, spec); !bound.ok()) return bound;
+    return srv::RunJobWithCore(spec, progress, cancel);
+  };
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
@@ -289,7 +307,7 @@ int Run(int argc, char** argv) {
   std::cout << "listening on " << host << ":" << port << std::endl;
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
-                   config->queue_capacity, service_options.token.empty() ? ", no auth" : ", bearer auth",
+                   config->queue_capacity, !service_options.tokens ? ", no auth" : ", bearer auth",
                    ", jobs in ", (*jobs)->store_description(), " as ", (*jobs)->replica_id(),
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",

@@ -1,31 +1,15 @@
 #include "server/path_policy.h"
 
-#include <filesystem>
-#include <system_error>
-
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace neobert::server {
-namespace fs = std::filesystem;
 
 namespace {
 
-absl::StatusOr<std::string> CanonicalRoot(const std::string& root) {
-  if (root.empty() || !fs::path(root).is_absolute()) {
-    return absl::InvalidArgumentError(absl::StrCat("root '", root, "' must be an absolute path"));
-  }
-  std::error_code ec;
-  fs::path p = fs::canonical(root, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("root '", root, "': ", ec.message()));
-  if (!fs::is_directory(p, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat("root '", root, "' is not a directory"));
-  }
-  return p.string();
-}
-
 absl::Status CheckRequestPath(const std::string& path, const char* what) {
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  if (!fs::path(path).is_absolute()) {
+  if (path[0] != '/') {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " '", path, "' must be absolute (the server has its own cwd)"));
   }
@@ -33,6 +17,43 @@ absl::Status CheckRequestPath(const std::string& path, const char* what) {
     return absl::InvalidArgumentError(absl::StrCat(what, " contains a NUL byte"));
   }
   return absl::OkStatus();
+}
+
+std::string RootList(const std::vector<base::FsRoot>& roots) {
+  std::vector<std::string> paths;
+  for (const auto& r : roots) paths.push_back(r.path());
+  return absl::StrJoin(paths, ", ");
+}
+
+absl::StatusOr<std::vector<base::FsRoot>> OpenRoots(const std::vector<std::string>& dirs,
+                                                    const char* what) {
+  std::vector<base::FsRoot> roots;
+  for (const auto& d : dirs) {
+    auto r = base::FsRoot::Open(d);
+    if (!r.ok()) {
+      return absl::Status(r.status().code(), absl::StrCat(what, " ", r.status().message()));
+    }
+    roots.push_back(*std::move(r));
+  }
+  return roots;
+}
+
+// Tries each root that holds `path` lexically (nested roots: the first that
+// resolves it wins); the first failure otherwise.
+template <typename Fn>
+absl::StatusOr<ResolvedPath> Resolve(const std::vector<base::FsRoot>& roots,
+                                     const std::string& path, const char* what, Fn resolve) {
+  absl::Status first;
+  for (const auto& root : roots) {
+    if (!root.Contains(path)) continue;
+    auto r = resolve(root);
+    if (r.ok()) return ResolvedPath{root, *std::move(r)};
+    if (first.ok()) first = r.status();
+  }
+  if (!first.ok()) return first;
+  return absl::PermissionDeniedError(absl::StrCat(what, " '", path, "' is outside the allowed ",
+                                                  what[0] == 'i' ? "input" : "output",
+                                                  " roots (", RootList(roots), ")"));
 }
 
 }  // namespace
@@ -46,48 +67,34 @@ bool IsWithin(const std::string& path, const std::string& root) {
 absl::StatusOr<PathPolicy> PathPolicy::Create(const std::vector<std::string>& input_roots,
                                               const std::vector<std::string>& output_roots) {
   PathPolicy p;
-  for (const auto& r : input_roots) {
-    auto c = CanonicalRoot(r);
-    if (!c.ok()) return absl::Status(c.status().code(), absl::StrCat("input ", c.status().message()));
-    p.input_roots_.push_back(*c);
-  }
-  for (const auto& r : output_roots) {
-    auto c = CanonicalRoot(r);
-    if (!c.ok()) return absl::Status(c.status().code(), absl::StrCat("output ", c.status().message()));
-    p.output_roots_.push_back(*c);
-  }
+  auto in = OpenRoots(input_roots, "input");
+  if (!in.ok()) return in.status();
+  auto out = OpenRoots(output_roots, "output");
+  if (!out.ok()) return out.status();
+  p.input_roots_ = *std::move(in);
+  p.output_roots_ = *std::move(out);
   return p;
 }
 
-absl::StatusOr<std::string> PathPolicy::ResolveInput(const std::string& path) const {
+absl::StatusOr<ResolvedPath> PathPolicy::ResolveInput(const std::string& path) const {
   if (auto s = CheckRequestPath(path, "input path"); !s.ok()) return s;
-  std::error_code ec;
-  fs::path c = fs::canonical(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("input path '", path, "': ", ec.message()));
-  const std::string resolved = c.string();
-  for (const auto& root : input_roots_) {
-    if (IsWithin(resolved, root)) return resolved;
-  }
-  return absl::PermissionDeniedError(absl::StrCat("input path '", path, "' (resolved to '",
-                                                  resolved, "') is outside the allowed input roots"));
+  return Resolve(input_roots_, path, "input path", [&](const base::FsRoot& root) {
+    return root.RealPath(path);
+  });
 }
 
-absl::StatusOr<std::string> PathPolicy::ResolveOutput(const std::string& path) const {
+absl::StatusOr<ResolvedPath> PathPolicy::ResolveOutput(const std::string& path) const {
   if (auto s = CheckRequestPath(path, "output path"); !s.ok()) return s;
-  std::error_code ec;
-  // weakly_canonical resolves symlinks in the existing prefix and "." / ".."
-  // lexically in the rest, so a not-yet-created destination is judged by
-  // where it would really land.
-  fs::path c = fs::weakly_canonical(path, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("output path '", path, "': ", ec.message()));
-  std::string resolved = c.string();
-  while (resolved.size() > 1 && resolved.back() == '/') resolved.pop_back();
-  for (const auto& root : output_roots_) {
-    if (resolved != root && IsWithin(resolved, root)) return resolved;
-  }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "output path '", path, "' (resolved to '", resolved,
-      "') is not below an allowed output root"));
+  return Resolve(output_roots_, path, "output path",
+                 [&](const base::FsRoot& root) -> absl::StatusOr<std::string> {
+                   auto r = root.RealPathAllowMissing(path);
+                   if (r.ok() && *r == root.path()) {
+                     return absl::PermissionDeniedError(absl::StrCat(
+                         "output path '", path, "' is the output root ", root.path(),
+                         " itself; name a folder below it"));
+                   }
+                   return r;
+                 });
 }
 
 }  // namespace neobert::server

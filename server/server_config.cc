@@ -1,5 +1,7 @@
 #include "server/server_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -7,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/fs_root.h"
 #include "yaml-cpp/yaml.h"
 
 namespace neobert::server {
@@ -15,7 +18,8 @@ namespace {
 
 // Flags that take no value.
 bool IsSwitch(const std::string& name) {
-  return name == "no-fsync" || name == "help" || name == "once";
+  return name == "no-fsync" || name == "help" || name == "once" ||
+         name == "allow-plaintext-token";
 }
 
 // One flag, and the config file it came from ("" = the command line).
@@ -48,10 +52,15 @@ absl::StatusOr<std::vector<Arg>> ExpandConfigFiles(const std::vector<std::string
 
 absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path) {
   YAML::Node root;
+  // Regular files only (a FIFO must not hang the start), and capped.
+  auto text = base::FsRoot::Unconfined().ReadFile(path, 1 << 20);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("config file '", path,
+                                                           "' cannot be read: ",
+                                                           text.status().message()));
+  }
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("config file '", path, "': ", e.what()));
   }
@@ -110,6 +119,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     }
     if (a == "--once") {
       c.once = true;
+      continue;
+    }
+    if (a == "--allow-plaintext-token") {
+      c.allow_plaintext_token = true;
       continue;
     }
     if (a.rfind("--", 0) != 0) {
@@ -195,6 +208,14 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
   if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
     return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
   }
+  if (!c.token_file.empty() && c.tls_cert.empty() && !c.allow_plaintext_token &&
+      !IsLoopbackListen(c.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to start: --token-file with --listen ", c.listen,
+        " (not a loopback address) and no TLS would send the bearer token in clear over the "
+        "network. Serve TLS (--tls-cert and --tls-key), listen on 127.0.0.1, or, when TLS is "
+        "terminated in front of the server, pass --allow-plaintext-token"));
+  }
   if (!c.help && c.once && c.watch_dirs.empty()) {
     return absl::InvalidArgumentError("--once needs at least one --watch DIR");
   }
@@ -202,26 +223,33 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("--", flag, ": '", path, "' cannot be read"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is empty"));
-  if (ss.str().size() > (1u << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is larger than 1 MiB"));
+  auto text = base::FsRoot::Unconfined().ReadFile(path, 1 << 20);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("--", flag, ": '", path, "' cannot be read: ",
+                                     text.status().message()));
   }
-  return ss.str();
+  if (text->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is empty"));
+  }
+  return text;
 }
 
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("token file '", path, "' cannot be read"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(ss.str()));
-  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("token file '", path, "' is empty"));
-  if (token.size() > 4096) return absl::InvalidArgumentError(absl::StrCat("token file '", path, "' is too long"));
-  return token;
+bool IsLoopbackListen(const std::string& listen) {
+  if (listen.rfind("unix:", 0) == 0 || listen.rfind("unix-abstract:", 0) == 0) return true;
+  const size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;  // 0.0.0.0, [::], a host name: reachable from elsewhere
 }
 
 }  // namespace neobert::server

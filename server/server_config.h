@@ -23,7 +23,10 @@ struct ServerConfig {
   int lease_seconds = 30;                 // claim lease; heartbeat every third
   int job_retention_days = 30;            // finished jobs older are purged; 0 = never
   int job_retention_count = 100000;       // finished jobs kept at most; 0 = no cap
-  std::string token_file;                 // bearer token; empty = no auth
+  std::string token_file;                 // bearer tokens (bearer_tokens.h); empty = no auth
+  // Serve --token-file over plaintext on a non-loopback address anyway
+  // (TLS terminated in front of the server); refused to start otherwise.
+  bool allow_plaintext_token = false;
   std::string log_format = "text";        // text | json
   std::string metrics_listen;             // Prometheus /metrics HOST:PORT; empty = off
   int grace_seconds = 30;                 // SIGTERM: how long running jobs may finish
@@ -65,7 +68,12 @@ inline constexpr char kServerUsage[] =
     "                         another server takes the job over once it expires (default 30)\n"
     "  --job-retention-days N finished jobs older than N days are purged (default 30; 0: keep)\n"
     "  --job-retention-count N  keep at most N finished jobs (default 100000; 0: no cap)\n"
-    "  --token-file FILE      require 'authorization: Bearer <token>'\n"
+    "  --token-file FILE      require 'authorization: Bearer <token>': one token per line\n"
+    "                         (all accepted; blank lines, '#' comments ignored); re-read\n"
+    "                         when the file changes (Secret rotation without a restart)\n"
+    "  --allow-plaintext-token  start although --token-file is set, --listen is not a\n"
+    "                         loopback address and there is no TLS (the token would cross\n"
+    "                         the network in clear: only behind a TLS-terminating proxy)\n"
     "  --log-format text|json\n"
     "  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                         (default off; port 0: pick one; printed on stdout as 'metrics on ...')\n"
@@ -104,11 +112,11 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ar
 // file and the key.
 absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path);
 
-// Reads a whole (small) file, e.g. a PEM; errors name the flag.
+// Reads a whole (small, regular) file, e.g. a PEM; errors name the flag.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& flag);
 
-// The token in `path`, surrounding whitespace removed. An empty token is an
-// error (it would accept "Bearer ").
-absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+// True when a --listen address only accepts local connections: 127.0.0.0/8,
+// [::1], localhost, or a unix: socket.
+bool IsLoopbackListen(const std::string& listen);
 
 }  // namespace neobert::server

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::server {
 
@@ -57,9 +58,19 @@ struct ScanResult {
 // most 19 of them (fits uint64).
 bool IsStepName(const std::string& name);
 
+// A watched folder and the root it lies beneath: everything below it is
+// listed and stat()ed through that root's door (core/base/fs_root.h), so
+// a link in a run folder cannot make the scan look outside the root.
+struct WatchFolder {
+  base::FsRoot root;
+  std::string path;
+};
+
 // Scans the watched folders (missing ones are skipped: a sidecar may start
 // before the trainer creates its output dir). Never throws; unreadable
-// folders are skipped.
+// folders, and links that leave their root, are skipped.
+ScanResult ScanWatchDirs(const std::vector<WatchFolder>& watch_dirs);
+// The same for folders on the whole file system (tests, tools).
 ScanResult ScanWatchDirs(const std::vector<std::string>& watch_dirs);
 
 // Tells which complete steps have stopped changing.

@@ -39,14 +39,14 @@ const char* ModeName(WatchMode m) {
   return "?";
 }
 
-// True when `dest` holds an export whose manifest names `step_dir` as its
-// source (then a changed step may replace it).
-bool ExportedFromStep(const std::string& dest, const std::string& step_dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dest, ec)) return false;
-  auto manifest = core::ReadManifest(dest);
+// True when `dest` holds an export whose manifest names `step` as its
+// source (then a changed step may replace it). Both are looked at through
+// their roots' doors.
+bool ExportedFromStep(const ResolvedPath& dest, const ResolvedPath& step) {
+  auto manifest = core::ReadManifest(dest.root, dest.path);
   if (!manifest.ok()) return false;
-  return fs::weakly_canonical(manifest->checkpoint, ec) == fs::weakly_canonical(step_dir, ec);
+  auto source = step.root.RealPathAllowMissing(manifest->checkpoint);
+  return source.ok() && *source == step.path;
 }
 
 }  // namespace
@@ -62,28 +62,39 @@ absl::StatusOr<std::unique_ptr<Watcher>> Watcher::Create(WatcherOptions options,
   // A watched folder that exists is resolved like any input (symlinks
   // followed); one that does not exist yet (the sidecar started before the
   // trainer) must still lie inside an input root lexically.
+  std::vector<WatchFolder> folders;
   for (auto& dir : options.dirs) {
-    std::error_code ec;
-    if (fs::exists(dir, ec)) {
-      auto resolved = policy.ResolveInput(dir);
-      if (!resolved.ok()) {
-        return absl::Status(resolved.status().code(),
-                            absl::StrCat("--watch ", dir, ": ", resolved.status().message()));
-      }
-      dir = *resolved;
-    } else {
-      if (!fs::path(dir).is_absolute()) {
-        return absl::InvalidArgumentError(absl::StrCat("--watch ", dir, ": must be an absolute path"));
-      }
-      const std::string canon = fs::weakly_canonical(dir, ec).string();
-      bool inside = false;
-      for (const auto& root : policy.input_roots()) inside = inside || IsWithin(canon, root);
-      if (!inside) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("--watch ", dir, ": not inside any --input-root"));
-      }
-      dir = canon;
+    auto resolved = policy.ResolveInput(dir);
+    if (resolved.ok()) {
+      dir = resolved->path;
+      folders.push_back({resolved->root, dir});
+      continue;
     }
+    if (!absl::IsNotFound(resolved.status())) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat("--watch ", dir, ": ", resolved.status().message()));
+    }
+    // Not there yet: it must lie beneath an input root (links on the way
+    // resolved beneath it, the missing rest taken as written).
+    const base::FsRoot* root = nullptr;
+    absl::StatusOr<std::string> canon = absl::NotFoundError("");
+    for (const auto& r : policy.input_roots()) {
+      if (!r.Contains(dir)) continue;
+      canon = r.RealPathAllowMissing(dir);
+      if (canon.ok()) {
+        root = &r;
+        break;
+      }
+    }
+    if (root == nullptr) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("--watch ", dir, ": not inside any --input-root",
+                       canon.status().message().empty()
+                           ? ""
+                           : absl::StrCat(" (", canon.status().message(), ")")));
+    }
+    dir = *canon;
+    folders.push_back({*root, dir});
   }
   if (!options.output_dir.empty()) {
     // Exports land in <output_dir>/<run>_<step>: a child must be allowed.
@@ -92,9 +103,10 @@ absl::StatusOr<std::unique_ptr<Watcher>> Watcher::Create(WatcherOptions options,
       return absl::Status(probe.status().code(), absl::StrCat("--watch-output ", options.output_dir,
                                                               ": ", probe.status().message()));
     }
-    options.output_dir = fs::path(*probe).parent_path().string();
+    options.output_dir = fs::path(probe->path).parent_path().string();
   }
   std::unique_ptr<Watcher> w(new Watcher(std::move(options), jobs, std::move(policy)));
+  w->folders_ = std::move(folders);
   w->stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (w->stop_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   if (w->options_.mode != WatchMode::kPoll) {
@@ -195,7 +207,10 @@ void Watcher::UpdateWatches(const std::vector<std::string>& dirs) {
                                              " folders; the rest are polled only"));
       return;
     }
-    const int wd = ::inotify_add_watch(inotify_fd_, d.c_str(), kWatchMask);
+    // The scan found `d` beneath its root; IN_DONT_FOLLOW | IN_ONLYDIR keep a
+    // link swapped in since from redirecting the watch.
+    const int wd =
+        ::inotify_add_watch(inotify_fd_, d.c_str(), kWatchMask | IN_DONT_FOLLOW | IN_ONLYDIR);
     if (wd < 0) continue;  // gone already, or no permission: the rescan covers it
     // A renamed folder (<step>.tmp → <step>) keeps its watch descriptor:
     // forget its old name.
@@ -232,7 +247,7 @@ Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Ti
   if (!ckpt.ok()) return give_up(ckpt.status());
   std::string dest;
   if (options_.output_dir.empty()) {
-    auto d = core::DefaultOutputDir(*ckpt);
+    auto d = core::DefaultOutputDir(ckpt->root, ckpt->path);
     if (!d.ok()) return give_up(d.status());
     dest = *d;
   } else {
@@ -242,12 +257,14 @@ Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Ti
   if (!out.ok()) return give_up(out.status());
   JobSpec spec;
   spec.kind = JobKind::kExport;
-  spec.export_options.checkpoint_dir = *ckpt;
-  spec.export_options.output_dir = *out;
+  spec.export_options.checkpoint_dir = ckpt->path;
+  spec.export_options.input_root = ckpt->root;
+  spec.export_options.output_dir = out->path;
+  spec.export_options.output_root = out->root;
   spec.export_options.sync = options_.sync;
   auto current = core::ExportIsCurrent(spec.export_options);
   if (current.ok() && *current) {
-    Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", *out));
+    Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", out->path));
     handled_[step.path] = {step.signature, ""};
     return Outcome::kAlreadyExported;
   }
@@ -277,7 +294,7 @@ Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Ti
   handled_[step.path] = {step.signature, job->id};
   *job_id = job->id;
   Log(WatchLogLevel::kInfo,
-      absl::StrCat("watch: ", what, " → ", *out, ": job ", job->id,
+      absl::StrCat("watch: ", what, " → ", out->path, ": job ", job->id,
                    deduplicated ? " (already queued)" : " submitted",
                    replaces ? " (the step changed after its export: replacing it)" : ""));
   return Outcome::kSubmitted;
@@ -285,7 +302,7 @@ Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Ti
 
 std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
   std::vector<std::string> submitted;
-  ScanResult scan = ScanWatchDirs(options_.dirs);
+  ScanResult scan = ScanWatchDirs(folders_);
   UpdateWatches(scan.dirs);
   std::vector<StepDir> ready = tracker_.Update(scan.steps, now);
   ForgetGone(scan);
@@ -301,7 +318,7 @@ std::vector<std::string> Watcher::ScanOnce(absl::Time now) {
 
 Watcher::FinalScanResult Watcher::FinalScan(absl::Time deadline) {
   FinalScanResult r;
-  ScanResult scan = ScanWatchDirs(options_.dirs);
+  ScanResult scan = ScanWatchDirs(folders_);
   ForgetGone(scan);
   int complete = 0;
   for (const StepDir& step : scan.steps) {  // newest first, settled or not

@@ -166,6 +166,8 @@ class Watcher {
   WatcherOptions options_;
   JobManager* jobs_;
   PathPolicy policy_;
+  // options_.dirs with the input root each lies beneath: scanned through it.
+  std::vector<WatchFolder> folders_;
   StabilityTracker tracker_;
   // Step path → the signature for which the step was handled (submitted,
   // found already exported, or refused for good). Only touched by the

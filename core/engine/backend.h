@@ -36,7 +36,7 @@ class ModelBackend {
 };
 
 // Bump when anything in this header or the types it passes changes.
-inline constexpr uint32_t kBackendAbi = 1;
+inline constexpr uint32_t kBackendAbi = 2;  // 2: float32_fallback, set_cpu_threads
 
 struct BackendApi {
   uint32_t abi = kBackendAbi;
@@ -51,6 +51,8 @@ struct BackendApi {
       const ModelSpec& spec, const std::map<std::string, const format::TensorEntry*>& tensors,
       const EngineOptions& options) = nullptr;
   int (*visible_cuda_devices)() = nullptr;
+  // engine.h's SetCpuThreads, once the library is loaded.
+  void (*set_cpu_threads)(int threads) = nullptr;
 };
 
 // The library's one exported entry point.

@@ -53,7 +53,7 @@ absl::StatusOr<const BackendApi*> Open() {
     if (api == nullptr || api->abi != expected.abi || api->spec_size != expected.spec_size ||
         api->options_size != expected.options_size || api->tensor_size != expected.tensor_size ||
         api->input_size != expected.input_size || api->create == nullptr ||
-        api->visible_cuda_devices == nullptr) {
+        api->visible_cuda_devices == nullptr || api->set_cpu_threads == nullptr) {
       tried.push_back(absl::StrCat(path, " (not from this build of neobert-export)"));
       ::dlclose(handle);
       continue;
@@ -65,13 +65,31 @@ absl::StatusOr<const BackendApi*> Open() {
       ". Set NEOBERT_ENGINE_LIBRARY to its path"));
 }
 
+// SetCpuThreads' wish (-1: none) and the loaded API, so that the wish is
+// applied exactly once the library is there, whichever comes first.
+std::mutex g_threads_mu;
+int g_cpu_threads = -1;                 // guarded by g_threads_mu
+const BackendApi* g_loaded = nullptr;   // guarded by g_threads_mu
+
 }  // namespace
 
 absl::StatusOr<const BackendApi*> LoadBackend() {
   static std::once_flag once;
   static absl::StatusOr<const BackendApi*>* result = nullptr;  // never destroyed
-  std::call_once(once, [] { result = new absl::StatusOr<const BackendApi*>(Open()); });
+  std::call_once(once, [] {
+    result = new absl::StatusOr<const BackendApi*>(Open());
+    if (!result->ok()) return;
+    std::lock_guard<std::mutex> lock(g_threads_mu);
+    g_loaded = **result;
+    if (g_cpu_threads >= 0) g_loaded->set_cpu_threads(g_cpu_threads);
+  });
   return *result;
+}
+
+void SetCpuThreads(int threads) {
+  std::lock_guard<std::mutex> lock(g_threads_mu);
+  g_cpu_threads = threads < 0 ? 0 : threads;
+  if (g_loaded != nullptr) g_loaded->set_cpu_threads(g_cpu_threads);
 }
 
 }  // namespace neobert::engine

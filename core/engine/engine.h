@@ -1,7 +1,8 @@
 // NeoBERT forward pass (reference §7) on LibTorch, behind a torch-free API.
 //
 // The format layer hands us byte views (format::TensorEntry); the engine
-// reads each one once into an at::Tensor (the only copy), then runs the HF
+// maps each file-backed contiguous one read-only (no copy; weights.cc) or
+// reads it once into an at::Tensor (the only copy), then runs the HF
 // `NeoBERTLMHead` math: embeddings (+ learned positions), L pre-norm blocks
 // with head-interleaved fused qkv and adjacent-pair RoPE, final norm, decoder.
 // LibTorch stays inside two translation units (weights.cc, model.cc), built
@@ -29,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/base/fs_root.h"
 #include "core/format/dtype.h"
 #include "core/format/tensor.h"
 
@@ -90,6 +92,10 @@ struct EngineOptions {
   // statistics, RoPE and softmax then run in float32. A LibTorch that cannot
   // multiply matrices in that dtype on the device is refused at Create.
   std::optional<format::DType> compute_dtype = format::DType::kFloat32;
+  // When this LibTorch has no kernels for compute_dtype on the device,
+  // compute in float32 instead of refusing (the export's sanity pass asks for
+  // bfloat16 where it can: see core/export/sanity_pass.h).
+  bool float32_fallback = false;
 };
 
 struct ForwardInput {
@@ -123,8 +129,9 @@ class NeoBertModel {
  public:
   // Checks `tensors` against the spec (exact name set of §4.2 with final HF
   // names, exact shapes, floating dtypes, bounds; every problem listed in one
-  // INVALID_ARGUMENT), reads each tensor once onto the device and casts it to
-  // the compute dtype. A decoder.weight that is the same view as
+  // INVALID_ARGUMENT), maps or reads each tensor once onto the device and
+  // casts it to the compute dtype. A CPU model computing in its file's dtype
+  // keeps read-only mappings of the file (released with the model). A decoder.weight that is the same view as
   // model.encoder.weight shares its tensor. Device errors are
   // FAILED_PRECONDITION (no CUDA) / INVALID_ARGUMENT (bad device string).
   static absl::StatusOr<std::unique_ptr<NeoBertModel>> Create(
@@ -164,6 +171,17 @@ absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, ui
 // engine library that cannot be loaded).
 int VisibleCudaDevices();
 
+// Process-wide: at most `threads` CPU threads per forward pass, for LibTorch's
+// intra-op pool and its BLAS (OpenBLAS, MKL); 0 = LibTorch's default (one per
+// core). LibTorch's pools belong to the process, so this is no per-model
+// option: binaries call it by role. A forward pass that runs beside other
+// busy threads (the export's sanity pass beside its writers, the jobs of a
+// server's worker pool) is faster with fewer: with one BLAS thread per core
+// each matrix product waits for threads that wait for a core (on 2 cores
+// the sanity pass took 2-4x longer beside the writes). Cheap: it does not
+// load the engine; the setting applies when the engine loads, or at once.
+void SetCpuThreads(int threads);
+
 // OK when the LibTorch half of the engine (libneobert_engine_torch.so, opened
 // on first use: see backend.h) loads; else FAILED_PRECONDITION saying where
 // it was looked for. Servers call it at startup to fail fast.
@@ -171,6 +189,7 @@ absl::Status EngineAvailable();
 
 // Writes `last_hidden_state` and `logits` (float32) as a safetensors file.
 // INVALID_ARGUMENT when a shape does not match its data length.
-absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const std::string& path);
+absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const base::FsRoot& root,
+                                           const std::string& path);
 
 }  // namespace neobert::engine

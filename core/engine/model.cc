@@ -50,13 +50,6 @@ struct LayerWeights {
   at::Tensor attn_norm_w, attn_norm_b, ffn_norm_w, ffn_norm_b;  // biases: LayerNorm only
 };
 
-// Same storage, same window, same dtype: one tensor can serve both names.
-bool SameView(const format::TensorEntry& a, const format::TensorEntry& b) {
-  return a.storage.source == b.storage.source && a.storage.offset == b.storage.offset &&
-         a.storage.key == b.storage.key && a.dtype == b.dtype && a.shape == b.shape &&
-         a.strides == b.strides && a.storage_offset == b.storage_offset;
-}
-
 std::vector<float> ToFloatVector(const at::Tensor& t) {
   at::Tensor c = t.to(c10::Device(c10::kCPU), at::kFloat).contiguous();
   std::vector<float> out(static_cast<size_t>(c.numel()));
@@ -64,6 +57,8 @@ std::vector<float> ToFloatVector(const at::Tensor& t) {
   return out;
 }
 
+// Weights may be read-only mappings of the checkpoint file (LoadTensor): no
+// operation here writes into a weight tensor.
 struct TorchModel final : ModelBackend {
   ModelSpec spec;
   c10::Device device_{c10::kCPU};
@@ -207,16 +202,27 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   impl->device_ = *device;
   impl->dtype = ToScalarType(compute);
   impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
-  try {
+  // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
+  // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
+  auto probe = [&](at::ScalarType dtype) {
     c10::InferenceMode guard;
-    // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
-    // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
-    const auto opts = at::TensorOptions().dtype(impl->dtype).device(impl->device_);
-    const at::Tensor probe = at::ones({2, 4}, opts);
-    const at::Tensor y = at::linear(probe, probe) * probe.narrow(1, 0, 2);
+    const auto opts = at::TensorOptions().dtype(dtype).device(impl->device_);
+    const at::Tensor ones = at::ones({2, 4}, opts);
+    const at::Tensor y = at::linear(ones, ones) * ones.narrow(1, 0, 2);
     (void)at::silu(y);
     (void)at::gelu(y);
     if (!spec.rms_norm) (void)at::layer_norm(y, {2}, {}, {}, 1e-5);
+  };
+  try {
+    try {
+      probe(impl->dtype);
+    } catch (const c10::Error&) {
+      if (!options.float32_fallback || impl->dtype == at::kFloat) throw;
+      impl->dtype = at::kFloat;
+      impl->stat = at::kFloat;
+      probe(impl->dtype);
+    }
+    c10::InferenceMode guard;
     impl->inv_freq =
         at::pow(10000.0, at::arange(0, spec.head_dim(), 2,
                                     at::TensorOptions().dtype(at::kFloat).device(impl->device_)) /
@@ -228,8 +234,11 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
         impl->device_.str(), " (", e.what_without_backtrace(), "); use float32"));
   }
 
-  auto load = [&](const std::string& name, at::Tensor* out) -> absl::Status {
-    auto it = tensors.find(name);
+  // Tensor names come from the table (tensor_table.h); `layer` only for
+  // per-layer roles.
+  using core::TensorRole;
+  auto load = [&](TensorRole role, at::Tensor* out, int64_t layer = 0) -> absl::Status {
+    auto it = tensors.find(core::TensorName(role, layer));
     if (it == tensors.end()) return absl::OkStatus();  // absent optional (biases)
     absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device_);
     if (!t.ok()) return t.status();
@@ -239,32 +248,33 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   absl::Status st;
   {
     c10::InferenceMode guard;
-    st.Update(load("model.encoder.weight", &impl->embed));
-    st.Update(load("model.positional_embedding.weight", &impl->pos_embed));
+    st.Update(load(TensorRole::kEmbedding, &impl->embed));
+    st.Update(load(TensorRole::kPositionalEmbedding, &impl->pos_embed));
     impl->layers.resize(static_cast<size_t>(spec.num_hidden_layers));
     const bool swiglu = spec.hidden_act == "swiglu";
     for (int64_t i = 0; i < spec.num_hidden_layers && st.ok(); ++i) {
-      const std::string p = core::LayerPrefix(i);
       LayerWeights& L = impl->layers[static_cast<size_t>(i)];
-      st.Update(load(p + "qkv.weight", &L.qkv));
-      st.Update(load(p + "wo.weight", &L.wo));
-      st.Update(load(p + (swiglu ? "ffn.w1.weight" : "ffn.0.weight"), &L.ffn_in));
-      if (swiglu) st.Update(load(p + "ffn.w2.weight", &L.ffn_up));
-      st.Update(load(p + (swiglu ? "ffn.w3.weight" : "ffn.2.weight"), &L.ffn_out));
-      st.Update(load(p + "attention_norm.weight", &L.attn_norm_w));
-      st.Update(load(p + "attention_norm.bias", &L.attn_norm_b));
-      st.Update(load(p + "ffn_norm.weight", &L.ffn_norm_w));
-      st.Update(load(p + "ffn_norm.bias", &L.ffn_norm_b));
+      st.Update(load(TensorRole::kQkv, &L.qkv, i));
+      st.Update(load(TensorRole::kWo, &L.wo, i));
+      st.Update(load(swiglu ? TensorRole::kFfnW1 : TensorRole::kFfn0, &L.ffn_in, i));
+      if (swiglu) st.Update(load(TensorRole::kFfnW2, &L.ffn_up, i));
+      st.Update(load(swiglu ? TensorRole::kFfnW3 : TensorRole::kFfn2, &L.ffn_out, i));
+      st.Update(load(TensorRole::kAttentionNorm, &L.attn_norm_w, i));
+      st.Update(load(TensorRole::kAttentionNormBias, &L.attn_norm_b, i));
+      st.Update(load(TensorRole::kFfnNorm, &L.ffn_norm_w, i));
+      st.Update(load(TensorRole::kFfnNormBias, &L.ffn_norm_b, i));
     }
     if (!st.ok()) return st;
-    st.Update(load("model.layer_norm.weight", &impl->final_w));
-    st.Update(load("model.layer_norm.bias", &impl->final_b));
-    if (SameView(*tensors.at("decoder.weight"), *tensors.at("model.encoder.weight"))) {
+    st.Update(load(TensorRole::kFinalNorm, &impl->final_w));
+    st.Update(load(TensorRole::kFinalNormBias, &impl->final_b));
+    const format::TensorEntry& decoder = *tensors.at(core::TensorName(TensorRole::kDecoder));
+    const format::TensorEntry& embed = *tensors.at(core::TensorName(TensorRole::kEmbedding));
+    if (format::SameView(decoder, embed)) {
       impl->dec_w = impl->embed;  // tied torch file: one tensor, two names
     } else {
-      st.Update(load("decoder.weight", &impl->dec_w));
+      st.Update(load(TensorRole::kDecoder, &impl->dec_w));
     }
-    st.Update(load("decoder.bias", &impl->dec_b));
+    st.Update(load(TensorRole::kDecoderBias, &impl->dec_b));
   }
   if (!st.ok()) return st;
   return std::unique_ptr<ModelBackend>(std::move(impl));
@@ -278,6 +288,7 @@ neobert_engine_backend_v1() {
   static const neobert::engine::BackendApi api{
       .create = &neobert::engine::CreateTorchModel,
       .visible_cuda_devices = &neobert::engine::VisibleCudaDeviceCount,
+      .set_cpu_threads = &neobert::engine::SetCpuThreadCount,
   };
   return &api;
 }

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
 #include "core/neobert/checkpoint_config.h"
@@ -95,7 +96,7 @@ absl::Status ValidateModelSpec(const ModelSpec& s) {
   }
   if (s.hidden_act != "swiglu" && s.hidden_act != "gelu") {
     return absl::InvalidArgumentError(absl::StrCat(
-        "model spec: hidden_act '", s.hidden_act, "' is not one of swiglu, gelu"));
+        "model spec: hidden_act '", base::Excerpt(s.hidden_act), "' is not one of swiglu, gelu"));
   }
   if (s.ffn_width() <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -230,7 +231,7 @@ absl::StatusOr<std::map<std::string, const format::TensorEntry*>> CheckTensorSet
   }
   std::set<std::string> expected;
   for (const core::ExpectedTensor& e : core::ExpectedTensors(AsConfig(spec))) {
-    if (e.name == "decoder.bias" && !spec.decoder_bias) continue;
+    if (e.role == core::TensorRole::kDecoderBias && !spec.decoder_bias) continue;
     expected.insert(e.name);
     auto it = by_name.find(e.name);
     if (it == by_name.end()) {
@@ -252,11 +253,12 @@ absl::StatusOr<std::map<std::string, const format::TensorEntry*>> CheckTensorSet
       problems.push_back(std::string(b.message()));
     }
   }
+  const std::string decoder_bias = core::TensorName(core::TensorRole::kDecoderBias);
   for (const auto& [name, t] : by_name) {
     if (expected.count(name) == 0) {
       problems.push_back(absl::StrCat(
-          name, name == "decoder.bias" ? ": unexpected (the spec says decoder_bias: false)"
-                                       : ": unexpected tensor for this architecture"));
+          name, name == decoder_bias ? ": unexpected (the spec says decoder_bias: false)"
+                                     : ": unexpected tensor for this architecture"));
     }
   }
   if (!problems.empty()) {

@@ -118,14 +118,17 @@ absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, ui
   return CheckFinite("logits", out->logits, out->logits_shape);
 }
 
-absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const std::string& path) {
+absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const base::FsRoot& root,
+                                           const std::string& path) {
   absl::StatusOr<format::TensorEntry> hidden =
       FloatTensor("last_hidden_state", output.hidden_shape, output.last_hidden_state);
   if (!hidden.ok()) return hidden.status();
   absl::StatusOr<format::TensorEntry> logits =
       FloatTensor("logits", output.logits_shape, output.logits);
   if (!logits.ok()) return logits.status();
-  return format::WriteSafetensors({*std::move(hidden), *std::move(logits)}, path);
+  format::SafetensorsWriteOptions options;
+  options.root = root;
+  return format::WriteSafetensors({*std::move(hidden), *std::move(logits)}, path, options);
 }
 
 }  // namespace neobert::engine

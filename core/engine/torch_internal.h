@@ -18,12 +18,17 @@ namespace neobert::engine {
 // The ATen scalar type of a format dtype.
 at::ScalarType ToScalarType(format::DType dtype);
 
-// Reads `t` (already checked by CheckTensorSet) into a new CPU tensor of its
-// own dtype — straight into the tensor's buffer for contiguous views,
-// through ForEachContiguousChunk for strided ones — then moves it to
-// `device` and casts it to `to`. Errors name the tensor.
+// `t` (already checked by CheckTensorSet) as a CPU tensor of its own dtype —
+// a read-only mapping of its file range when it is contiguous and file-backed
+// (weights.cc says when), else a new tensor read straight into its buffer
+// (through ForEachContiguousChunk for strided views) — then moved to
+// `device` and cast to `to`. The result may be that read-only mapping (CPU,
+// same dtype): callers must never write into it. Errors name the tensor.
 absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarType to,
                                       const c10::Device& device);
+
+// engine.h's SetCpuThreads (0 = one per core).
+void SetCpuThreadCount(int threads);
 
 // CUDA devices this LibTorch can use (0 without CUDA or without a GPU).
 int VisibleCudaDeviceCount();

@@ -21,24 +21,25 @@ std::string DestinationLock::LockPathFor(const std::string& destination) {
 }
 
 absl::StatusOr<std::unique_ptr<DestinationLock>> DestinationLock::Acquire(
-    const std::string& destination, const CancelToken& cancel, absl::Duration timeout,
+    const base::FsRoot& root, const std::string& destination, const CancelToken& cancel,
+    absl::Duration timeout,
     const std::function<void(const std::string&)>& on_wait) {
   fs::path dest(destination);
   if (dest.filename().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid output directory '", destination, "'"));
   }
-  std::error_code ec;
-  fs::create_directories(dest.parent_path(), ec);
-  if (ec) {
+  if (auto s = root.MakeDirectories(dest.parent_path().string()); !s.ok()) {
+    if (absl::IsPermissionDenied(s)) return s;
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot create ", dest.parent_path().string(), ": ", ec.message()));
+        absl::StrCat("cannot create ", dest.parent_path().string(), ": ", s.message()));
   }
   const std::string path = LockPathFor(destination);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) {
+  auto opened = root.CreateFile(path, O_RDWR, 0644);
+  if (!opened.ok()) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot open lock file ", path, ": ", std::strerror(errno)));
+        absl::StrCat("cannot open lock file ", path, ": ", opened.status().message()));
   }
+  const int fd = opened->release();
   const absl::Time deadline = absl::Now() + timeout;
   bool waited = false;
   while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/base/fs_root.h"
 #include "core/export/progress.h"
 
 namespace neobert::core {
@@ -29,9 +30,10 @@ class DestinationLock {
   // Blocks until the lock for `destination` is held, polling so that
   // `cancel` is honoured (CANCELLED) and `timeout` (DEADLINE_EXCEEDED) too.
   // `on_wait` runs once if another holder makes us wait. Creates the
-  // destination's parent folders.
+  // destination's parent folders and the lock file beneath `root`
+  // (core/base/fs_root.h; a symlink in the lock file's place is refused).
   static absl::StatusOr<std::unique_ptr<DestinationLock>> Acquire(
-      const std::string& destination, const CancelToken& cancel,
+      const base::FsRoot& root, const std::string& destination, const CancelToken& cancel,
       absl::Duration timeout = absl::InfiniteDuration(),
       const std::function<void(const std::string& lock_path)>& on_wait = nullptr);
   ~DestinationLock();  // releases

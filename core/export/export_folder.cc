@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/format/weights.h"
+#include "core/base/excerpt.h"
 #include "core/neobert/file_util.h"
 
 namespace neobert::core {
@@ -19,21 +20,31 @@ constexpr uint64_t kMaxConfigJsonBytes = 1 << 20;
 constexpr uint64_t kMaxIndexJsonBytes = 64 << 20;
 }  // namespace
 
-absl::StatusOr<engine::ModelSpec> ReadExportSpec(const std::string& export_dir) {
+absl::StatusOr<engine::ModelSpec> ReadExportSpec(const base::FsRoot& root,
+                                                 const std::string& export_dir) {
   const std::string path = (fs::path(export_dir) / "config.json").string();
-  auto text = ReadFileCapped(path, kMaxConfigJsonBytes);
+  bool via_symlink = false;
+  auto text = root.ReadFile(path, kMaxConfigJsonBytes, &via_symlink);
   if (!text.ok()) return text.status();
-  return engine::ModelSpecFromHfConfigJson(*text, path);
+  auto spec = engine::ModelSpecFromHfConfigJson(*text, path);
+  if (via_symlink && !spec.ok()) return base::WithoutContent(spec.status(), path);
+  return spec;
 }
 
-absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(const std::string& export_dir) {
+absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(
+    const base::FsRoot& root, const std::string& export_dir) {
   const fs::path dir(export_dir);
   std::vector<std::string> files;
-  std::error_code ec;
-  if (fs::is_regular_file(dir / "model.safetensors", ec)) {
+  auto single = root.StatIfExists((dir / "model.safetensors").string());
+  if (!single.ok()) return single.status();
+  auto index_st = root.StatIfExists((dir / "model.safetensors.index.json").string());
+  if (!index_st.ok()) return index_st.status();
+  if (single->has_value()) {
     files.push_back("model.safetensors");
-  } else if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
-    auto text = ReadFileCapped((dir / "model.safetensors.index.json").string(), kMaxIndexJsonBytes);
+  } else if (index_st->has_value()) {
+    bool via_symlink = false;
+    auto text = root.ReadFile((dir / "model.safetensors.index.json").string(), kMaxIndexJsonBytes,
+                              &via_symlink);
     if (!text.ok()) return text.status();
     if (JsonNestingDepth(*text) > 16) {
       return absl::InvalidArgumentError("model.safetensors.index.json: too deeply nested");
@@ -46,7 +57,8 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(const std::st
       }
       files.assign(shards.begin(), shards.end());
     } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("model.safetensors.index.json: ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model.safetensors.index.json: ", JsonErrorText(e, *text, /*quote=*/!via_symlink)));
     }
   } else {
     return absl::NotFoundError(
@@ -55,9 +67,10 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(const std::st
   std::vector<format::TensorEntry> out;
   for (const auto& f : files) {
     if (f.find('/') != std::string::npos || f.find("..") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("index names an unsafe shard '", f, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("index names an unsafe shard '", base::Excerpt(f), "'"));
     }
-    auto set = format::ReadWeights((dir / f).string());
+    auto set = format::ReadWeights(root, (dir / f).string());
     if (!set.ok()) return set.status();
     out.insert(out.end(), set->tensors.begin(), set->tensors.end());
   }
@@ -65,20 +78,23 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(const std::st
 }
 
 absl::StatusOr<std::unique_ptr<engine::NeoBertModel>> LoadExportModel(
-    const std::string& export_dir, const engine::EngineOptions& options) {
-  auto spec = ReadExportSpec(export_dir);
+    const base::FsRoot& root, const std::string& export_dir,
+    const engine::EngineOptions& options) {
+  auto spec = ReadExportSpec(root, export_dir);
   if (!spec.ok()) return spec.status();
-  auto weights = ReadExportWeights(export_dir);
+  auto weights = ReadExportWeights(root, export_dir);
   if (!weights.ok()) return weights.status();
   return engine::NeoBertModel::Create(*spec, *weights, options);
 }
 
-absl::StatusOr<ExportTokenizer> LoadExportTokenizer(const std::string& export_dir) {
+absl::StatusOr<ExportTokenizer> LoadExportTokenizer(const base::FsRoot& root,
+                                                    const std::string& export_dir) {
   ExportTokenizer out;
-  auto tok = tokenizer::Tokenizer::FromFile((fs::path(export_dir) / "tokenizer.json").string());
+  auto tok =
+      tokenizer::Tokenizer::FromFile(root, (fs::path(export_dir) / "tokenizer.json").string());
   if (!tok.ok()) return tok.status();
   out.tokenizer = *std::move(tok);
-  auto special = ReadSpecialTokens(export_dir);
+  auto special = ReadSpecialTokens(root, export_dir);
   if (!special.ok()) return special.status();
   out.special = *std::move(special);
   const std::pair<const std::string*, uint32_t*> slots[] = {
@@ -89,7 +105,8 @@ absl::StatusOr<ExportTokenizer> LoadExportTokenizer(const std::string& export_di
     auto found = out.tokenizer->TokenToId(*token);
     if (!found) {
       return absl::InvalidArgumentError(absl::StrCat(
-          export_dir, "/tokenizer.json: special token '", *token, "' is not in the vocabulary"));
+          export_dir, "/tokenizer.json: special token '", base::Excerpt(*token),
+          "' is not in the vocabulary"));
     }
     *id = *found;
   }

@@ -9,11 +9,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/export/destination_lock.h"
-#include "core/export/remote_code.h"
+#include "core/export/finite_scan.h"
+#include "core/export/sanity_pass.h"
 #include "core/export/staging_dir.h"
 #include "core/export/test_hooks.h"
 #include "core/export/weight_files.h"
-#include "core/engine/engine.h"
 #include "core/format/cast.h"
 #include "core/format/sha256.h"
 #include "core/format/weights.h"
@@ -22,6 +22,7 @@
 #include "core/neobert/key_mapping.h"
 #include "core/neobert/model_card.h"
 #include "core/neobert/output_location.h"
+#include "core/neobert/remote_code.h"
 #include "core/neobert/tokenizer_assets.h"
 #include "core/neobert/tokenizer_info.h"
 #include "core/status/error_reason.h"
@@ -35,14 +36,23 @@ namespace {
 
 constexpr char kToolName[] = "neobert-export " NEOBERT_VERSION;
 
+bool IsRegular(const base::FsRoot& root, const std::string& path) {
+  auto st = root.StatIfExists(path);
+  return st.ok() && st->has_value() && S_ISREG((*st)->st_mode);
+}
+
 // Input files whose (size, mtime) identify the source checkpoint.
-std::vector<std::string> SourceFiles(const CheckpointLayout& layout) {
+std::vector<std::string> SourceFiles(const base::FsRoot& root, const CheckpointLayout& layout) {
   std::vector<std::string> files = {fs::path(layout.weights.path).filename().string(),
                                     "config.yaml"};
-  std::error_code ec;
-  if (fs::is_regular_file(layout.tokenizer_info_json, ec)) files.push_back("tokenizer_info.json");
-  for (const auto& e : fs::directory_iterator(layout.tokenizer_dir, ec)) {
-    if (e.is_regular_file()) files.push_back("tokenizer/" + e.path().filename().string());
+  if (IsRegular(root, layout.tokenizer_info_json)) files.push_back("tokenizer_info.json");
+  auto entries = root.ListDirectory(layout.tokenizer_dir, kMaxTokenizerDirEntries);
+  if (entries.ok()) {
+    for (const auto& e : *entries) {
+      if (IsRegular(root, layout.tokenizer_dir + "/" + e.name)) {
+        files.push_back("tokenizer/" + e.name);
+      }
+    }
   }
   return files;
 }
@@ -57,17 +67,32 @@ absl::Status Annotate(const absl::Status& s, absl::string_view where) {
 
 // An earlier export at `out` of the same source with the same options whose
 // files are all present with their recorded sizes.
-bool IdenticalExportExists(const std::string& out, const Manifest& want) {
-  auto have = ReadManifest(out);
+bool IdenticalExportExists(const base::FsRoot& root, const std::string& out,
+                           const Manifest& want) {
+  auto have = ReadManifest(root, out);
   if (!have.ok() || have->fingerprint != want.fingerprint || have->options != want.options ||
       have->checkpoint != want.checkpoint) {
     return false;
   }
-  std::error_code ec;
   for (const auto& f : have->files) {
-    if (fs::file_size(fs::path(out) / f.name, ec) != f.size || ec) return false;
+    auto st = root.StatIfExists((fs::path(out) / f.name).string());
+    if (!st.ok() || !st->has_value() || static_cast<uint64_t>((*st)->st_size) != f.size) {
+      return false;
+    }
   }
   return true;
+}
+
+// Copies a checkpoint file into the staging folder, each side through its
+// own door.
+absl::Status CopyFile(const base::FsRoot& from_root, const std::string& from,
+                      const base::FsRoot& to_root, const std::string& to) {
+  auto src = format::FileSource::Open(from_root, from);
+  if (!src.ok()) return src.status();
+  auto out = format::OutputFile::Create(to_root, to);
+  if (!out.ok()) return out.status();
+  if (auto s = (*out)->CopyFrom(**src, 0, (*src)->size()); !s.ok()) return s;
+  return (*out)->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything
 }
 
 // The source half of the manifest (tool, checkpoint, weights, options,
@@ -78,7 +103,8 @@ absl::StatusOr<Manifest> SourceManifest(const CheckpointLayout& layout, const Ex
   m.checkpoint = layout.dir;
   m.weights = fs::path(layout.weights.path).filename().string();
   m.options = OutputAffectingOptions(o);
-  auto fingerprint = SourceFingerprint(layout.dir, SourceFiles(layout));
+  auto fingerprint =
+      SourceFingerprint(o.input_root, layout.dir, SourceFiles(o.input_root, layout));
   if (!fingerprint.ok()) return fingerprint.status();
   m.fingerprint = *fingerprint;
   return m;
@@ -105,9 +131,8 @@ absl::StatusOr<bool> DecoderDiffersFromEmbedding(const std::vector<TensorEntry>&
 // The destination: -o made absolute and canonical, or the trainer-relative
 // default (reference §1.7).
 absl::StatusOr<std::string> OutputDirFor(const CheckpointLayout& layout, const ExportOptions& o) {
-  if (o.output_dir.empty()) return DefaultOutputDir(layout.dir);
-  std::error_code ec;
-  return fs::weakly_canonical(fs::absolute(o.output_dir), ec).string();
+  if (o.output_dir.empty()) return DefaultOutputDir(o.input_root, layout.dir);
+  return o.output_root.RealPathAllowMissing(o.output_dir);
 }
 
 }  // namespace
@@ -121,14 +146,16 @@ std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o
 }
 
 absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
-  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  auto layout = InspectCheckpointDir(o.input_root, o.checkpoint_dir,
+                                     {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
   auto out = OutputDirFor(*layout, o);
   if (!out.ok()) return out.status();
   auto want = SourceManifest(*layout, o);
   if (!want.ok()) return want.status();
-  std::error_code ec;
-  return fs::exists(*out, ec) && IdenticalExportExists(*out, *want);
+  auto there = o.output_root.StatIfExists(*out);
+  if (!there.ok()) return there.status();
+  return there->has_value() && IdenticalExportExists(o.output_root, *out, *want);
 }
 
 namespace {
@@ -137,10 +164,11 @@ namespace {
 // (a trainer pruning old steps while the export was queued or running),
 // whatever the read that noticed it: said so once, in one way.
 absl::Status ExplainVanishedCheckpoint(const ExportOptions& o, absl::Status s) {
-  std::error_code ec;
-  if (s.ok() || s.code() == absl::StatusCode::kCancelled || fs::exists(o.checkpoint_dir, ec)) {
-    return s;
-  }
+  if (s.ok() || s.code() == absl::StatusCode::kCancelled) return s;
+  // Looked at through the door too: a checkpoint swapped for a link leading
+  // out of the root is not "removed" (the error names the link already).
+  auto there = o.input_root.StatIfExists(o.checkpoint_dir);
+  if (!there.ok() || there->has_value()) return s;
   return MakeError(ErrorReason::kCheckpointNotFound,
                    absl::StrCat(o.checkpoint_dir,
                                 ": checkpoint folder not found (removed before or during the "
@@ -166,7 +194,8 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   // 1. Where things are.
   progress.OnStage("inspect", o.checkpoint_dir, 0);
   TestPausePoint("inspect", cancel);
-  auto layout = InspectCheckpointDir(o.checkpoint_dir, {.prefer_newer = o.prefer_newest_file});
+  auto layout = InspectCheckpointDir(o.input_root, o.checkpoint_dir,
+                                     {.prefer_newer = o.prefer_newest_file});
   if (!layout.ok()) return layout.status();
   r.notes = layout->notes;
   r.notes.insert(r.notes.end(), layout->weights.notes.begin(), layout->weights.notes.end());
@@ -183,12 +212,13 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // An existing destination: done already (identical manifest → skipped
   // result), or refused without --overwrite. Asked again under the lock.
-  std::error_code ec;
   auto check_destination = [&]() -> absl::StatusOr<bool> {
-    if (!fs::exists(out, ec)) return false;
-    if (IdenticalExportExists(out, manifest)) {
+    auto there = o.output_root.StatIfExists(out);
+    if (!there.ok()) return there.status();
+    if (!there->has_value()) return false;
+    if (IdenticalExportExists(o.output_root, out, manifest)) {
       r.skipped = true;
-      auto have = ReadManifest(out);
+      auto have = ReadManifest(o.output_root, out);
       if (have.ok()) r.files = have->files;
       r.notes.push_back("an identical export of this checkpoint is already at the destination");
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -208,10 +238,12 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // 2. Every check, before anything is written.
   progress.OnStage("validate", "config.yaml, tokenizer_info.json, tensors, tokenizer", 0);
-  auto config = LoadCheckpointConfig(layout->config_yaml);
+  auto config = LoadCheckpointConfig(o.input_root, layout->config_yaml);
   if (!config.ok()) return config.status();
-  if (fs::is_regular_file(layout->tokenizer_info_json, ec)) {
-    auto warnings = CheckTokenizerInfoFile(layout->tokenizer_info_json, *config);
+  auto info = o.input_root.StatIfExists(layout->tokenizer_info_json);
+  if (!info.ok()) return info.status();
+  if (info->has_value()) {
+    auto warnings = CheckTokenizerInfoFile(o.input_root, layout->tokenizer_info_json, *config);
     if (!warnings.ok()) return warnings.status();
     r.warnings.insert(r.warnings.end(), warnings->begin(), warnings->end());
   } else {
@@ -219,7 +251,7 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
                                       ": no tokenizer_info.json; pad id and vocab size not "
                                       "cross-checked"));
   }
-  auto weights = format::ReadWeights(layout->weights.path);
+  auto weights = format::ReadWeights(o.input_root, layout->weights.path);
   if (!weights.ok()) return weights.status();
   MappingOptions mapping{.allow_prefix_strip = true,
                          .keep_decoder_bias = !o.drop_decoder_bias,
@@ -272,11 +304,29 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   std::future<absl::Status> finite =
       std::async(std::launch::async, [&tensors, &cancel] { return CheckFinite(tensors, cancel); });
 
-  if (!fs::is_directory(layout->tokenizer_dir, ec)) {
+  // The sanity forward pass runs on its own thread from here on, beside the
+  // scan, the tokenizer plan and the writes below: those are disk-bound (and
+  // the scan short), the pass is CPU/GPU-bound (most of it opening LibTorch),
+  // so the export takes about the longer of the two rather than their sum.
+  // Its verdict is awaited before anything is published (finish_sanity, at
+  // "commit"), and a scan error is reported first; a failed pass then
+  // removes the staged files (the StagingDir's destructor). An early return
+  // (error, cancellation) waits for the pass in the future's destructor: the
+  // pass cannot be interrupted and takes seconds.
+  // Issue 15 (PlanExport + WriteExport): the pass is started with the plan's
+  // tensors and awaited by the writer before Commit.
+  std::future<absl::StatusOr<SanityPassResult>> sanity;
+  if (o.sanity_check) {
+    sanity = StartSanityPass(*config, plan->decoder_bias, tensors, plan->dtype, o.device);
+  }
+
+  auto tokenizer_dir = o.input_root.StatIfExists(layout->tokenizer_dir);
+  if (!tokenizer_dir.ok()) return tokenizer_dir.status();
+  if (!tokenizer_dir->has_value()) {
     return absl::NotFoundError(
         absl::StrCat(layout->tokenizer_dir, ": the checkpoint has no tokenizer/ directory"));
   }
-  auto tokenizer = PlanTokenizerAssets(layout->tokenizer_dir, *config);
+  auto tokenizer = PlanTokenizerAssets(o.input_root, layout->tokenizer_dir, *config);
   if (!tokenizer.ok()) return tokenizer.status();
   r.notes.insert(r.notes.end(), tokenizer->notes.begin(), tokenizer->notes.end());
 
@@ -287,35 +337,34 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   if (auto s = finite.get(); !s.ok()) return Annotate(s, layout->weights.path);
 
   if (o.sanity_check) {
-    progress.OnStage("sanity", absl::StrCat("forward pass on random ids (device ", o.device, ")"),
+    progress.OnStage("sanity",
+                     absl::StrCat("forward pass on random ids (device ", o.device,
+                                  "), beside the writes"),
                      0);
-    const auto sanity_start = std::chrono::steady_clock::now();
-    auto model = engine::NeoBertModel::Create(
-        engine::ModelSpecFromConfig(*config, plan->decoder_bias), tensors, {.device = o.device});
-    if (!model.ok()) return Annotate(model.status(), "sanity forward pass");
-    if (auto s = engine::SanityCheck(**model, config->vocab_size, config->max_position_embeddings,
-                                     /*seed=*/0);
-        !s.ok()) {
-      return Annotate(s, "sanity forward pass");
-    }
-    r.sanity_device = (*model)->device();
-    r.sanity_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - sanity_start).count();
-    r.notes.push_back(absl::StrCat("sanity forward pass passed on ", r.sanity_device, " in ",
-                                   absl::StrFormat("%.2f", r.sanity_seconds), " s"));
   }
+  auto finish_sanity = [&]() -> absl::Status {
+    if (!sanity.valid()) return absl::OkStatus();
+    if (sanity.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      progress.OnStage("sanity", "waiting for the forward pass", 0);
+    }
+    absl::StatusOr<SanityPassResult> pass = sanity.get();
+    if (!pass.ok()) return pass.status();
+    r.sanity_device = pass->device;
+    r.sanity_seconds = pass->seconds;
+    r.notes.push_back(absl::StrFormat(
+        "sanity forward pass passed on %s (%s) in %.2f s: engine load %.2f s, weights %.2f s, "
+        "forward %.2f s (%.2f s of CPU)",
+        pass->device, pass->compute_dtype, pass->seconds, pass->load_seconds,
+        pass->weights_seconds, pass->forward_seconds, pass->cpu_seconds));
+    return absl::OkStatus();
+  };
   if (auto c = cancel.Check(); !c.ok()) return c;
 
   // Everything that will be written, in order.
-  std::vector<std::string> weight_names;
-  {
-    auto shard_names = AssignShards(tensors, o.max_shard_bytes);
-    for (const auto& n : shard_names) {
-      if (weight_names.empty() || weight_names.back() != n) weight_names.push_back(n);
-    }
-    if (weight_names.size() > 1) weight_names.push_back("model.safetensors.index.json");
-    if (o.write_pytorch_bin) weight_names.push_back("pytorch_model.bin");
-  }
+  const WeightFilesPlan weight_plan = PlanWeightFiles(
+      tensors, {.max_shard_bytes = o.max_shard_bytes,
+                .pytorch_bin_name = o.write_pytorch_bin ? "pytorch_model.bin" : ""});
+  const std::vector<std::string> weight_names = weight_plan.Files();
   std::vector<std::string> tokenizer_names;
   for (const auto& f : tokenizer->files) tokenizer_names.push_back(f.name);
 
@@ -327,13 +376,14 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
     all.push_back("README.md");
     all.push_back(kManifestName);
     for (const auto& n : all) r.files.push_back({n, 0, ""});
+    if (auto st = finish_sanity(); !st.ok()) return st;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   }
 
   // 3. One writer per destination, across processes and replicas; whoever
   // waited looks at the destination again (the other may have published it).
-  auto lock = DestinationLock::Acquire(out, cancel, absl::InfiniteDuration(),
+  auto lock = DestinationLock::Acquire(o.output_root, out, cancel, absl::InfiniteDuration(),
                                        [&](const std::string& lock_path) {
                                          progress.OnStage("wait",
                                                           absl::StrCat("another exporter holds ",
@@ -349,12 +399,12 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
 
   // 4. Write into a staging directory.
   auto staging = StagingDir::Create(
-      {.destination = out, .overwrite = o.overwrite, .sync = o.sync});
+      {.destination = out, .root = o.output_root, .overwrite = o.overwrite, .sync = o.sync});
   if (!staging.ok()) return staging.status();
   std::vector<std::string> written;
   auto write_text = [&](const std::string& name, const std::string& text) -> absl::Status {
     if (auto c = cancel.Check(); !c.ok()) return c;
-    if (auto s = WriteTextFile((*staging)->File(name), text); !s.ok()) return s;
+    if (auto s = WriteTextFile(o.output_root, (*staging)->File(name), text); !s.ok()) return s;
     written.push_back(name);
     return absl::OkStatus();
   };
@@ -369,10 +419,9 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   progress.OnStage("write", absl::StrJoin(weight_names, ", "),
                    r.tensor_bytes * (o.write_pytorch_bin ? 2 : 1));
   std::map<std::string, std::string> weight_sha256;  // hashed while written
-  auto files = WriteWeightFiles(tensors,
+  auto files = WriteWeightFiles(tensors, weight_plan,
                                 {.dir = (*staging)->path(),
-                                 .write_pytorch_bin = o.write_pytorch_bin,
-                                 .max_shard_bytes = o.max_shard_bytes,
+                                 .root = o.output_root,
                                  // fsynced once, in Commit, after hashing
                                  // overlapped with writeback (StartWriteback).
                                  .sync = false,
@@ -395,10 +444,10 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
     if (f.content) {
       if (auto s = write_text(f.name, *f.content); !s.ok()) return s;
     } else {
-      fs::copy_file(f.source_path, (*staging)->File(f.name), ec);
-      if (ec) {
-        return absl::InternalError(
-            absl::StrCat("cannot copy ", f.source_path, ": ", ec.message()));
+      if (auto c = cancel.Check(); !c.ok()) return c;
+      if (auto s = CopyFile(o.input_root, f.source_path, o.output_root, (*staging)->File(f.name));
+          !s.ok()) {
+        return Annotate(s, absl::StrCat("copying ", f.source_path));
       }
       written.push_back(f.name);
     }
@@ -422,17 +471,23 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   // 5. Manifest, then publish.
   progress.OnStage("commit", "hashing files and publishing", 0);
   (*staging)->StartWriteback();
-  auto records = HashFiles((*staging)->path(), written, weight_sha256);
+  auto records = HashFiles(o.output_root, (*staging)->path(), written, weight_sha256);
   if (!records.ok()) return records.status();
   manifest.files = *records;
   if (auto s = write_text(kManifestName, ManifestToJson(manifest)); !s.ok()) return s;
+  if (auto s = finish_sanity(); !s.ok()) return s;
   if (auto c = cancel.Check(); !c.ok()) return c;
   if (o.validate) {
     progress.OnStage("validate", "checking the staged export against the checkpoint", 0);
     TestPausePoint("validate", cancel);
     NullProgress quiet;  // the validator's own stages would reset the bar
     auto report = ValidateExportDir(
-        {.export_dir = (*staging)->path(), .source_dir = layout->dir, .device = o.device}, quiet,
+        {.export_dir = (*staging)->path(),
+         .source_dir = layout->dir,
+         .root = o.output_root,
+         .source_root = o.input_root,
+         .device = o.device},
+        quiet,
         cancel);
     if (!report.ok()) return Annotate(report.status(), "validation of the staged export");
     report->export_dir = out;
@@ -450,7 +505,9 @@ absl::StatusOr<ExportResult> Export(const ExportOptions& o, ProgressSink& progre
   TestPausePoint("commit", cancel);
   // Reads are done from open files, which outlive a deleted folder: without
   // this look, a step pruned mid-export would still be published.
-  if (!fs::is_directory(layout->dir, ec) || !fs::is_regular_file(layout->weights.path, ec)) {
+  auto dir_there = o.input_root.StatIfExists(layout->dir);
+  if (!dir_there.ok() || !dir_there->has_value() || !S_ISDIR((*dir_there)->st_mode) ||
+      !IsRegular(o.input_root, layout->weights.path)) {
     return absl::NotFoundError(absl::StrCat(layout->dir, ": the checkpoint vanished during the export"));
   }
   if (auto s = (*staging)->Commit(); !s.ok()) return s;

@@ -4,9 +4,11 @@
 // Order: inspect the checkpoint dir → parse config.yaml → tokenizer_info.json
 // checks → read weight descriptors → mapping plan (every rule) → non-finite
 // scan → tokenizer plan → (dry run stops here) → write everything into a
-// staging directory → manifest → atomic rename. Nothing is written before
-// every check has passed, and nothing appears at the destination unless the
-// whole export succeeded.
+// staging directory → manifest → atomic rename. The sanity forward pass
+// (sanity_pass.h) starts with the scan and runs beside the writes; its verdict
+// is awaited before the rename. Nothing is written before every check of the
+// files has passed, and nothing appears at the destination unless the whole
+// export, sanity pass included, succeeded.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/export/manifest.h"
 #include "core/export/progress.h"
 #include "core/export/validator.h"
@@ -27,6 +30,14 @@ struct ExportOptions {
   std::string checkpoint_dir;
   // Destination; empty → <ckpt>/../../hf/<run>_<step> (reference §1.7).
   std::string output_dir;
+  // The door every file of the checkpoint is read through, and the one the
+  // destination (its parents, the staging folder, the lock) is created
+  // through (core/base/fs_root.h). Default: the whole file system, links
+  // followed (the CLI without --confine). The server passes the roots its
+  // path policy resolved the two paths beneath; nothing is then read or
+  // written outside them, whatever links the folders hold.
+  base::FsRoot input_root;
+  base::FsRoot output_root;
   // "keep" or a floating dtype name: float32 | bfloat16 | float16. Every
   // floating tensor is cast (norm weights too: HF loads one dtype per model).
   std::string dtype = "keep";
@@ -48,7 +59,8 @@ struct ExportOptions {
   // fsync files before publishing (off only in benchmarks/tests).
   bool sync = true;
   // Run the NeoBERT forward pass on random ids (batch 2, length <= 8, one
-  // padded position) before publishing: logits must be (2, S, V) and finite.
+  // padded position; sanity_pass.h says why that is enough) beside the writes,
+  // and publish only if logits are (2, S, V) and finite.
   bool sanity_check = true;
   // Device for the sanity pass: auto (CUDA when available) | cpu | cuda[:N].
   std::string device = "auto";
@@ -74,7 +86,7 @@ struct ExportResult {
   std::vector<std::string> warnings;
   std::vector<std::string> mapping;  // "final name <- source key (dtype shape)"
   std::string sanity_device;         // where the sanity pass ran ("" = skipped)
-  double sanity_seconds = 0;
+  double sanity_seconds = 0;         // the pass's own time (it overlaps the writes)
   // With ExportOptions::validate (or from a validation job): the report.
   std::optional<ValidationReport> validation;
   double seconds = 0;

@@ -5,16 +5,20 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <future>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/format/sha256.h"
+#include "core/neobert/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
+
+namespace {
+// Far above any real manifest (one line per file).
+constexpr uint64_t kMaxManifestBytes = 16 << 20;
+}  // namespace
 
 std::string ManifestToJson(const Manifest& m) {
   nlohmann::ordered_json j;
@@ -32,7 +36,8 @@ std::string ManifestToJson(const Manifest& m) {
   return j.dump(2) + "\n";
 }
 
-absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin) {
+absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin,
+                                       bool quote) {
   try {
     auto j = nlohmann::json::parse(text);
     if (j.value("manifest_version", 0) != 1) {
@@ -50,30 +55,35 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
     }
     return m;
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": malformed manifest: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": malformed manifest: ", JsonErrorText(e, text, quote)));
   }
 }
 
-absl::StatusOr<Manifest> ReadManifest(const std::string& export_dir) {
-  fs::path p = fs::path(export_dir) / kManifestName;
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(p.string(), ": no manifest"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseManifest(ss.str(), p.string());
+absl::StatusOr<Manifest> ReadManifest(const base::FsRoot& root, const std::string& export_dir) {
+  const std::string p = (fs::path(export_dir) / kManifestName).string();
+  bool via_symlink = false;
+  auto text = root.ReadFile(p, kMaxManifestBytes, &via_symlink);
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(absl::StrCat(p, ": no manifest"));
+  }
+  if (!text.ok()) return text.status();
+  return ParseManifest(*text, p, /*quote=*/!via_symlink);
 }
 
-absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
+absl::StatusOr<std::string> SourceFingerprint(const base::FsRoot& root, const std::string& dir,
                                               const std::vector<std::string>& files) {
   std::vector<std::string> sorted = files;
   std::sort(sorted.begin(), sorted.end());
   format::Sha256 h;
   for (const auto& name : sorted) {
-    std::string path = (fs::path(root) / name).string();
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
+    std::string path = (fs::path(dir) / name).string();
+    auto found = root.StatIfExists(path);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) {
       return absl::NotFoundError(absl::StrCat(path, ": cannot stat input file"));
     }
+    const struct stat& st = **found;
     const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     std::string line = absl::StrCat(name, "\t", st.st_size, "\t", mtime_ns, "\n");
     h.Update(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
@@ -81,7 +91,8 @@ absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
   return h.HexDigest();
 }
 
-absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
+absl::StatusOr<std::vector<FileRecord>> HashFiles(const base::FsRoot& root,
+                                                  const std::string& dir,
                                                   const std::vector<std::string>& names,
                                                   const std::map<std::string, std::string>& known) {
   std::vector<FileRecord> out(names.size());
@@ -90,12 +101,11 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
   std::vector<uint64_t> sizes(names.size(), 0);
   for (size_t i = 0; i < names.size(); ++i) {
     order[i] = i;
-    std::error_code ec;
-    sizes[i] = fs::file_size(fs::path(dir) / names[i], ec);
-    if (ec) {
-      return absl::NotFoundError(
-          absl::StrCat((fs::path(dir) / names[i]).string(), ": ", ec.message()));
-    }
+    const std::string path = (fs::path(dir) / names[i]).string();
+    auto st = root.StatIfExists(path);
+    if (!st.ok()) return st.status();
+    if (!st->has_value()) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    sizes[i] = static_cast<uint64_t>((*st)->st_size);
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
   std::vector<size_t> lanes[2];
@@ -111,7 +121,7 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
   }
   auto work = [&](const std::vector<size_t>& lane) -> absl::Status {
     for (size_t i : lane) {
-      auto d = format::FileSha256((fs::path(dir) / names[i]).string());
+      auto d = format::FileSha256(root, (fs::path(dir) / names[i]).string());
       if (!d.ok()) return d.status();
       out[i] = {names[i], sizes[i], *d};
     }
@@ -125,7 +135,8 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const std::string& dir,
   return out;
 }
 
-absl::Status VerifyManifestFiles(const std::string& dir, const Manifest& m) {
+absl::Status VerifyManifestFiles(const base::FsRoot& root, const std::string& dir,
+                                 const Manifest& m) {
   std::vector<std::string> names;
   for (const auto& f : m.files) {
     if (f.name.empty() || f.name.find("..") != std::string::npos || f.name[0] == '/') {
@@ -133,7 +144,7 @@ absl::Status VerifyManifestFiles(const std::string& dir, const Manifest& m) {
     }
     names.push_back(f.name);
   }
-  auto actual = HashFiles(dir, names);
+  auto actual = HashFiles(root, dir, names);
   if (!actual.ok()) return actual.status();
   for (size_t i = 0; i < m.files.size(); ++i) {
     const auto& want = m.files[i];

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::core {
 
@@ -39,24 +40,30 @@ struct Manifest {
 
 inline constexpr char kManifestName[] = "manifest.json";
 
+// Every function below that takes a directory reaches it, and the files in
+// it, through the door beneath `root` (core/base/fs_root.h).
+
 std::string ManifestToJson(const Manifest& m);
-absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin);
-absl::StatusOr<Manifest> ReadManifest(const std::string& export_dir);
+// `quote`: parse errors may carry a short excerpt of the failing line.
+absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin,
+                                       bool quote = true);
+absl::StatusOr<Manifest> ReadManifest(const base::FsRoot& root, const std::string& export_dir);
 
 // sha256 over the sorted (relative path, size, mtime_ns) of `files` (paths
-// relative to `root`): changes whenever an input file is rewritten.
-absl::StatusOr<std::string> SourceFingerprint(const std::string& root,
+// relative to `dir`): changes whenever an input file is rewritten.
+absl::StatusOr<std::string> SourceFingerprint(const base::FsRoot& root, const std::string& dir,
                                               const std::vector<std::string>& files);
 
 // Hashes the named files of `dir`, two at a time (hashing large weight files
 // on both cores halves the wall time). Files in `known` (name -> hex digest,
 // computed while they were written) are only sized, not read.
 absl::StatusOr<std::vector<FileRecord>> HashFiles(
-    const std::string& dir, const std::vector<std::string>& names,
+    const base::FsRoot& root, const std::string& dir, const std::vector<std::string>& names,
     const std::map<std::string, std::string>& known = {});
 
 // Checks that every file listed exists with its size and sha256. The error
 // names the first file that differs.
-absl::Status VerifyManifestFiles(const std::string& dir, const Manifest& m);
+absl::Status VerifyManifestFiles(const base::FsRoot& root, const std::string& dir,
+                                 const Manifest& m);
 
 }  // namespace neobert::core

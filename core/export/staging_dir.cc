@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -22,6 +23,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<int> g_counter{0};
+
+// A staging folder holds the export's files (no deep trees).
+constexpr size_t kMaxStagingEntries = 100000;
 
 std::string HostName() {
   char buf[256] = {0};
@@ -41,62 +45,94 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-absl::Status FsyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Errno("cannot fsync", path);
+// Calls `fn(path, is_directory)` for every regular file and folder below
+// `dir` (links are not followed), folders after their contents.
+absl::Status ForEachBelow(const base::FsRoot& root, const std::string& dir,
+                          const std::function<absl::Status(const std::string&, bool)>& fn) {
+  auto entries = root.ListDirectory(dir, kMaxStagingEntries);
+  if (!entries.ok()) return entries.status();
+  for (const auto& e : *entries) {
+    const std::string path = absl::StrCat(dir, "/", e.name);
+    if (e.type == S_IFDIR) {
+      if (auto s = ForEachBelow(root, path, fn); !s.ok()) return s;
+      if (auto s = fn(path, true); !s.ok()) return s;
+    } else if (e.type == S_IFREG) {
+      if (auto s = fn(path, false); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncPath(const base::FsRoot& root, const std::string& path, bool directory) {
+  if (directory) {
+    auto fd = root.OpenDirectory(path);
+    if (!fd.ok()) return fd.status();
+    if (::fsync(fd->get()) != 0) return Errno("cannot fsync", path);
+    return absl::OkStatus();
+  }
+  auto f = root.OpenRegular(path);
+  if (!f.ok()) return f.status();
+  if (::fsync(f->fd.get()) != 0) return Errno("cannot fsync", path);
   return absl::OkStatus();
 }
 
 }  // namespace
 
-void StagingDir::RemoveStale(const std::string& destination) {
+void StagingDir::RemoveStale(const base::FsRoot& root, const std::string& destination) {
   fs::path dest(destination);
-  std::error_code ec;
   const std::string prefix = StagingPrefix(dest);
   const std::string host = HostName();
-  for (const auto& e : fs::directory_iterator(dest.parent_path(), ec)) {
-    std::string name = e.path().filename().string();
+  auto entries = root.ListDirectory(dest.parent_path().string(), kMaxStagingEntries);
+  if (!entries.ok()) return;
+  for (const auto& e : *entries) {
+    const std::string& name = e.name;
     if (!absl::StartsWith(name, prefix)) continue;
     // <prefix><host>-<pid>-<n>: only remove ours, and only if that pid is gone.
     std::vector<std::string> parts = absl::StrSplit(name.substr(prefix.size()), '-');
     int pid = 0;
     if (parts.size() != 3 || parts[0] != host || !absl::SimpleAtoi(parts[1], &pid)) continue;
     if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;
-    fs::remove_all(e.path(), ec);
+    (void)root.RemoveAll((dest.parent_path() / name).string());
   }
 }
 
 absl::StatusOr<std::unique_ptr<StagingDir>> StagingDir::Create(const Options& options) {
-  std::error_code ec;
-  fs::path dest = fs::weakly_canonical(fs::absolute(options.destination, ec), ec);
-  if (ec || dest.filename().empty()) {
+  const base::FsRoot& root = options.root;
+  auto resolved = root.RealPathAllowMissing(options.destination);
+  if (!resolved.ok() && !absl::IsPermissionDenied(resolved.status())) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid output directory '",
+                                                   options.destination,
+                                                   "': ", resolved.status().message()));
+  }
+  if (!resolved.ok()) return resolved.status();
+  fs::path dest(*resolved);
+  if (dest.filename().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid output directory '", options.destination, "'"));
   }
-  if (fs::exists(dest, ec) && !options.overwrite) {
+  auto exists = root.StatIfExists(dest.string());
+  if (!exists.ok()) return exists.status();
+  if (exists->has_value() && !options.overwrite) {
     return absl::AlreadyExistsError(absl::StrCat(
         "output directory ", dest.string(), " already exists (pass --overwrite to replace it)"));
   }
-  fs::create_directories(dest.parent_path(), ec);
-  if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create ", dest.parent_path().string(),
-                                                    ": ", ec.message()));
+  if (auto s = root.MakeDirectories(dest.parent_path().string()); !s.ok()) {
+    if (absl::IsPermissionDenied(s)) return s;
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", dest.parent_path().string(), ": ", s.message()));
   }
-  RemoveStale(dest.string());
+  RemoveStale(root, dest.string());
   std::string staging = (dest.parent_path() / absl::StrCat(StagingPrefix(dest), HostName(), "-",
                                                            ::getpid(), "-", g_counter++))
                             .string();
-  if (::mkdir(staging.c_str(), 0755) != 0) return Errno("cannot create", staging);
-  return std::unique_ptr<StagingDir>(new StagingDir(dest.string(), staging, options.overwrite, options.sync));
+  if (auto s = root.MakeDirectory(staging, 0755); !s.ok()) return s;
+  return std::unique_ptr<StagingDir>(
+      new StagingDir(root, dest.string(), staging, options.overwrite, options.sync));
 }
 
 StagingDir::~StagingDir() {
   if (committed_) return;
-  std::error_code ec;
-  fs::remove_all(staging_, ec);
+  (void)root_.RemoveAll(staging_);
 }
 
 std::string StagingDir::File(const std::string& name) const {
@@ -105,60 +141,57 @@ std::string StagingDir::File(const std::string& name) const {
 
 void StagingDir::StartWriteback() const {
   if (!sync_) return;
-  std::error_code ec;
-  for (const auto& e : fs::recursive_directory_iterator(staging_, ec)) {
-    if (!e.is_regular_file()) continue;
-    int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    ::close(fd);
-  }
+  (void)ForEachBelow(root_, staging_, [&](const std::string& path, bool directory) {
+    if (directory) return absl::OkStatus();
+    auto f = root_.OpenRegular(path);
+    if (f.ok()) ::sync_file_range(f->fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status StagingDir::Commit() {
   if (committed_) return absl::FailedPreconditionError("staging directory already committed");
-  std::error_code ec;
   if (sync_) {
-    for (const auto& e : fs::recursive_directory_iterator(staging_, ec)) {
-      if (e.is_regular_file()) {
-        if (auto s = FsyncPath(e.path().string(), false); !s.ok()) return s;
-      } else if (e.is_directory()) {
-        if (auto s = FsyncPath(e.path().string(), true); !s.ok()) return s;
-      }
+    if (auto s = ForEachBelow(root_, staging_,
+                              [&](const std::string& path, bool directory) {
+                                return FsyncPath(root_, path, directory);
+                              });
+        !s.ok()) {
+      return s;
     }
-    if (ec) return absl::InternalError(absl::StrCat("cannot list ", staging_, ": ", ec.message()));
-    if (auto s = FsyncPath(staging_, true); !s.ok()) return s;
+    if (auto s = FsyncPath(root_, staging_, true); !s.ok()) return s;
   }
 
-  const bool exists = fs::exists(destination_, ec);
+  auto present = root_.StatIfExists(destination_);
+  if (!present.ok()) return present.status();
+  const bool exists = present->has_value();
   if (exists && !overwrite_) {
     return absl::AlreadyExistsError(
         absl::StrCat("output directory ", destination_, " appeared while exporting"));
   }
   if (exists) {
-    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, destination_.c_str(),
-                    RENAME_EXCHANGE) != 0) {
-      return Errno("cannot swap in", destination_);
+    if (auto s = root_.Rename(staging_, destination_, RENAME_EXCHANGE); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot swap in ", s.message()));
     }
     committed_ = true;
-    fs::remove_all(staging_, ec);  // now holds the previous export
+    (void)root_.RemoveAll(staging_);  // now holds the previous export
   } else {
-    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, destination_.c_str(),
-                    RENAME_NOREPLACE) != 0) {
-      if (errno == EEXIST) {
+    if (auto s = root_.Rename(staging_, destination_, RENAME_NOREPLACE); !s.ok()) {
+      if (absl::IsAlreadyExists(s)) {
         return absl::AlreadyExistsError(
             absl::StrCat("output directory ", destination_, " appeared while exporting"));
       }
-      return Errno("cannot rename into", destination_);
+      return absl::Status(s.code(), absl::StrCat("cannot rename into ", s.message()));
     }
     committed_ = true;
   }
   if (!sync_) return absl::OkStatus();
-  return FsyncPath(fs::path(destination_).parent_path().string(), true);
+  return FsyncPath(root_, fs::path(destination_).parent_path().string(), true);
 }
 
-absl::Status WriteTextFile(const std::string& path, const std::string& content) {
-  auto f = format::OutputFile::Create(path);
+absl::Status WriteTextFile(const base::FsRoot& root, const std::string& path,
+                           const std::string& content) {
+  auto f = format::OutputFile::Create(root, path);
   if (!f.ok()) return f.status();
   if (auto s = (*f)->Write(absl::string_view(content)); !s.ok()) return s;
   return (*f)->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything

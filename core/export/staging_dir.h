@@ -8,6 +8,11 @@
 // With `overwrite`, an existing destination is swapped out atomically
 // (renameat2 RENAME_EXCHANGE) and then deleted: readers see either the old
 // folder or the new one, never a mix.
+//
+// Every directory is created, listed, renamed and removed through the door
+// beneath Options::root (core/base/fs_root.h: mkdirat / renameat2 / unlinkat
+// relative to directories opened beneath it), so a parent swapped for a
+// symlink cannot make the export land, or a removal reach, outside it.
 #pragma once
 
 #include <memory>
@@ -15,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::core {
 
@@ -22,6 +28,7 @@ class StagingDir {
  public:
   struct Options {
     std::string destination;  // the final directory path
+    base::FsRoot root;        // where it may be (default: the whole file system)
     bool overwrite = false;   // replace an existing destination
     bool sync = true;         // fsync on Commit (off only in benchmarks/tests)
   };
@@ -50,12 +57,16 @@ class StagingDir {
   absl::Status Commit();
 
   // Removes leftovers of earlier killed exports to `destination`.
-  static void RemoveStale(const std::string& destination);
+  static void RemoveStale(const base::FsRoot& root, const std::string& destination);
+
+  const base::FsRoot& root() const { return root_; }
 
  private:
-  StagingDir(std::string destination, std::string staging, bool overwrite, bool sync)
-      : destination_(std::move(destination)), staging_(std::move(staging)),
-        overwrite_(overwrite), sync_(sync) {}
+  StagingDir(base::FsRoot root, std::string destination, std::string staging, bool overwrite,
+             bool sync)
+      : root_(std::move(root)), destination_(std::move(destination)),
+        staging_(std::move(staging)), overwrite_(overwrite), sync_(sync) {}
+  base::FsRoot root_;
   std::string destination_;
   std::string staging_;
   bool overwrite_;
@@ -63,7 +74,8 @@ class StagingDir {
   bool committed_ = false;
 };
 
-// Writes `content` to `path` (used for small text files).
-absl::Status WriteTextFile(const std::string& path, const std::string& content);
+// Writes `content` to `path` beneath `root` (used for small text files).
+absl::Status WriteTextFile(const base::FsRoot& root, const std::string& path,
+                           const std::string& content);
 
 }  // namespace neobert::core

@@ -2,14 +2,15 @@
 
 #include <cmath>
 #include <cstdint>
+#include <sys/stat.h>
+
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/engine/engine.h"
 #include "core/export/export_folder.h"
 #include "core/export/manifest.h"
@@ -17,6 +18,7 @@
 #include "core/format/sha256.h"
 #include "core/format/weights.h"
 #include "core/neobert/checkpoint_config.h"
+#include "core/neobert/file_util.h"
 #include "core/neobert/key_mapping.h"
 #include "core/neobert/output_location.h"
 #include "nlohmann/json.hpp"
@@ -33,12 +35,8 @@ constexpr const char* kRequiredConfigFields[] = {
     "vocab_size",  "max_position_embeddings", "norm_eps", "pad_token_id",
     "rms_norm",    "rope", "hidden_act", "dropout", "flash_attention"};
 
-std::string ReadText(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// config.json of an export is small; anything past this is not one.
+constexpr uint64_t kMaxConfigJsonBytes = 1 << 20;
 
 engine::ForwardInput PaddedBatch(int64_t vocab, int64_t max_len) {
   const int64_t s = std::max<int64_t>(2, std::min<int64_t>(8, max_len));
@@ -84,12 +82,22 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
                                                    ProgressSink& progress,
                                                    const CancelToken& cancel) {
   const fs::path dir(o.export_dir);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  const base::FsRoot& root = o.root;
+  auto dir_st = root.StatIfExists(o.export_dir);
+  if (!dir_st.ok()) return dir_st.status();
+  if (!dir_st->has_value() || !S_ISDIR((*dir_st)->st_mode)) {
     return absl::NotFoundError(absl::StrCat(o.export_dir, ": no such export directory"));
   }
+  // A regular file at `name` of the export (a link leaving the root or a
+  // FIFO counts as absent here; reading it later names the problem).
+  auto is_file = [&](const char* name) {
+    auto st = root.StatIfExists((dir / name).string());
+    return st.ok() && st->has_value() && S_ISREG((*st)->st_mode);
+  };
   ValidationReport report;
-  report.export_dir = fs::weakly_canonical(dir, ec).string();
+  auto real = root.RealPath(o.export_dir);
+  if (!real.ok()) return real.status();
+  report.export_dir = *real;
   auto add = [&](const std::string& name, bool passed, std::string detail) {
     report.checks.push_back({name, passed, std::move(detail)});
     return passed;
@@ -98,11 +106,10 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
   progress.OnStage("files", report.export_dir, 0);
   std::vector<std::string> missing;
   for (const char* f : {"config.json", "model.py", "rotary.py", "tokenizer.json"}) {
-    if (!fs::is_regular_file(dir / f, ec)) missing.push_back(f);
+    if (!is_file(f)) missing.push_back(f);
   }
-  if (!fs::is_regular_file(dir / "model.safetensors", ec) &&
-      !fs::is_regular_file(dir / "model.safetensors.index.json", ec) &&
-      !fs::is_regular_file(dir / "pytorch_model.bin", ec)) {
+  if (!is_file("model.safetensors") && !is_file("model.safetensors.index.json") &&
+      !is_file("pytorch_model.bin")) {
     missing.push_back("model.safetensors or pytorch_model.bin");
   }
   add("files", missing.empty(),
@@ -112,7 +119,10 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
   progress.OnStage("config", "config.json", 0);
   std::optional<engine::ModelSpec> spec;
   {
-    const std::string text = ReadText(dir / "config.json");
+    const std::string config_json = (dir / "config.json").string();
+    bool via_symlink = false;
+    auto read = root.ReadFile(config_json, kMaxConfigJsonBytes, &via_symlink);
+    const std::string text = read.ok() ? *read : std::string();
     std::vector<std::string> absent;
     try {
       auto j = nlohmann::json::parse(text);
@@ -120,10 +130,13 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
         if (!j.contains(f)) absent.push_back(f);
       }
     } catch (const std::exception& e) {
-      absent.push_back(absl::StrCat("(not JSON: ", e.what(), ")"));
+      absent.push_back(absl::StrCat("(not JSON: ", JsonErrorText(e, text, !via_symlink), ")"));
     }
     auto s = engine::ModelSpecFromHfConfigJson(text);
-    if (!s.ok()) {
+    if (!read.ok()) {
+      add("config", false, std::string(read.status().message()));
+    } else if (!s.ok()) {
+      if (via_symlink) s = base::WithoutContent(s.status(), config_json);
       add("config", false, std::string(s.status().message()));
     } else if (!absent.empty()) {
       add("config", false, absl::StrCat("config.json lacks ", absl::StrJoin(absent, ", ")));
@@ -136,9 +149,9 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
   }
 
   progress.OnStage("manifest", "sizes and sha256", 0);
-  if (fs::is_regular_file(dir / kManifestName, ec)) {
-    auto m = ReadManifest(dir.string());
-    absl::Status s = m.ok() ? VerifyManifestFiles(dir.string(), *m) : m.status();
+  if (is_file(kManifestName)) {
+    auto m = ReadManifest(root, dir.string());
+    absl::Status s = m.ok() ? VerifyManifestFiles(root, dir.string(), *m) : m.status();
     add("manifest", s.ok(),
         s.ok() ? absl::StrCat(m->files.size(), " files match their size and sha256")
                : std::string(s.message()));
@@ -150,14 +163,14 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
   progress.OnStage("tokenizer", "tokenizer.json", 0);
   std::optional<ExportTokenizer> tok;
   {
-    auto t = CheckExportTokenizer(dir.string(), spec ? &*spec : nullptr);
+    auto t = CheckExportTokenizer(root, dir.string(), spec ? &*spec : nullptr);
     if (t.ok()) tok = std::move(t->tokenizer);
     add("tokenizer", t.ok(), t.ok() ? t->detail : std::string(t.status().message()));
   }
   if (auto c = cancel.Check(); !c.ok()) return c;
 
   progress.OnStage("weights", "strict load", 0);
-  auto weights = ReadExportWeights(dir.string());
+  auto weights = ReadExportWeights(root, dir.string());
   std::unique_ptr<engine::NeoBertModel> model;
   if (!weights.ok()) {
     add("weights", false, std::string(weights.status().message()));
@@ -167,8 +180,8 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
     auto m = engine::NeoBertModel::Create(*spec, *weights, {.device = o.device});
     std::string bin_detail;
     bool bin_ok = true;
-    if (fs::is_regular_file(dir / "pytorch_model.bin", ec)) {
-      auto bin = format::ReadWeights((dir / "pytorch_model.bin").string());
+    if (is_file("pytorch_model.bin")) {
+      auto bin = format::ReadWeights(root, (dir / "pytorch_model.bin").string());
       if (!bin.ok()) {
         bin_ok = false;
         bin_detail = absl::StrCat("; pytorch_model.bin: ", bin.status().message());
@@ -274,11 +287,11 @@ absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
     if (!o.source_dir.empty()) {
       progress.OnStage("source", o.source_dir, 0);
       auto parity = [&]() -> absl::StatusOr<std::string> {
-        auto layout = InspectCheckpointDir(o.source_dir);
+        auto layout = InspectCheckpointDir(o.source_root, o.source_dir);
         if (!layout.ok()) return layout.status();
-        auto config = LoadCheckpointConfig(layout->config_yaml);
+        auto config = LoadCheckpointConfig(o.source_root, layout->config_yaml);
         if (!config.ok()) return config.status();
-        auto set = format::ReadWeights(layout->weights.path);
+        auto set = format::ReadWeights(o.source_root, layout->weights.path);
         if (!set.ok()) return set.status();
         auto plan = BuildExportPlan(set->tensors, *config, {}, layout->weights.path);
         if (!plan.ok()) return plan.status();

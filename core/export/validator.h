@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/export/progress.h"
 
 namespace neobert::core {
@@ -37,6 +38,10 @@ namespace neobert::core {
 struct ValidateOptions {
   std::string export_dir;
   std::string source_dir;  // optional checkpoint directory for source parity
+  // Where each is read from (core/base/fs_root.h); default: the whole file
+  // system (the CLI). The server confines both to its roots.
+  base::FsRoot root;
+  base::FsRoot source_root;
   std::string device = "auto";
   // Advisory checks (cosine_sanity) count as failures, as in the seed.
   bool strict = false;

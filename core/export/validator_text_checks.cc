@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/neobert/file_util.h"
 
 namespace neobert::core {
@@ -61,9 +62,10 @@ std::string Replace(std::string text, const std::string& from, const std::string
 
 }  // namespace
 
-absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& export_dir,
+absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& root,
+                                                          const std::string& export_dir,
                                                           const engine::ModelSpec* spec) {
-  auto loaded = LoadExportTokenizer(export_dir);
+  auto loaded = LoadExportTokenizer(root, export_dir);
   if (!loaded.ok()) return loaded.status();
   TokenizerCheckResult r{.tokenizer = *std::move(loaded), .detail = ""};
   const ExportTokenizer& t = r.tokenizer;
@@ -87,7 +89,7 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& exp
     // config.json's pad_token_id is what the model treats as padding (learned
     // positions); the tokenizer must pad with the same id.
     if (spec->pad_token_id && *spec->pad_token_id != t.pad_id) {
-      return Fail(absl::StrCat("pad token '", t.special.pad, "' is id ", t.pad_id,
+      return Fail(absl::StrCat("pad token '", base::Excerpt(t.special.pad), "' is id ", t.pad_id,
                                " but config.json pad_token_id is ", *spec->pad_token_id));
     }
     if (spec->pad_token_id) agree.push_back("pad_token_id");
@@ -95,7 +97,7 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& exp
   // Other *_token_id fields config.json may carry (the original exporter's
   // configs can; ours writes pad_token_id only).
   {
-    auto text = ReadFileCapped((fs::path(export_dir) / "config.json").string(), 1 << 20);
+    auto text = root.ReadFile((fs::path(export_dir) / "config.json").string(), 1 << 20);
     const nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false)
                                        : nlohmann::json();
     const std::pair<const char*, uint32_t> fields[] = {
@@ -104,7 +106,7 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& exp
     for (const auto& [field, id] : fields) {
       if (!j.is_object() || !j.contains(field) || j[field].is_null()) continue;
       if (!j[field].is_number_integer() || j[field].get<int64_t>() != id) {
-        return Fail(absl::StrCat("config.json ", field, " is ", j[field].dump(),
+        return Fail(absl::StrCat("config.json ", field, " is ", base::Excerpt(j[field].dump()),
                                  " but the tokenizer's is ", id));
       }
       agree.push_back(field);
@@ -112,13 +114,14 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& exp
   }
   if (auto pad = t.tokenizer->PaddingId(); pad && *pad != t.pad_id) {
     return Fail(absl::StrCat("tokenizer.json padding pad_id ", *pad, " differs from the pad token '",
-                             t.special.pad, "' (id ", t.pad_id, ")"));
+                             base::Excerpt(t.special.pad), "' (id ", t.pad_id, ")"));
   }
   const std::string masked = Replace(kMaskText, "[MASK]", t.special.mask);
   auto menc = t.tokenizer->Encode(masked);
   if (!menc.ok()) return menc.status();
   if (std::count(menc->ids.begin(), menc->ids.end(), t.mask_id) != 1) {
-    return Fail(absl::StrCat("'", masked, "' does not encode the mask token '", t.special.mask,
+    return Fail(absl::StrCat("'", base::Excerpt(masked, 80), "' does not encode the mask token '",
+                             base::Excerpt(t.special.mask),
                              "' as exactly one id ", t.mask_id));
   }
   r.detail = absl::StrCat("'", kTokenizerText, "' -> ", enc->ids.size(), " ids; cls/sep/pad/mask/unk ",

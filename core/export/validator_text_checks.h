@@ -34,7 +34,9 @@ struct TokenizerCheckResult {
 // `spec`: the config.json spec when it parsed (nullptr: vocabulary and
 // config agreement are not checked). A failed check is an error status whose
 // message is the reason.
-absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const std::string& export_dir,
+// The export folder is read through the door beneath `root`.
+absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& root,
+                                                          const std::string& export_dir,
                                                           const engine::ModelSpec* spec);
 
 absl::StatusOr<std::string> CheckEndToEnd(const engine::NeoBertModel& model,

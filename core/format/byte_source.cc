@@ -37,21 +37,13 @@ bool RangeInside(uint64_t offset, uint64_t n, uint64_t size) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<FileSource>> FileSource::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open", path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    auto s = ErrnoStatus("cannot stat", path);
-    ::close(fd);
-    return s;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::shared_ptr<FileSource>(new FileSource(path, fd, static_cast<uint64_t>(st.st_size)));
+absl::StatusOr<std::shared_ptr<FileSource>> FileSource::Open(const base::FsRoot& root,
+                                                             const std::string& path) {
+  auto f = root.OpenRegular(path);
+  if (!f.ok()) return f.status();
+  ::posix_fadvise(f->fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  const auto size = static_cast<uint64_t>(f->st.st_size);
+  return std::shared_ptr<FileSource>(new FileSource(path, f->fd.release(), size));
 }
 
 FileSource::~FileSource() { ::close(fd_); }
@@ -104,11 +96,12 @@ absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t o
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path,
+absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const base::FsRoot& root,
+                                                              const std::string& path,
                                                               bool writeback) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create", path);
-  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd, writeback));
+  auto fd = root.CreateFile(path, O_WRONLY | O_TRUNC, 0644);
+  if (!fd.ok()) return fd.status();
+  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd->release(), writeback));
   f->buffer_.reserve(kBufferSize);
   return f;
 }

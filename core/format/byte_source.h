@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::format {
 
@@ -33,10 +34,12 @@ class ByteSource {
   virtual int fd() const { return -1; }
 };
 
-// A file opened read-only; reads with pread.
+// A file opened read-only through the door (core/base/fs_root.h: regular
+// files only, beneath `root`); reads with pread.
 class FileSource final : public ByteSource {
  public:
-  static absl::StatusOr<std::shared_ptr<FileSource>> Open(const std::string& path);
+  static absl::StatusOr<std::shared_ptr<FileSource>> Open(const base::FsRoot& root,
+                                                          const std::string& path);
   ~FileSource() override;
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -87,11 +90,13 @@ class Sha256;  // core/format/sha256.h
 // A file being written sequentially, with an internal buffer. Not thread-safe.
 class OutputFile {
  public:
-  // Creates (truncating) `path` with mode 0644. With `writeback`, written
+  // Creates (truncating) `path` with mode 0644, beneath `root`; a symlink in
+  // its place is refused (FsRoot::CreateFile). With `writeback`, written
   // bytes are submitted to the disk every kWritebackChunk bytes (see above);
   // durability is unchanged: only Close(sync=true) or the caller's fsync
   // guarantees the bytes are on disk.
-  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(const std::string& path,
+  static absl::StatusOr<std::unique_ptr<OutputFile>> Create(const base::FsRoot& root,
+                                                            const std::string& path,
                                                             bool writeback = false);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/checked_math.h"
 
 namespace neobert::format {
 
@@ -129,7 +130,7 @@ class CastSource final : public ByteSource {
   const std::string& name() const override { return name_; }
   absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const override {
     const uint64_t out_es = ElementSize(to_), in_es = ElementSize(src_.dtype);
-    if (offset > size() || out.size() > size() - offset) {
+    if (!base::RangeInside(offset, out.size(), size())) {
       return absl::OutOfRangeError(absl::StrCat(name_, ": read past the end"));
     }
     if (out.empty()) return absl::OkStatus();

@@ -6,18 +6,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-
-#define NB_RETURN_IF_ERROR(expr)  \
-  do {                            \
-    absl::Status _st = (expr);    \
-    if (!_st.ok()) return _st;    \
-  } while (0)
+#include "core/base/status_macros.h"
+#include "core/format/le_cursor.h"
+#include "core/format/tensor.h"
 
 namespace neobert::format {
 namespace {
 
-constexpr uint64_t kMax63 = (uint64_t{1} << 63) - 1;
-constexpr size_t kMaxRank = 16;  // as ValidateTensorBounds
 
 constexpr absl::string_view kOrderedDict = "collections.OrderedDict";
 constexpr absl::string_view kRebuildTensorV2 = "torch._utils._rebuild_tensor_v2";
@@ -100,7 +95,7 @@ class Unpickler {
  public:
   Unpickler(absl::Span<const uint8_t> bytes, const std::string& context,
             const UnpickleLimits& limits, PickleDocument* doc)
-      : data_(bytes), ctx_(context), lim_(limits), doc_(doc) {}
+      : in_(bytes), ctx_(context), lim_(limits), doc_(doc) {}
 
   absl::Status Run();
 
@@ -109,23 +104,18 @@ class Unpickler {
     return absl::InvalidArgumentError(
         absl::StrCat(ctx_, ": ", msg, " [pickle offset ", op_offset_, "]"));
   }
-  uint64_t Left() const { return data_.size() - pos_; }
   // Hands out `n` inline argument bytes, or fails naming `what`.
-  absl::Status Take(uint64_t n, absl::string_view what, const uint8_t** out) {
-    if (n > Left()) {
-      return Fail(absl::StrCat("truncated pickle: ", what, " needs ", n, " bytes but only ",
-                               Left(), " remain"));
-    }
-    *out = data_.data() + pos_;
-    pos_ += n;
-    return absl::OkStatus();
+  absl::StatusOr<absl::Span<const uint8_t>> Take(uint64_t n, absl::string_view what) {
+    auto bytes = in_.Take(n, what);
+    if (!bytes.ok()) return Fail(absl::StrCat("truncated pickle: ", bytes.status().message()));
+    return bytes;
   }
+  // An opcode's unsigned little-endian argument of `width` bytes. (An out
+  // parameter, not a StatusOr: the opcode switch's cases cannot declare.)
   absl::Status TakeUint(size_t width, absl::string_view what, uint64_t* out) {
-    const uint8_t* p = nullptr;
-    NB_RETURN_IF_ERROR(Take(width, what, &p));
-    uint64_t v = 0;
-    for (size_t i = width; i-- > 0;) v = (v << 8) | p[i];
-    *out = v;
+    auto v = in_.Uint(width, what);
+    if (!v.ok()) return Fail(absl::StrCat("truncated pickle: ", v.status().message()));
+    *out = *v;
     return absl::OkStatus();
   }
 
@@ -140,7 +130,7 @@ class Unpickler {
   }
   absl::Status PushNew(PickleKind kind, PickleValue** out = nullptr) {
     PickleValue* v = nullptr;
-    NB_RETURN_IF_ERROR(New(kind, &v));
+    RETURN_IF_ERROR(New(kind, &v));
     if (out) *out = v;
     return Push(v);
   }
@@ -183,8 +173,8 @@ class Unpickler {
   }
   absl::Status PushContainer(PickleKind kind, const std::vector<PickleValue*>& items) {
     PickleValue* v = nullptr;
-    NB_RETURN_IF_ERROR(New(kind, &v));
-    NB_RETURN_IF_ERROR(AddItems(v, items.data(), items.size()));
+    RETURN_IF_ERROR(New(kind, &v));
+    RETURN_IF_ERROR(AddItems(v, items.data(), items.size()));
     return Push(v);
   }
 
@@ -202,11 +192,10 @@ class Unpickler {
   absl::Status PersistentId();
   absl::Status IntTuple(const PickleValue* v, absl::string_view what, std::vector<int64_t>* out);
 
-  absl::Span<const uint8_t> data_;
+  LeCursor in_;  // the opcode stream
   const std::string& ctx_;
   const UnpickleLimits& lim_;
   PickleDocument* doc_;
-  uint64_t pos_ = 0;
   uint64_t op_offset_ = 0;
   uint64_t total_items_ = 0;
   std::vector<PickleValue*> stack_;
@@ -215,17 +204,17 @@ class Unpickler {
 };
 
 absl::Status Unpickler::String(uint64_t len, PickleKind kind, absl::string_view op) {
-  if (len > Left()) {
-    return Fail(absl::StrCat(op, ": length ", len, " exceeds the ", Left(),
+  if (len > in_.remaining()) {
+    return Fail(absl::StrCat(op, ": length ", len, " exceeds the ", in_.remaining(),
                              " bytes left in the pickle"));
   }
-  const uint8_t* p = data_.data() + pos_;
-  pos_ += len;
+  ASSIGN_OR_RETURN(const absl::Span<const uint8_t> bytes, Take(len, op));
+  const uint8_t* p = bytes.data();
   if (kind == PickleKind::kString && !ValidUtf8(p, len)) {
     return Fail(absl::StrCat(op, ": string is not valid UTF-8"));
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(kind, &v));
+  RETURN_IF_ERROR(PushNew(kind, &v));
   v->text.assign(reinterpret_cast<const char*>(p), len);
   return absl::OkStatus();
 }
@@ -235,19 +224,19 @@ absl::Status Unpickler::Long(uint64_t nbytes) {
     return Fail(absl::StrCat("integer of ", nbytes, " bytes does not fit in 64 bits"));
   }
   uint64_t raw = 0;
-  NB_RETURN_IF_ERROR(TakeUint(nbytes, "LONG", &raw));
+  RETURN_IF_ERROR(TakeUint(nbytes, "LONG", &raw));
   if (nbytes > 0 && nbytes < 8 && (raw >> (8 * nbytes - 1)) & 1) {
     raw |= ~uint64_t{0} << (8 * nbytes);  // sign-extend two's complement
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kInt, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kInt, &v));
   v->int_value = static_cast<int64_t>(raw);
   return absl::OkStatus();
 }
 
 absl::Status Unpickler::Memoize(uint64_t index) {
   PickleValue* top = nullptr;
-  NB_RETURN_IF_ERROR(Top(&top, "PUT"));
+  RETURN_IF_ERROR(Top(&top, "PUT"));
   auto it = memo_.find(index);
   if (it != memo_.end()) {
     it->second = top;
@@ -267,8 +256,8 @@ absl::Status Unpickler::MemoGet(uint64_t index) {
 }
 
 absl::Status Unpickler::ReadLine(absl::string_view what, std::string* out) {
-  const uint64_t max = std::min<uint64_t>(Left(), lim_.max_global_name + 1);
-  const uint8_t* p = data_.data() + pos_;
+  const uint64_t max = std::min<uint64_t>(in_.remaining(), lim_.max_global_name + 1);
+  const uint8_t* p = in_.rest().data();
   const void* nl = std::memchr(p, '\n', max);
   if (nl == nullptr) {
     return Fail(absl::StrCat("GLOBAL ", what, " is unterminated or longer than ",
@@ -276,8 +265,7 @@ absl::Status Unpickler::ReadLine(absl::string_view what, std::string* out) {
   }
   const size_t n = static_cast<const uint8_t*>(nl) - p;
   out->assign(reinterpret_cast<const char*>(p), n);
-  pos_ += n + 1;
-  return absl::OkStatus();
+  return in_.Skip(n + 1, what);
 }
 
 absl::Status Unpickler::Global(absl::string_view module, absl::string_view name) {
@@ -289,7 +277,7 @@ absl::Status Unpickler::Global(absl::string_view module, absl::string_view name)
     return Fail(absl::StrCat("global ", Quote(full), " is not allowed (weights-only unpickler)"));
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kGlobal, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kGlobal, &v));
   v->text = full;
   return absl::OkStatus();
 }
@@ -300,9 +288,9 @@ absl::Status Unpickler::IntTuple(const PickleValue* v, absl::string_view what,
     return Fail(absl::StrCat(kRebuildTensorV2, ": ", what, " must be a tuple, got ",
                              PickleKindName(v->kind)));
   }
-  if (v->items.size() > kMaxRank) {
+  if (v->items.size() > kMaxTensorRank) {
     return Fail(absl::StrCat(kRebuildTensorV2, ": ", what, " has ", v->items.size(),
-                             " dimensions (limit ", kMaxRank, ")"));
+                             " dimensions (limit ", kMaxTensorRank, ")"));
   }
   out->clear();
   for (size_t i = 0; i < v->items.size(); ++i) {
@@ -334,8 +322,8 @@ absl::Status Unpickler::RebuildTensor(const std::vector<PickleValue*>& a) {
   auto t = std::make_unique<PickleTensor>();
   t->storage = a[0];
   t->storage_offset = a[1]->int_value;
-  NB_RETURN_IF_ERROR(IntTuple(a[2], "size", &t->size));
-  NB_RETURN_IF_ERROR(IntTuple(a[3], "stride", &t->stride));
+  RETURN_IF_ERROR(IntTuple(a[2], "size", &t->size));
+  RETURN_IF_ERROR(IntTuple(a[3], "stride", &t->stride));
   if (t->size.size() != t->stride.size()) {
     return Fail(absl::StrCat(kRebuildTensorV2, ": size has ", t->size.size(),
                              " dimensions but stride has ", t->stride.size()));
@@ -354,7 +342,7 @@ absl::Status Unpickler::RebuildTensor(const std::vector<PickleValue*>& a) {
                              PickleKindName(a[6]->kind)));
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kTensor, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kTensor, &v));
   v->tensor = std::move(t);
   return absl::OkStatus();
 }
@@ -376,7 +364,7 @@ absl::Status Unpickler::RebuildParameter(const std::vector<PickleValue*>& a) {
                              PickleKindName(a[2]->kind)));
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kTensor, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kTensor, &v));
   v->tensor = std::make_unique<PickleTensor>(*a[0]->tensor);
   v->tensor->requires_grad = a[1]->int_value != 0;
   v->tensor->is_parameter = true;
@@ -405,15 +393,15 @@ absl::Status Unpickler::Latin1Bytes(const std::vector<PickleValue*>& a) {
     }
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kBytes, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kBytes, &v));
   v->text = std::move(out);
   return absl::OkStatus();
 }
 
 absl::Status Unpickler::Reduce() {
   PickleValue *args = nullptr, *fn = nullptr;
-  NB_RETURN_IF_ERROR(Pop(&args, "REDUCE"));
-  NB_RETURN_IF_ERROR(Pop(&fn, "REDUCE"));
+  RETURN_IF_ERROR(Pop(&args, "REDUCE"));
+  RETURN_IF_ERROR(Pop(&fn, "REDUCE"));
   if (fn->kind != PickleKind::kGlobal) {
     return Fail(absl::StrCat("REDUCE on a ", PickleKindName(fn->kind),
                              " is not allowed (weights-only unpickler)"));
@@ -428,7 +416,7 @@ absl::Status Unpickler::Reduce() {
                                args->items.size(), ")"));
     }
     PickleValue* v = nullptr;
-    NB_RETURN_IF_ERROR(PushNew(PickleKind::kDict, &v));
+    RETURN_IF_ERROR(PushNew(PickleKind::kDict, &v));
     v->ordered = true;
     return absl::OkStatus();
   }
@@ -441,8 +429,8 @@ absl::Status Unpickler::Reduce() {
 
 absl::Status Unpickler::Build() {
   PickleValue *state = nullptr, *target = nullptr;
-  NB_RETURN_IF_ERROR(Pop(&state, "BUILD"));
-  NB_RETURN_IF_ERROR(Top(&target, "BUILD"));
+  RETURN_IF_ERROR(Pop(&state, "BUILD"));
+  RETURN_IF_ERROR(Top(&target, "BUILD"));
   if (target->kind != PickleKind::kDict) {
     return Fail(absl::StrCat("BUILD on a ", PickleKindName(target->kind),
                              " is not allowed (weights-only unpickler)"));
@@ -458,7 +446,7 @@ absl::Status Unpickler::Build() {
 
 absl::Status Unpickler::PersistentId() {
   PickleValue* pid = nullptr;
-  NB_RETURN_IF_ERROR(Pop(&pid, "BINPERSID"));
+  RETURN_IF_ERROR(Pop(&pid, "BINPERSID"));
   const auto& it = pid->items;
   if (pid->kind != PickleKind::kTuple || it.size() != 5 || it[0]->kind != PickleKind::kString ||
       it[0]->text != "storage") {
@@ -491,44 +479,45 @@ absl::Status Unpickler::PersistentId() {
   s->location = it[3]->text;
   s->numel = static_cast<uint64_t>(it[4]->int_value);
   uint64_t nbytes;
-  if (__builtin_mul_overflow(s->numel, ElementSize(s->dtype), &nbytes) || nbytes > kMax63) {
+  if (!MulWithinExtent(s->numel, ElementSize(s->dtype), &nbytes)) {
     return Fail(absl::StrCat("persistent id: storage ", Quote(s->key), ": numel ", s->numel,
                              " of ", StorageClassName(s->dtype), " overflows the byte size"));
   }
   PickleValue* v = nullptr;
-  NB_RETURN_IF_ERROR(PushNew(PickleKind::kStorage, &v));
+  RETURN_IF_ERROR(PushNew(PickleKind::kStorage, &v));
   v->storage = std::move(s);
   return absl::OkStatus();
 }
 
 absl::Status Unpickler::Run() {
-  if (data_.empty() || data_[0] != 0x80) {
+  if (in_.rest().empty() || in_.rest()[0] != 0x80) {
     return Fail("pickle protocol < 2 (no PROTO opcode at the start) is not supported");
   }
   uint64_t ops = 0;
   for (;;) {
     if (++ops > lim_.max_ops) return Fail(absl::StrCat("more than ", lim_.max_ops, " opcodes"));
-    op_offset_ = pos_;
-    if (pos_ >= data_.size()) return Fail("truncated pickle: no STOP opcode");
-    const uint8_t op = data_[pos_++];
+    op_offset_ = in_.position();
+    if (in_.done()) return Fail("truncated pickle: no STOP opcode");
+    uint64_t op = 0;
+    RETURN_IF_ERROR(TakeUint(1, "opcode", &op));
     uint64_t n = 0;
     PickleValue *a = nullptr, *b = nullptr, *c = nullptr;
     std::vector<PickleValue*> items;
     switch (op) {
       case 0x80:  // PROTO
         if (op_offset_ != 0) return Fail("PROTO is only allowed at the start");
-        NB_RETURN_IF_ERROR(TakeUint(1, "PROTO", &n));
+        RETURN_IF_ERROR(TakeUint(1, "PROTO", &n));
         if (n < 2 || n > 5) {
           return Fail(absl::StrCat("pickle protocol ", n, " is not supported (need 2..5)"));
         }
         doc_->protocol_ = static_cast<int>(n);
         break;
       case 0x95:  // FRAME: a length hint only; the opcodes inside are read as usual
-        NB_RETURN_IF_ERROR(TakeUint(8, "FRAME", &n));
-        if (n > Left()) return Fail(absl::StrCat("FRAME of ", n, " bytes runs past the end"));
+        RETURN_IF_ERROR(TakeUint(8, "FRAME", &n));
+        if (n > in_.remaining()) return Fail(absl::StrCat("FRAME of ", n, " bytes runs past the end"));
         break;
       case '.':  // STOP
-        NB_RETURN_IF_ERROR(Pop(&a, "STOP"));
+        RETURN_IF_ERROR(Pop(&a, "STOP"));
         doc_->root_ = a;
         return absl::OkStatus();
       case '(':  // MARK
@@ -541,192 +530,191 @@ absl::Status Unpickler::Run() {
         if (stack_.size() > Floor()) {
           stack_.pop_back();
         } else {
-          NB_RETURN_IF_ERROR(PopMark(&items, "POP"));
+          RETURN_IF_ERROR(PopMark(&items, "POP"));
         }
         break;
       case '1':  // POP_MARK
-        NB_RETURN_IF_ERROR(PopMark(&items, "POP_MARK"));
+        RETURN_IF_ERROR(PopMark(&items, "POP_MARK"));
         break;
       case '2':  // DUP
-        NB_RETURN_IF_ERROR(Top(&a, "DUP"));
-        NB_RETURN_IF_ERROR(Push(a));
+        RETURN_IF_ERROR(Top(&a, "DUP"));
+        RETURN_IF_ERROR(Push(a));
         break;
       case 'N':
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kNone));
+        RETURN_IF_ERROR(PushNew(PickleKind::kNone));
         break;
       case 0x88:  // NEWTRUE
       case 0x89:  // NEWFALSE
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kBool, &a));
+        RETURN_IF_ERROR(PushNew(PickleKind::kBool, &a));
         a->int_value = op == 0x88 ? 1 : 0;
         break;
       case 'J':  // BININT: signed 32-bit
-        NB_RETURN_IF_ERROR(TakeUint(4, "BININT", &n));
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kInt, &a));
+        RETURN_IF_ERROR(TakeUint(4, "BININT", &n));
+        RETURN_IF_ERROR(PushNew(PickleKind::kInt, &a));
         a->int_value = static_cast<int32_t>(static_cast<uint32_t>(n));
         break;
       case 'K':  // BININT1
       case 'M':  // BININT2
-        NB_RETURN_IF_ERROR(TakeUint(op == 'K' ? 1 : 2, "BININT", &n));
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kInt, &a));
+        RETURN_IF_ERROR(TakeUint(op == 'K' ? 1 : 2, "BININT", &n));
+        RETURN_IF_ERROR(PushNew(PickleKind::kInt, &a));
         a->int_value = static_cast<int64_t>(n);
         break;
       case 0x8a:  // LONG1
-        NB_RETURN_IF_ERROR(TakeUint(1, "LONG1", &n));
-        NB_RETURN_IF_ERROR(Long(n));
+        RETURN_IF_ERROR(TakeUint(1, "LONG1", &n));
+        RETURN_IF_ERROR(Long(n));
         break;
       case 0x8b:  // LONG4 (signed length)
-        NB_RETURN_IF_ERROR(TakeUint(4, "LONG4", &n));
+        RETURN_IF_ERROR(TakeUint(4, "LONG4", &n));
         if (n & 0x80000000u) return Fail("LONG4: negative length");
-        NB_RETURN_IF_ERROR(Long(n));
+        RETURN_IF_ERROR(Long(n));
         break;
       case 'G': {  // BINFLOAT: big-endian IEEE double
-        const uint8_t* p = nullptr;
-        NB_RETURN_IF_ERROR(Take(8, "BINFLOAT", &p));
+        ASSIGN_OR_RETURN(const absl::Span<const uint8_t> p, Take(8, "BINFLOAT"));
         uint64_t bits = 0;
         for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kFloat, &a));
+        RETURN_IF_ERROR(PushNew(PickleKind::kFloat, &a));
         std::memcpy(&a->float_value, &bits, 8);
         break;
       }
       case 'X':  // BINUNICODE
-        NB_RETURN_IF_ERROR(TakeUint(4, "BINUNICODE", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kString, "BINUNICODE"));
+        RETURN_IF_ERROR(TakeUint(4, "BINUNICODE", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kString, "BINUNICODE"));
         break;
       case 0x8c:  // SHORT_BINUNICODE
-        NB_RETURN_IF_ERROR(TakeUint(1, "SHORT_BINUNICODE", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kString, "SHORT_BINUNICODE"));
+        RETURN_IF_ERROR(TakeUint(1, "SHORT_BINUNICODE", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kString, "SHORT_BINUNICODE"));
         break;
       case 0x8d:  // BINUNICODE8
-        NB_RETURN_IF_ERROR(TakeUint(8, "BINUNICODE8", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kString, "BINUNICODE8"));
+        RETURN_IF_ERROR(TakeUint(8, "BINUNICODE8", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kString, "BINUNICODE8"));
         break;
       case 'T':  // BINSTRING (signed length), decoded as UTF-8 like torch.load
-        NB_RETURN_IF_ERROR(TakeUint(4, "BINSTRING", &n));
+        RETURN_IF_ERROR(TakeUint(4, "BINSTRING", &n));
         if (n & 0x80000000u) return Fail("BINSTRING: negative length");
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kString, "BINSTRING"));
+        RETURN_IF_ERROR(String(n, PickleKind::kString, "BINSTRING"));
         break;
       case 'U':  // SHORT_BINSTRING
-        NB_RETURN_IF_ERROR(TakeUint(1, "SHORT_BINSTRING", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kString, "SHORT_BINSTRING"));
+        RETURN_IF_ERROR(TakeUint(1, "SHORT_BINSTRING", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kString, "SHORT_BINSTRING"));
         break;
       case 'B':  // BINBYTES
-        NB_RETURN_IF_ERROR(TakeUint(4, "BINBYTES", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kBytes, "BINBYTES"));
+        RETURN_IF_ERROR(TakeUint(4, "BINBYTES", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kBytes, "BINBYTES"));
         break;
       case 'C':  // SHORT_BINBYTES
-        NB_RETURN_IF_ERROR(TakeUint(1, "SHORT_BINBYTES", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kBytes, "SHORT_BINBYTES"));
+        RETURN_IF_ERROR(TakeUint(1, "SHORT_BINBYTES", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kBytes, "SHORT_BINBYTES"));
         break;
       case 0x8e:  // BINBYTES8
-        NB_RETURN_IF_ERROR(TakeUint(8, "BINBYTES8", &n));
-        NB_RETURN_IF_ERROR(String(n, PickleKind::kBytes, "BINBYTES8"));
+        RETURN_IF_ERROR(TakeUint(8, "BINBYTES8", &n));
+        RETURN_IF_ERROR(String(n, PickleKind::kBytes, "BINBYTES8"));
         break;
       case ']':
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kList));
+        RETURN_IF_ERROR(PushNew(PickleKind::kList));
         break;
       case '}':
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kDict));
+        RETURN_IF_ERROR(PushNew(PickleKind::kDict));
         break;
       case ')':
-        NB_RETURN_IF_ERROR(PushNew(PickleKind::kTuple));
+        RETURN_IF_ERROR(PushNew(PickleKind::kTuple));
         break;
       case 'l':  // LIST
-        NB_RETURN_IF_ERROR(PopMark(&items, "LIST"));
-        NB_RETURN_IF_ERROR(PushContainer(PickleKind::kList, items));
+        RETURN_IF_ERROR(PopMark(&items, "LIST"));
+        RETURN_IF_ERROR(PushContainer(PickleKind::kList, items));
         break;
       case 't':  // TUPLE
-        NB_RETURN_IF_ERROR(PopMark(&items, "TUPLE"));
-        NB_RETURN_IF_ERROR(PushContainer(PickleKind::kTuple, items));
+        RETURN_IF_ERROR(PopMark(&items, "TUPLE"));
+        RETURN_IF_ERROR(PushContainer(PickleKind::kTuple, items));
         break;
       case 'd':  // DICT
-        NB_RETURN_IF_ERROR(PopMark(&items, "DICT"));
+        RETURN_IF_ERROR(PopMark(&items, "DICT"));
         if (items.size() % 2 != 0) return Fail("DICT: odd number of keys and values");
-        NB_RETURN_IF_ERROR(PushContainer(PickleKind::kDict, items));
+        RETURN_IF_ERROR(PushContainer(PickleKind::kDict, items));
         break;
       case 0x85:  // TUPLE1
       case 0x86:  // TUPLE2
       case 0x87:  // TUPLE3
         items.resize(op - 0x84);
-        for (size_t i = items.size(); i-- > 0;) NB_RETURN_IF_ERROR(Pop(&items[i], "TUPLEn"));
-        NB_RETURN_IF_ERROR(PushContainer(PickleKind::kTuple, items));
+        for (size_t i = items.size(); i-- > 0;) RETURN_IF_ERROR(Pop(&items[i], "TUPLEn"));
+        RETURN_IF_ERROR(PushContainer(PickleKind::kTuple, items));
         break;
       case 'a':  // APPEND
-        NB_RETURN_IF_ERROR(Pop(&a, "APPEND"));
-        NB_RETURN_IF_ERROR(Top(&b, "APPEND"));
+        RETURN_IF_ERROR(Pop(&a, "APPEND"));
+        RETURN_IF_ERROR(Top(&b, "APPEND"));
         if (b->kind != PickleKind::kList) {
           return Fail(absl::StrCat("APPEND to a ", PickleKindName(b->kind), " is not allowed"));
         }
-        NB_RETURN_IF_ERROR(AddItems(b, &a, 1));
+        RETURN_IF_ERROR(AddItems(b, &a, 1));
         break;
       case 'e':  // APPENDS
-        NB_RETURN_IF_ERROR(PopMark(&items, "APPENDS"));
-        NB_RETURN_IF_ERROR(Top(&b, "APPENDS"));
+        RETURN_IF_ERROR(PopMark(&items, "APPENDS"));
+        RETURN_IF_ERROR(Top(&b, "APPENDS"));
         if (b->kind != PickleKind::kList) {
           return Fail(absl::StrCat("APPENDS to a ", PickleKindName(b->kind), " is not allowed"));
         }
-        NB_RETURN_IF_ERROR(AddItems(b, items.data(), items.size()));
+        RETURN_IF_ERROR(AddItems(b, items.data(), items.size()));
         break;
       case 's':  // SETITEM
-        NB_RETURN_IF_ERROR(Pop(&b, "SETITEM"));
-        NB_RETURN_IF_ERROR(Pop(&a, "SETITEM"));
-        NB_RETURN_IF_ERROR(Top(&c, "SETITEM"));
+        RETURN_IF_ERROR(Pop(&b, "SETITEM"));
+        RETURN_IF_ERROR(Pop(&a, "SETITEM"));
+        RETURN_IF_ERROR(Top(&c, "SETITEM"));
         if (c->kind != PickleKind::kDict) {
           return Fail(absl::StrCat("SETITEM on a ", PickleKindName(c->kind), " is not allowed"));
         }
         items = {a, b};
-        NB_RETURN_IF_ERROR(AddItems(c, items.data(), 2));
+        RETURN_IF_ERROR(AddItems(c, items.data(), 2));
         break;
       case 'u':  // SETITEMS
-        NB_RETURN_IF_ERROR(PopMark(&items, "SETITEMS"));
+        RETURN_IF_ERROR(PopMark(&items, "SETITEMS"));
         if (items.size() % 2 != 0) return Fail("SETITEMS: odd number of keys and values");
-        NB_RETURN_IF_ERROR(Top(&c, "SETITEMS"));
+        RETURN_IF_ERROR(Top(&c, "SETITEMS"));
         if (c->kind != PickleKind::kDict) {
           return Fail(absl::StrCat("SETITEMS on a ", PickleKindName(c->kind), " is not allowed"));
         }
-        NB_RETURN_IF_ERROR(AddItems(c, items.data(), items.size()));
+        RETURN_IF_ERROR(AddItems(c, items.data(), items.size()));
         break;
       case 'q':  // BINPUT
-        NB_RETURN_IF_ERROR(TakeUint(1, "BINPUT", &n));
-        NB_RETURN_IF_ERROR(Memoize(n));
+        RETURN_IF_ERROR(TakeUint(1, "BINPUT", &n));
+        RETURN_IF_ERROR(Memoize(n));
         break;
       case 'r':  // LONG_BINPUT
-        NB_RETURN_IF_ERROR(TakeUint(4, "LONG_BINPUT", &n));
-        NB_RETURN_IF_ERROR(Memoize(n));
+        RETURN_IF_ERROR(TakeUint(4, "LONG_BINPUT", &n));
+        RETURN_IF_ERROR(Memoize(n));
         break;
       case 0x94:  // MEMOIZE
-        NB_RETURN_IF_ERROR(Memoize(memo_.size()));
+        RETURN_IF_ERROR(Memoize(memo_.size()));
         break;
       case 'h':  // BINGET
-        NB_RETURN_IF_ERROR(TakeUint(1, "BINGET", &n));
-        NB_RETURN_IF_ERROR(MemoGet(n));
+        RETURN_IF_ERROR(TakeUint(1, "BINGET", &n));
+        RETURN_IF_ERROR(MemoGet(n));
         break;
       case 'j':  // LONG_BINGET
-        NB_RETURN_IF_ERROR(TakeUint(4, "LONG_BINGET", &n));
-        NB_RETURN_IF_ERROR(MemoGet(n));
+        RETURN_IF_ERROR(TakeUint(4, "LONG_BINGET", &n));
+        RETURN_IF_ERROR(MemoGet(n));
         break;
       case 'c': {  // GLOBAL "module\nname\n"
         std::string module, name;
-        NB_RETURN_IF_ERROR(ReadLine("module", &module));
-        NB_RETURN_IF_ERROR(ReadLine("name", &name));
-        NB_RETURN_IF_ERROR(Global(module, name));
+        RETURN_IF_ERROR(ReadLine("module", &module));
+        RETURN_IF_ERROR(ReadLine("name", &name));
+        RETURN_IF_ERROR(Global(module, name));
         break;
       }
       case 0x93:  // STACK_GLOBAL
-        NB_RETURN_IF_ERROR(Pop(&b, "STACK_GLOBAL"));
-        NB_RETURN_IF_ERROR(Pop(&a, "STACK_GLOBAL"));
+        RETURN_IF_ERROR(Pop(&b, "STACK_GLOBAL"));
+        RETURN_IF_ERROR(Pop(&a, "STACK_GLOBAL"));
         if (a->kind != PickleKind::kString || b->kind != PickleKind::kString) {
           return Fail("STACK_GLOBAL: module and name must be str");
         }
-        NB_RETURN_IF_ERROR(Global(a->text, b->text));
+        RETURN_IF_ERROR(Global(a->text, b->text));
         break;
       case 'R':
-        NB_RETURN_IF_ERROR(Reduce());
+        RETURN_IF_ERROR(Reduce());
         break;
       case 'b':
-        NB_RETURN_IF_ERROR(Build());
+        RETURN_IF_ERROR(Build());
         break;
       case 'Q':
-        NB_RETURN_IF_ERROR(PersistentId());
+        RETURN_IF_ERROR(PersistentId());
         break;
       case 0x81: return Fail("opcode NEWOBJ is not allowed (weights-only unpickler)");
       case 0x92: return Fail("opcode NEWOBJ_EX is not allowed (weights-only unpickler)");
@@ -746,7 +734,7 @@ absl::StatusOr<std::unique_ptr<PickleDocument>> UnpickleWeightsOnly(
     absl::Span<const uint8_t> bytes, const std::string& context, const UnpickleLimits& limits) {
   auto doc = std::make_unique<PickleDocument>();
   Unpickler u(bytes, context, limits, doc.get());
-  NB_RETURN_IF_ERROR(u.Run());
+  RETURN_IF_ERROR(u.Run());
   return doc;
 }
 

@@ -20,14 +20,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
+#include "core/format/le_cursor.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::format {
 namespace {
 
-constexpr size_t kMaxRank = 16;                 // as ValidateTensorBounds
 constexpr size_t kMaxTensors = size_t{1} << 20;  // real models hold < 10^5
-constexpr uint64_t kMax63 = (uint64_t{1} << 63) - 1;
 
 // One header entry as parsed, before cross-checks.
 struct RawEntry {
@@ -56,11 +56,12 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
   }
   bool number_unsigned(number_unsigned_t v) override {
     if (state_ != State::kArray) return Scalar("a number");
-    if (v > kMax63) return Fail(absl::StrCat("value ", v, " too large in ", Where()));
+    if (v > kMaxTensorExtent) return Fail(absl::StrCat("value ", v, " too large in ", Where()));
     RawEntry& e = entries.back();
     if (field_ == "shape") {
-      if (e.shape->size() >= kMaxRank) return Fail(absl::StrCat("more than ", kMaxRank,
-                                                                " dimensions in ", Where()));
+      if (e.shape->size() >= kMaxTensorRank) {
+        return Fail(absl::StrCat("more than ", kMaxTensorRank, " dimensions in ", Where()));
+      }
       e.shape->push_back(static_cast<int64_t>(v));
     } else {
       if (e.offsets->size() >= 2) return Fail(absl::StrCat("more than 2 values in ", Where()));
@@ -187,12 +188,6 @@ class HeaderSax final : public nlohmann::json_sax<Json> {
   std::set<std::string> keys_;       // keys seen in the current inner object
 };
 
-uint64_t LoadLE64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
 // Builds the TensorEntry for one raw entry and checks it against the data size.
 absl::StatusOr<TensorEntry> MakeEntry(const RawEntry& r, const std::shared_ptr<const ByteSource>& src,
                                       uint64_t data_start, uint64_t data_size) {
@@ -212,15 +207,11 @@ absl::StatusOr<TensorEntry> MakeEntry(const RawEntry& r, const std::shared_ptr<c
     return bad(absl::StrCat("data_offsets end ", end, " is past the data section (", data_size,
                             " bytes)"));
   }
-  uint64_t nbytes = ElementSize(*dtype);
-  for (int64_t d : *r.shape) {
-    if (__builtin_mul_overflow(nbytes, static_cast<uint64_t>(d), &nbytes) || nbytes > kMax63) {
-      return bad("shape product overflows");
-    }
-  }
-  if (end - begin != nbytes) {
+  const std::optional<uint64_t> nbytes = DenseBytes(*dtype, *r.shape);
+  if (!nbytes) return bad("shape product overflows");
+  if (end - begin != *nbytes) {
     return bad(absl::StrCat("data_offsets cover ", end - begin, " bytes but dtype and shape need ",
-                            nbytes));
+                            *nbytes));
   }
   TensorEntry t;
   t.name = r.name;
@@ -228,7 +219,7 @@ absl::StatusOr<TensorEntry> MakeEntry(const RawEntry& r, const std::shared_ptr<c
   t.shape = *r.shape;
   t.strides = ContiguousStrides(t.shape);
   // safetensors records no checksums: no crc32, no separate record name.
-  t.storage = StorageRef{src, data_start + begin, nbytes, r.name, std::nullopt, {}};
+  t.storage = StorageRef{src, data_start + begin, *nbytes, r.name, std::nullopt, {}};
   if (auto s = ValidateTensorBounds(t); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
   }
@@ -246,8 +237,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
   const uint64_t size = src->size();
   if (size < 8) return bad(absl::StrCat("file of ", size, " bytes is too short for a header"));
   uint8_t prefix[8];
-  if (auto s = src->ReadAt(0, absl::MakeSpan(prefix, 8)); !s.ok()) return s;
-  const uint64_t n = LoadLE64(prefix);
+  RETURN_IF_ERROR(src->ReadAt(0, absl::MakeSpan(prefix, 8)));
+  ASSIGN_OR_RETURN(const uint64_t n, LeCursor(prefix).U64("header length"));
   if (n == 0) return bad("header length is 0");
   if (n > kMaxSafetensorsHeaderBytes) {
     return bad(absl::StrCat("header length ", n, " exceeds the limit of ",
@@ -311,8 +302,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
   return set;
 }
 
-absl::StatusOr<TensorSet> ReadSafetensors(const std::string& path) {
-  auto src = FileSource::Open(path);
+absl::StatusOr<TensorSet> ReadSafetensors(const base::FsRoot& root, const std::string& path) {
+  auto src = FileSource::Open(root, path);
   if (!src.ok()) return src.status();
   return ReadSafetensors(std::shared_ptr<const ByteSource>(*std::move(src)));
 }
@@ -410,13 +401,13 @@ absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std
   if (!header.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", header.status().message()));
   }
-  auto out = OutputFile::Create(path, options.writeback);
+  auto out = OutputFile::Create(options.root, path, options.writeback);
   if (!out.ok()) return out.status();
   if (options.sha256 != nullptr) (*out)->EnableHash();
   absl::Status s = WriteBody(**out, tensors, *std::move(header), options);
   if (!s.ok()) {
     out->reset();
-    ::unlink(path.c_str());
+    (void)options.root.RemoveAll(path);
   }
   return s;
 }

@@ -31,13 +31,15 @@ inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100 << 20;  // as the ref
 // bytes are read). TensorSet::format = "safetensors"; metadata = __metadata__.
 // Tensors are returned in data-offset order.
 absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src);
-absl::StatusOr<TensorSet> ReadSafetensors(const std::string& path);
+absl::StatusOr<TensorSet> ReadSafetensors(const base::FsRoot& root, const std::string& path);
 
 // Writes `tensors` (any sources, any strides) to `path`, streaming bytes from
 // their sources; tensors are laid out in the given order, the header is
 // padded to 8 bytes. Names must be unique. Calls `progress(bytes)` after each
 // tensor when set.
 struct SafetensorsWriteOptions {
+  // Where `path` is created (default: the whole file system).
+  base::FsRoot root;
   // Written as __metadata__ (transformers requires {"format": "pt"}).
   std::map<std::string, std::string> metadata = {{"format", "pt"}};
   // fsync before close.

@@ -46,8 +46,8 @@ absl::StatusOr<std::string> TensorSha256(const TensorEntry& t) {
   return h.HexDigest();
 }
 
-absl::StatusOr<std::string> FileSha256(const std::string& path) {
-  auto src = FileSource::Open(path);
+absl::StatusOr<std::string> FileSha256(const base::FsRoot& root, const std::string& path) {
+  auto src = FileSource::Open(root, path);
   if (!src.ok()) return src.status();
   Sha256 h;
   std::vector<uint8_t> buf(std::min<uint64_t>((*src)->size(), 8 << 20));

@@ -31,6 +31,6 @@ class Sha256 {
 // sha256 of a tensor's contiguous little-endian bytes.
 absl::StatusOr<std::string> TensorSha256(const TensorEntry& t);
 // sha256 of a whole file.
-absl::StatusOr<std::string> FileSha256(const std::string& path);
+absl::StatusOr<std::string> FileSha256(const base::FsRoot& root, const std::string& path);
 
 }  // namespace neobert::format

@@ -6,16 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/checked_math.h"
 
 namespace neobert::format {
 namespace {
-
-constexpr uint64_t kMax63 = (uint64_t{1} << 63) - 1;
-
-bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
-  if (__builtin_mul_overflow(a, b, out)) return true;
-  return *out > kMax63;
-}
 
 std::string ShapeString(const std::vector<int64_t>& v) {
   return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
@@ -41,12 +35,33 @@ bool TensorEntry::is_contiguous() const {
   return true;
 }
 
+bool SameView(const TensorEntry& a, const TensorEntry& b) {
+  return a.storage.source == b.storage.source && a.storage.offset == b.storage.offset &&
+         a.storage.key == b.storage.key && a.dtype == b.dtype && a.shape == b.shape &&
+         a.strides == b.strides && a.storage_offset == b.storage_offset;
+}
+
 std::optional<uint32_t> RecordedCrc32(const TensorEntry& t) {
   if (!t.storage.crc32.has_value() || t.storage_offset != 0 || !t.is_contiguous() ||
       t.nbytes() != t.storage.nbytes) {
     return std::nullopt;
   }
   return t.storage.crc32;
+}
+
+bool MulWithinExtent(uint64_t a, uint64_t b, uint64_t* out) {
+  const std::optional<uint64_t> product = base::CheckedMul(a, b);
+  if (!product || *product > kMaxTensorExtent) return false;
+  *out = *product;
+  return true;
+}
+
+std::optional<uint64_t> DenseBytes(DType dtype, absl::Span<const int64_t> shape) {
+  uint64_t n = ElementSize(dtype);
+  for (int64_t d : shape) {
+    if (d < 0 || !MulWithinExtent(n, static_cast<uint64_t>(d), &n)) return std::nullopt;
+  }
+  return n;
 }
 
 std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& shape) {
@@ -63,30 +78,36 @@ absl::Status ValidateTensorBounds(const TensorEntry& t) {
                                                    t.storage_offset, ")"));
   };
   if (t.shape.size() != t.strides.size()) return bad("shape and stride ranks differ");
-  if (t.shape.size() > 16) return bad("more than 16 dimensions");
+  if (t.shape.size() > kMaxTensorRank) {
+    return bad(absl::StrCat("more than ", kMaxTensorRank, " dimensions"));
+  }
   if (t.storage_offset < 0) return bad("negative storage offset");
   uint64_t numel = 1;
   uint64_t max_index = 0;  // last element addressed, relative to storage_offset
   for (size_t i = 0; i < t.shape.size(); ++i) {
     if (t.shape[i] < 0) return bad("negative dimension");
     if (t.strides[i] < 0) return bad("negative stride");
-    if (MulOverflows(numel, static_cast<uint64_t>(t.shape[i]), &numel)) {
+    if (!MulWithinExtent(numel, static_cast<uint64_t>(t.shape[i]), &numel)) {
       return bad("element count overflows");
     }
   }
   if (numel == 0) return absl::OkStatus();
   for (size_t i = 0; i < t.shape.size(); ++i) {
     uint64_t span;
-    if (MulOverflows(static_cast<uint64_t>(t.shape[i] - 1), static_cast<uint64_t>(t.strides[i]),
-                     &span) ||
-        __builtin_add_overflow(max_index, span, &max_index) || max_index > kMax63) {
+    if (!MulWithinExtent(static_cast<uint64_t>(t.shape[i] - 1),
+                         static_cast<uint64_t>(t.strides[i]), &span)) {
       return bad("strided extent overflows");
     }
+    const std::optional<uint64_t> next = base::CheckedAdd(max_index, span);
+    if (!next || *next > kMaxTensorExtent) return bad("strided extent overflows");
+    max_index = *next;
   }
   const uint64_t esize = ElementSize(t.dtype);
-  uint64_t end_elem, end_bytes, nbytes;
-  if (__builtin_add_overflow(static_cast<uint64_t>(t.storage_offset), max_index + 1, &end_elem) ||
-      MulOverflows(end_elem, esize, &end_bytes) || MulOverflows(numel, esize, &nbytes)) {
+  const std::optional<uint64_t> end_elem =
+      base::CheckedAdd(static_cast<uint64_t>(t.storage_offset), max_index + 1);
+  uint64_t end_bytes, nbytes;
+  if (!end_elem || !MulWithinExtent(*end_elem, esize, &end_bytes) ||
+      !MulWithinExtent(numel, esize, &nbytes)) {
     return bad("byte extent overflows");
   }
   if (end_bytes > t.storage.nbytes) {
@@ -94,8 +115,7 @@ absl::Status ValidateTensorBounds(const TensorEntry& t) {
                             "' has ", t.storage.nbytes));
   }
   if (!t.storage.source) return bad("no storage source");
-  if (t.storage.offset > t.storage.source->size() ||
-      t.storage.nbytes > t.storage.source->size() - t.storage.offset) {
+  if (!base::RangeInside(t.storage.offset, t.storage.nbytes, t.storage.source->size())) {
     return bad(absl::StrCat("storage '", t.storage.key, "' lies outside ",
                             t.storage.source->name()));
   }

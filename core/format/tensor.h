@@ -54,11 +54,29 @@ struct TensorEntry {
   bool is_contiguous() const;
 };
 
+// Same bytes by construction: the same view (dtype, shape, strides, offset)
+// of the same storage. Tied weights are two names for one view.
+bool SameView(const TensorEntry& a, const TensorEntry& b);
+
 // The CRC-32 of the tensor's bytes when they are exactly its storage's whole
 // recorded range (contiguous, storage_offset 0, nbytes == storage nbytes) and
 // the container recorded one; nullopt otherwise. Writers may reuse it instead
 // of reading the bytes.
 std::optional<uint32_t> RecordedCrc32(const TensorEntry& t);
+
+// Every element count, byte count and strided extent of a tensor must fit in
+// an int64 (LibTorch's sizes, torch.save's numel): readers refuse more.
+inline constexpr uint64_t kMaxTensorExtent = (uint64_t{1} << 63) - 1;
+// The most dimensions a tensor may have (real weights have at most 2).
+inline constexpr size_t kMaxTensorRank = 16;
+
+// *out = a * b; false when the product exceeds kMaxTensorExtent. The one
+// shape-product check: readers and ValidateTensorBounds all use it.
+bool MulWithinExtent(uint64_t a, uint64_t b, uint64_t* out);
+
+// Bytes of a dense tensor of `dtype` and `shape` (dimensions non-negative),
+// or nullopt when that exceeds kMaxTensorExtent.
+std::optional<uint64_t> DenseBytes(DType dtype, absl::Span<const int64_t> shape);
 
 // Row-major strides for `shape`.
 std::vector<int64_t> ContiguousStrides(const std::vector<int64_t>& shape);

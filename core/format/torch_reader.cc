@@ -204,8 +204,9 @@ absl::StatusOr<TensorSet> ReadTorchCheckpoint(std::shared_ptr<const ByteSource> 
   return p.Parse();
 }
 
-absl::StatusOr<TensorSet> ReadTorchCheckpoint(const std::string& path) {
-  auto src = FileSource::Open(path);
+absl::StatusOr<TensorSet> ReadTorchCheckpoint(const base::FsRoot& root,
+                                              const std::string& path) {
+  auto src = FileSource::Open(root, path);
   if (!src.ok()) return src.status();
   return ReadTorchCheckpoint(std::shared_ptr<const ByteSource>(*std::move(src)));
 }

@@ -30,6 +30,6 @@ namespace neobert::format {
 // TensorSet::format = "torch-zip"; metadata holds "version", "byteorder",
 // "archive" (the top-level folder name) and "nested_under" when unwrapped.
 absl::StatusOr<TensorSet> ReadTorchCheckpoint(std::shared_ptr<const ByteSource> src);
-absl::StatusOr<TensorSet> ReadTorchCheckpoint(const std::string& path);
+absl::StatusOr<TensorSet> ReadTorchCheckpoint(const base::FsRoot& root, const std::string& path);
 
 }  // namespace neobert::format

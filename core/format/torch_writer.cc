@@ -137,6 +137,7 @@ absl::Status WriteTorchBin(const std::vector<TensorEntry>& tensors, const std::s
   pickled.clear();
 
   ZipWriterOptions zopts;
+  zopts.root = options.root;
   zopts.alignment = 64;
   zopts.sync = options.sync;
   zopts.writeback = options.writeback;

@@ -20,11 +20,14 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/base/fs_root.h"
 #include "core/format/tensor.h"
 
 namespace neobert::format {
 
 struct TorchWriteOptions {
+  // Where `path` is created (default: the whole file system).
+  base::FsRoot root;
   // Top-level folder name inside the zip ("archive" as torch.save writes).
   std::string archive_name = "archive";
   // Top object: collections.OrderedDict (default), as torch.save of a

@@ -9,8 +9,8 @@
 
 namespace neobert::format {
 
-absl::StatusOr<TensorSet> ReadWeights(const std::string& path) {
-  auto src = FileSource::Open(path);
+absl::StatusOr<TensorSet> ReadWeights(const base::FsRoot& root, const std::string& path) {
+  auto src = FileSource::Open(root, path);
   if (!src.ok()) return src.status();
   std::array<uint8_t, 4> magic{};
   if ((*src)->size() < magic.size()) {

@@ -6,10 +6,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/format/tensor.h"
 
 namespace neobert::format {
 
-absl::StatusOr<TensorSet> ReadWeights(const std::string& path);
+absl::StatusOr<TensorSet> ReadWeights(const base::FsRoot& root, const std::string& path);
 
 }  // namespace neobert::format

@@ -85,8 +85,15 @@ class ZipReader {
   bool is_zip64() const { return zip64_; }
 
  private:
+  struct Directory;  // where the central directory is (zip_reader.cc)
   explicit ZipReader(std::shared_ptr<const ByteSource> src) : src_(std::move(src)) {}
-  absl::Status Parse(const ZipLimits& limits);
+  // Open's steps, in file order from the end: the end records, the
+  // central directory, then each entry's local header.
+  absl::StatusOr<Directory> FindDirectory();
+  absl::Status ReadZip64End(uint64_t eocd_pos, Directory* dir);
+  absl::Status CheckDirectory(const Directory& dir, const ZipLimits& limits) const;
+  absl::Status ReadCentralDirectory(const Directory& dir, const ZipLimits& limits);
+  absl::Status LocateData(uint64_t data_end, ZipEntry* e, std::vector<uint8_t>* buffer) const;
   absl::Status Error(absl::string_view msg) const;
 
   std::shared_ptr<const ByteSource> src_;

@@ -8,26 +8,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/format/crc32.h"
+#include "core/format/zip_layout.h"
 
 namespace neobert::format {
 namespace {
 
-constexpr uint32_t kLocalSig = 0x04034b50;
-constexpr uint32_t kCentralSig = 0x02014b50;
-constexpr uint32_t kEndSig = 0x06054b50;
-constexpr uint32_t kZip64EndSig = 0x06064b50;
-constexpr uint32_t kZip64LocatorSig = 0x07064b50;
-constexpr uint16_t kZip64ExtraId = 0x0001;
+using namespace zip;  // NOLINT: the record constants shared with the reader
+
 constexpr uint16_t kPaddingExtraId = 0x4246;  // "FB", torch.save's alignment padding
-constexpr uint32_t kMax32 = 0xFFFFFFFF;
-constexpr uint16_t kMax16 = 0xFFFF;
 constexpr uint16_t kVersion20 = 20;  // stored entries
 constexpr uint16_t kVersion45 = 45;  // ZIP64
 constexpr uint16_t kFlagUtf8 = 0x0800;
 // 1980-01-01 00:00 in MS-DOS format: fixed so that equal inputs give equal files.
 constexpr uint16_t kDosTime = 0;
 constexpr uint16_t kDosDate = (1 << 5) | 1;
-constexpr size_t kLocalHeaderSize = 30;
 constexpr size_t kCrcOffsetInLocal = 14;
 
 // Little-endian record builder.
@@ -69,7 +63,9 @@ uint16_t Flags(const std::string& name) {
   return ascii ? 0 : kFlagUtf8;
 }
 
-uint32_t Clamp32(uint64_t v, bool force) { return force || v >= kMax32 ? kMax32 : v; }
+uint32_t Clamp32(uint64_t v, bool force) {
+  return force || v >= kSaturated32 ? kSaturated32 : static_cast<uint32_t>(v);
+}
 
 }  // namespace
 
@@ -80,7 +76,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": zip alignment ", a, " is not a power of two in [1, 4096]"));
   }
-  auto out = OutputFile::Create(path, options.writeback);
+  auto out = OutputFile::Create(options.root, path, options.writeback);
   if (!out.ok()) return out.status();
   if (options.hash) (*out)->EnableHash();
   return std::unique_ptr<ZipWriter>(new ZipWriter(path, *std::move(out), options));
@@ -89,7 +85,7 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
 ZipWriter::~ZipWriter() {
   if (!finished_) {
     out_.reset();
-    ::unlink(path_.c_str());
+    (void)options_.root.RemoveAll(path_);
   }
 }
 
@@ -137,7 +133,7 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint3
     return Poison(absl::FailedPreconditionError(
         absl::StrCat(path_, ": entry '", name, "' begun inside entry '", entries_.back().name, "'")));
   }
-  if (name.empty() || name.size() > kMax16) {
+  if (name.empty() || name.size() > UINT16_MAX) {
     return Poison(absl::InvalidArgumentError(
         absl::StrCat(path_, ": zip entry name of ", name.size(), " bytes is not allowed")));
   }
@@ -149,16 +145,16 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint3
   e.name = name;
   e.header_offset = out_->position();
   e.size = size;
-  e.zip64_local = options_.force_zip64 || size >= kMax32;
+  e.zip64_local = options_.force_zip64 || size >= kSaturated32;
 
   Bytes extra;
   if (e.zip64_local) extra.u16(kZip64ExtraId).u16(16).u64(size).u64(size);
   const uint64_t a = options_.alignment;
-  const uint64_t unpadded = e.header_offset + kLocalHeaderSize + name.size() + extra.size() + 4;
+  const uint64_t unpadded = e.header_offset + kLocalSize + name.size() + extra.size() + 4;
   const uint64_t pad = (a - unpadded % a) % a;
   extra.u16(kPaddingExtraId).u16(static_cast<uint16_t>(pad)).fill(pad, 'Z');
 
-  const bool zip64 = e.zip64_local || e.header_offset >= kMax32;
+  const bool zip64 = e.zip64_local || e.header_offset >= kSaturated32;
   Bytes h;
   h.u32(kLocalSig)
       .u16(zip64 ? kVersion45 : kVersion20)
@@ -167,8 +163,8 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint3
       .u16(kDosTime)
       .u16(kDosDate)
       .u32(header_crc)  // CRC-32: known (CopyEntry), or 0 and patched by EndEntry
-      .u32(e.zip64_local ? kMax32 : static_cast<uint32_t>(size))
-      .u32(e.zip64_local ? kMax32 : static_cast<uint32_t>(size))
+      .u32(e.zip64_local ? kSaturated32 : static_cast<uint32_t>(size))
+      .u32(e.zip64_local ? kSaturated32 : static_cast<uint32_t>(size))
       .u16(static_cast<uint16_t>(name.size()))
       .u16(static_cast<uint16_t>(extra.size()))
       .str(name)
@@ -278,8 +274,8 @@ absl::Status ZipWriter::WriteCentralDirectory() {
     const uint32_t size32 = Clamp32(e.size, force);
     const uint32_t offset32 = Clamp32(e.header_offset, force);
     Bytes extra;
-    if (size32 == kMax32) extra.u64(e.size).u64(e.size);
-    if (offset32 == kMax32) extra.u64(e.header_offset);
+    if (size32 == kSaturated32) extra.u64(e.size).u64(e.size);
+    if (offset32 == kSaturated32) extra.u64(e.header_offset);
     Bytes zip64;
     if (extra.size() > 0) zip64.u16(kZip64ExtraId).u16(static_cast<uint16_t>(extra.size())).append(extra);
     const uint16_t version = (zip64.size() > 0 || e.zip64_local) ? kVersion45 : kVersion20;
@@ -307,11 +303,12 @@ absl::Status ZipWriter::WriteCentralDirectory() {
   }
   const uint64_t cd_size = out_->position() - cd_offset;
   const uint64_t count = entries_.size();
-  const bool zip64_end = force || count >= kMax16 || cd_size >= kMax32 || cd_offset >= kMax32;
+  const bool zip64_end =
+      force || count >= kSaturated16 || cd_size >= kSaturated32 || cd_offset >= kSaturated32;
   Bytes end;
   if (zip64_end) {
     const uint64_t record_offset = out_->position();
-    end.u32(kZip64EndSig)
+    end.u32(kZip64EocdSig)
         .u64(44)  // size of the rest of this record
         .u16(kVersion45)
         .u16(kVersion45)
@@ -323,8 +320,9 @@ absl::Status ZipWriter::WriteCentralDirectory() {
         .u64(cd_offset);
     end.u32(kZip64LocatorSig).u32(0).u64(record_offset).u32(1);
   }
-  const uint16_t count16 = (force || count >= kMax16) ? kMax16 : static_cast<uint16_t>(count);
-  end.u32(kEndSig)
+  const uint16_t count16 =
+      (force || count >= kSaturated16) ? kSaturated16 : static_cast<uint16_t>(count);
+  end.u32(kEocdSig)
       .u16(0)
       .u16(0)
       .u16(count16)

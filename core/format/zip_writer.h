@@ -47,6 +47,8 @@
 namespace neobert::format {
 
 struct ZipWriterOptions {
+  // Where the archive is created (default: the whole file system).
+  base::FsRoot root;
   // Entry data starts at a multiple of this many bytes; a power of two in
   // [1, 4096]. torch.save aligns to 64.
   uint64_t alignment = 64;

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/neobert/file_util.h"
 
 namespace neobert::core {
@@ -61,7 +62,8 @@ class ModelSection {
     if (!v.IsScalar() || !YAML::convert<double>::decode(v, out)) return Bad(key, v, "a number");
     if (!std::isfinite(out)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source_, ": model.", key, " must be finite, got '", v.Scalar(), "'"));
+          absl::StrCat(source_, ": model.", key, " must be finite, got '",
+                       base::Excerpt(v.Scalar()), "'"));
     }
     return out;
   }
@@ -75,7 +77,7 @@ class ModelSection {
  private:
   absl::Status Bad(const char* key, const YAML::Node& v, const char* what) const {
     std::string shown = !v.IsDefined() ? std::string("nothing")
-                        : v.IsScalar()   ? absl::StrCat("'", v.Scalar(), "'")
+                        : v.IsScalar()   ? absl::StrCat("'", base::Excerpt(v.Scalar()), "'")
                         : v.IsSequence() ? std::string("a list")
                         : v.IsMap()      ? std::string("a mapping")
                                          : std::string("nothing");
@@ -149,7 +151,7 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
     if (!kv.first.IsScalar()) continue;
     if (!seen.insert(kv.first.Scalar()).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source, ": duplicate key model.", kv.first.Scalar()));
+          absl::StrCat(source, ": duplicate key model.", base::Excerpt(kv.first.Scalar())));
     }
   }
 
@@ -177,7 +179,8 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
   c.hidden_act = absl::AsciiStrToLower(c.hidden_act);
   if (c.hidden_act != "swiglu" && c.hidden_act != "gelu") {  // R8
     return absl::InvalidArgumentError(absl::StrCat(
-        source, ": model.hidden_act '", c.hidden_act, "' is not supported (swiglu or gelu)"));
+        source, ": model.hidden_act '", base::Excerpt(c.hidden_act),
+        "' is not supported (swiglu or gelu)"));
   }
   ASSIGN_OR_RETURN_CFG(c.hidden_size, m.Int("hidden_size", 1, kMaxHiddenSize));
   ASSIGN_OR_RETURN_CFG(c.num_hidden_layers, m.Int("num_hidden_layers", 1, kMaxLayers));
@@ -269,17 +272,25 @@ absl::StatusOr<NeoBertConfig> ParseCheckpointConfig(const std::string& yaml_text
     YAML::Node root = YAML::Load(yaml_text);
     return ParseModel(root, source);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid YAML at line ",
-                                                   e.mark.line + 1, ": ", e.msg));
+    if (e.mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.msg));
+    // The line that failed, shortened and escaped: never more of the file.
+    const auto line = static_cast<size_t>(e.mark.line);
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid YAML at line ", line + 1, ", column ", e.mark.column + 1,
+                     ": ", e.msg, " (in '", base::Excerpt(base::LineOf(yaml_text, line)), "')"));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": cannot parse: ", e.what()));
   }
 }
 
-absl::StatusOr<NeoBertConfig> LoadCheckpointConfig(const std::string& path) {
-  auto text = ReadFileCapped(path, kMaxConfigYamlBytes);
+absl::StatusOr<NeoBertConfig> LoadCheckpointConfig(const base::FsRoot& root,
+                                                   const std::string& path) {
+  bool via_symlink = false;
+  auto text = root.ReadFile(path, kMaxConfigYamlBytes, &via_symlink);
   if (!text.ok()) return text.status();
-  return ParseCheckpointConfig(*text, path);
+  auto config = ParseCheckpointConfig(*text, path);
+  if (via_symlink && !config.ok()) return base::WithoutContent(config.status(), path);
+  return config;
 }
 
 }  // namespace neobert::core

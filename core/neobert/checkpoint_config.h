@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include <yaml-cpp/yaml.h>
 
 namespace neobert::core {
@@ -77,7 +78,10 @@ absl::StatusOr<NeoBertConfig> ParseCheckpointConfig(const std::string& yaml_text
                                                     const std::string& source = "config.yaml");
 
 // Reads (at most kMaxConfigYamlBytes) and parses the file at `path`.
-// A missing file is NOT_FOUND (R1).
-absl::StatusOr<NeoBertConfig> LoadCheckpointConfig(const std::string& path);
+// Reads it through the door beneath `root` (core/base/fs_root.h). A missing
+// file is NOT_FOUND (R1). A config.yaml reached through a symbolic link gets
+// errors that quote nothing of it (base::WithoutContent).
+absl::StatusOr<NeoBertConfig> LoadCheckpointConfig(const base::FsRoot& root,
+                                                   const std::string& path);
 
 }  // namespace neobert::core

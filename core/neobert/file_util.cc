@@ -1,67 +1,11 @@
 #include "core/neobert/file_util.h"
 
-#include <cstdint>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <nlohmann/json.hpp>
 
-#include <cerrno>
-#include <cstring>
-
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 
 namespace neobert::core {
-
-absl::StatusOr<std::string> ReadFileCapped(const std::string& path, uint64_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO must not hang the exporter.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open: ", std::strerror(err)));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    return absl::InternalError(absl::StrCat(path, ": fstat failed: ", std::strerror(errno)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.st_size,
-                                                   " bytes exceeds the limit of ", max_bytes));
-  }
-  std::string out;
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return absl::InternalError(absl::StrCat(path, ": read failed: ", std::strerror(errno)));
-    }
-    if (n == 0) break;  // file shrank while reading
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
-  // A file that grew past its fstat size is read only up to that size; one
-  // extra byte tells us whether it now exceeds the cap.
-  char extra;
-  ssize_t more = ::read(fd, &extra, 1);
-  if (more > 0 && out.size() + 1 > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": grew past the limit of ", max_bytes,
-                                                   " bytes while being read"));
-  }
-  if (more > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(path, ": changed while being read"));
-  }
-  return out;
-}
 
 int JsonNestingDepth(absl::string_view text) {
   int depth = 0, max_depth = 0;
@@ -91,6 +35,31 @@ int JsonNestingDepth(absl::string_view text) {
     }
   }
   return max_depth;
+}
+
+std::string JsonErrorText(const std::exception& e, absl::string_view text, bool quote) {
+  std::string what = e.what();
+  if (what.rfind("[json.exception.", 0) == 0) {
+    if (const size_t tag_end = what.find("] "); tag_end != std::string::npos) {
+      what = what.substr(tag_end + 2);
+    }
+  }
+  const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+  if (parse == nullptr) return what;
+  // "parse error at line 1, column 5: syntax error while parsing value -
+  // invalid literal; last read: '...'; expected ...": keep what went wrong.
+  std::string reason = what;
+  if (const size_t colon = reason.find(": "); colon != std::string::npos) {
+    reason = reason.substr(colon + 2);
+  }
+  if (const size_t read = reason.find("; last read"); read != std::string::npos) {
+    reason.resize(read);
+  }
+  const size_t offset = parse->byte > 0 ? parse->byte - 1 : 0;
+  const base::LineAt at = base::LineAtOffset(text, offset);
+  std::string out = absl::StrCat("line ", at.line + 1, ", column ", at.column + 1, ": ", reason);
+  if (quote) absl::StrAppend(&out, " (in '", base::Excerpt(at.text), "')");
+  return out;
 }
 
 }  // namespace neobert::core

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "core/base/checked_math.h"
 
 namespace neobert::core {
 namespace {
@@ -40,13 +41,6 @@ std::string ListCapped(const std::vector<std::string>& items) {
   std::vector<std::string> head(items.begin(), items.begin() + kMaxListed);
   return absl::StrCat(absl::StrJoin(head, ", "), ", ... and ", items.size() - kMaxListed,
                       " more");
-}
-
-// Same bytes by construction: same storage, same view.
-bool SameView(const TensorEntry& a, const TensorEntry& b) {
-  return a.storage.source == b.storage.source && a.storage.offset == b.storage.offset &&
-         a.storage.key == b.storage.key && a.dtype == b.dtype && a.shape == b.shape &&
-         a.strides == b.strides && a.storage_offset == b.storage_offset;
 }
 
 // Layer index of "model.transformer_encoder.<i>.ffn.w12.weight", or -1.
@@ -124,7 +118,7 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
     auto [it, inserted] = by_name.emplace(canonical, Slot{t, t.name});
     if (inserted) continue;
     const bool either_alias = alias || absl::StrContains(it->second.raw, "model.decoder.");
-    if (either_alias && SameView(it->second.tensor, t)) {
+    if (either_alias && format::SameView(it->second.tensor, t)) {
       plan.notes.push_back(absl::StrCat("'", t.name, "' and '", it->second.raw,
                                         "' are the same tensor; kept one as '", canonical, "'"));
       continue;
@@ -152,8 +146,8 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
     const int64_t layer = PackedLayer(name);
     // Outside the architecture it is simply unexpected (reported below).
     if (!config.swiglu() || layer >= config.num_hidden_layers) continue;
-    const std::string stem = absl::StrCat(LayerPrefix(layer), "ffn.");
-    const std::string w1 = stem + "w1.weight", w2 = stem + "w2.weight";
+    const std::string w1 = TensorName(TensorRole::kFfnW1, layer);
+    const std::string w2 = TensorName(TensorRole::kFfnW2, layer);
     if (by_name.count(w1) || by_name.count(w2)) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": layer ", layer, " has both packed '", name, "' and unpacked w1/w2"));
@@ -172,11 +166,13 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
     gate.shape = {F, H};
     up.name = w2;
     up.shape = {F, H};
-    int64_t skip = 0;
-    if (__builtin_mul_overflow(F, p.strides[0], &skip) ||
-        __builtin_add_overflow(p.storage_offset, skip, &up.storage_offset)) {
+    const std::optional<int64_t> skip = base::CheckedMul(F, p.strides[0]);
+    const std::optional<int64_t> up_offset =
+        skip ? base::CheckedAdd(p.storage_offset, *skip) : std::nullopt;
+    if (!up_offset) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": '", name, "' strides overflow"));
     }
+    up.storage_offset = *up_offset;
     for (const TensorEntry* half : {&gate, &up}) {
       if (absl::Status s = format::ValidateTensorBounds(*half); !s.ok()) {
         return absl::InvalidArgumentError(
@@ -195,6 +191,7 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
 
   // (c) the table: presence, shape, dtype.
   std::vector<std::string> missing, not_float;
+  size_t embed_at = SIZE_MAX, decoder_at = SIZE_MAX;  // in plan.tensors
   for (const ExpectedTensor& e : ExpectedTensors(config)) {
     auto it = by_name.find(e.name);
     if (it == by_name.end()) {
@@ -213,12 +210,15 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
       not_float.push_back(absl::StrCat(e.name, " (", format::TorchName(t.dtype), ")"));
       continue;
     }
-    if (e.name == "decoder.bias" && !options.keep_decoder_bias) {
+    if (e.role == TensorRole::kDecoderBias && !options.keep_decoder_bias) {
       plan.warnings.push_back(
           "decoder.bias dropped as requested; the exported model's logits differ from the "
           "checkpoint's by that bias");
       continue;
     }
+    if (e.role == TensorRole::kEmbedding) embed_at = plan.tensors.size();
+    if (e.role == TensorRole::kDecoder) decoder_at = plan.tensors.size();
+    if (e.role == TensorRole::kDecoderBias) plan.decoder_bias = true;
     TensorEntry out = t;
     out.name = e.name;
     plan.tensors.push_back(std::move(out));
@@ -248,14 +248,8 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
   }
 
   // (d) decoder facts.
-  const TensorEntry* embed = nullptr;
-  const TensorEntry* decoder = nullptr;
-  for (const TensorEntry& t : plan.tensors) {
-    if (t.name == "model.encoder.weight") embed = &t;
-    if (t.name == "decoder.weight") decoder = &t;
-    if (t.name == "decoder.bias") plan.decoder_bias = true;
-  }
-  plan.tied_decoder = embed && decoder && SameView(*embed, *decoder);
+  plan.tied_decoder = embed_at != SIZE_MAX && decoder_at != SIZE_MAX &&
+                      format::SameView(plan.tensors[embed_at], plan.tensors[decoder_at]);
   if (plan.tied_decoder) {
     plan.notes.push_back(
         "decoder.weight shares storage with model.encoder.weight (tied); written as two copies");

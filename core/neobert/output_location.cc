@@ -15,9 +15,17 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMaxScannedEntries = 100000;
 
-bool IsFile(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec);
+// What `path` is beneath the root: its type (S_IFREG, S_IFDIR, ...), 0 when
+// nothing is there. A link leaving the root is an error, not "nothing".
+absl::StatusOr<mode_t> TypeOf(const base::FsRoot& root, const std::string& path) {
+  auto st = root.StatIfExists(path);
+  if (!st.ok()) return st.status();
+  return st->has_value() ? static_cast<mode_t>((*st)->st_mode & S_IFMT) : mode_t{0};
+}
+
+bool IsFile(const base::FsRoot& root, const std::string& path) {
+  auto t = TypeOf(root, path);
+  return t.ok() && *t == S_IFREG;
 }
 
 // mp_rank_*_model_states.pt, zero_pp_rank_*_mp_rank_*_optim_states.pt and
@@ -27,35 +35,36 @@ bool IsZeroShardName(const std::string& name) {
   return absl::StrContains(name, "zero_pp_rank_") && absl::EndsWith(name, "_optim_states.pt");
 }
 
-bool HasZeroShards(const fs::path& dir) {
-  std::error_code ec;
-  size_t seen = 0;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (++seen > kMaxScannedEntries) break;
-    if (IsZeroShardName(it->path().filename().string())) return true;
+bool HasZeroShards(const base::FsRoot& root, const std::string& dir) {
+  auto entries = root.ListDirectory(dir, kMaxScannedEntries);
+  if (!entries.ok()) return false;
+  for (const auto& e : *entries) {
+    if (IsZeroShardName(e.name)) return true;
   }
   return false;
 }
 
 }  // namespace
 
-bool LooksLikeDeepSpeedCheckpoint(const std::string& dir) {
-  const fs::path d(dir);
-  std::error_code ec;
-  if (HasZeroShards(d) || IsFile(d / "latest")) return true;
+bool LooksLikeDeepSpeedCheckpoint(const base::FsRoot& root, const std::string& dir) {
+  if (HasZeroShards(root, dir) || IsFile(root, dir + "/latest")) return true;
   for (const char* nested : {"pytorch_model", "model"}) {
-    if (fs::is_directory(d / nested, ec) && HasZeroShards(d / nested)) return true;
+    const std::string sub = absl::StrCat(dir, "/", nested);
+    auto t = TypeOf(root, sub);
+    if (t.ok() && *t == S_IFDIR && HasZeroShards(root, sub)) return true;
   }
   return false;
 }
 
-absl::StatusOr<std::string> DefaultOutputDir(const std::string& checkpoint_dir) {
-  std::error_code ec;
-  const fs::path ckpt = fs::canonical(checkpoint_dir, ec);
-  if (ec) {
-    return absl::NotFoundError(
-        absl::StrCat(checkpoint_dir, ": cannot resolve checkpoint path: ", ec.message()));
+absl::StatusOr<std::string> DefaultOutputDir(const base::FsRoot& root,
+                                             const std::string& checkpoint_dir) {
+  auto real = root.RealPath(checkpoint_dir);
+  if (!real.ok()) {
+    if (!absl::IsNotFound(real.status())) return real.status();
+    return absl::NotFoundError(absl::StrCat(checkpoint_dir, ": cannot resolve checkpoint path: ",
+                                            real.status().message()));
   }
+  const fs::path ckpt(*real);
   const fs::path run = ckpt.parent_path().parent_path();
   if (ckpt.parent_path() == ckpt.root_path() || run.filename().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -66,31 +75,45 @@ absl::StatusOr<std::string> DefaultOutputDir(const std::string& checkpoint_dir) 
       .string();
 }
 
-absl::StatusOr<WeightFile> FindWeightFile(const std::string& checkpoint_dir,
+absl::StatusOr<WeightFile> FindWeightFile(const base::FsRoot& root,
+                                          const std::string& checkpoint_dir,
                                           const WeightFileOptions& options) {
-  const fs::path dir(checkpoint_dir);
-  const fs::path st = dir / "model.safetensors";
-  const fs::path pt = dir / "state_dict.pt";
-  const bool has_st = IsFile(st), has_pt = IsFile(pt);
+  const std::string st = absl::StrCat(checkpoint_dir, "/model.safetensors");
+  const std::string pt = absl::StrCat(checkpoint_dir, "/state_dict.pt");
+  auto st_type = TypeOf(root, st);
+  if (!st_type.ok()) return st_type.status();
+  auto pt_type = TypeOf(root, pt);
+  if (!pt_type.ok()) return pt_type.status();
+  // Present but not a regular file (a FIFO, a folder): named, not skipped.
+  for (const auto& [path, type] : {std::pair{&st, *st_type}, std::pair{&pt, *pt_type}}) {
+    if (type != 0 && type != S_IFREG) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(*path, ": is a ", base::FileTypeName(type), ", not a regular file"));
+    }
+  }
+  const bool has_st = *st_type == S_IFREG, has_pt = *pt_type == S_IFREG;
   WeightFile out;
   if (has_st && has_pt) {
     bool take_pt = false;
     if (options.prefer_newer) {
-      std::error_code e1, e2;
-      const auto t_st = fs::last_write_time(st, e1);
-      const auto t_pt = fs::last_write_time(pt, e2);
-      take_pt = !e1 && !e2 && t_pt > t_st;
+      auto a = root.StatIfExists(st);
+      auto b = root.StatIfExists(pt);
+      if (a.ok() && b.ok() && a->has_value() && b->has_value()) {
+        const auto& ta = (*a)->st_mtim;
+        const auto& tb = (*b)->st_mtim;
+        take_pt = tb.tv_sec > ta.tv_sec || (tb.tv_sec == ta.tv_sec && tb.tv_nsec > ta.tv_nsec);
+      }
     }
     out.notes.push_back(absl::StrCat(
         "both model.safetensors and state_dict.pt exist; using ",
         take_pt ? "state_dict.pt" : "model.safetensors",
         options.prefer_newer ? " (modified last)" : " (preferred)"));
-    out.path = (take_pt ? pt : st).string();
+    out.path = take_pt ? pt : st;
     out.format = take_pt ? "torch-zip" : "safetensors";
   } else if (has_st || has_pt) {
-    out.path = (has_st ? st : pt).string();
+    out.path = has_st ? st : pt;
     out.format = has_st ? "safetensors" : "torch-zip";
-  } else if (LooksLikeDeepSpeedCheckpoint(checkpoint_dir)) {
+  } else if (LooksLikeDeepSpeedCheckpoint(root, checkpoint_dir)) {
     return MakeError(ErrorReason::kCheckpointUnsupported,
                      absl::StrCat(checkpoint_dir,
                                   ": DeepSpeed ZeRO checkpoint is not supported yet; convert with "
@@ -100,29 +123,36 @@ absl::StatusOr<WeightFile> FindWeightFile(const std::string& checkpoint_dir,
     return absl::NotFoundError(absl::StrCat(
         checkpoint_dir, ": no weights found (looked for model.safetensors and state_dict.pt)"));
   }
-  if (LooksLikeDeepSpeedCheckpoint(checkpoint_dir)) {
+  if (LooksLikeDeepSpeedCheckpoint(root, checkpoint_dir)) {
     out.notes.push_back(absl::StrCat("DeepSpeed ZeRO files present; ignored in favour of ",
                                      fs::path(out.path).filename().string()));
   }
   return out;
 }
 
-absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const std::string& checkpoint_dir,
+absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const base::FsRoot& root,
+                                                      const std::string& checkpoint_dir,
                                                       const WeightFileOptions& options) {
-  std::error_code ec;
-  if (!fs::exists(checkpoint_dir, ec)) {
+  auto type = TypeOf(root, checkpoint_dir);
+  if (!type.ok()) return type.status();
+  if (*type == 0) {
     return absl::NotFoundError(absl::StrCat(checkpoint_dir, ": checkpoint folder not found"));
   }
-  const fs::path dir = fs::canonical(checkpoint_dir, ec);
-  if (ec || !fs::is_directory(dir, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat(checkpoint_dir, ": not a directory"));
+  if (*type != S_IFDIR) {
+    return absl::InvalidArgumentError(absl::StrCat(checkpoint_dir, ": not a directory (a ",
+                                                   base::FileTypeName(*type), ")"));
   }
+  auto real = root.RealPath(checkpoint_dir);
+  if (!real.ok()) return real.status();
+  const fs::path dir(*real);
   CheckpointLayout layout;
   layout.dir = dir.string();
   layout.config_yaml = (dir / "config.yaml").string();
   layout.tokenizer_info_json = (dir / "tokenizer_info.json").string();
   layout.tokenizer_dir = (dir / "tokenizer").string();
-  if (!IsFile(layout.config_yaml)) {
+  auto config_type = TypeOf(root, layout.config_yaml);
+  if (!config_type.ok()) return config_type.status();
+  if (*config_type == 0) {
     return absl::NotFoundError(absl::StrCat(layout.config_yaml, ": not found"));
   }
   const std::string name = dir.filename().string();
@@ -131,7 +161,7 @@ absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const std::string& checkpo
                                         "' is a trainer staging/backup folder; it may be "
                                         "incomplete"));
   }
-  auto weights = FindWeightFile(layout.dir, options);
+  auto weights = FindWeightFile(root, layout.dir, options);
   if (!weights.ok()) return weights.status();
   layout.weights = *std::move(weights);
   return layout;

@@ -1,6 +1,10 @@
 // Where things are: the input checkpoint folder's layout (reference §1.3,
 // §1.4) and the default export destination (§1.7).
 //
+// Every look at the folder goes through the door beneath `root`
+// (core/base/fs_root.h): a file or folder that is a symlink leaving the root
+// is PERMISSION_DENIED naming the link, never "missing".
+//
 // Input folder, as the trainer writes it:
 //   <ckpt>/config.yaml            required (R1)
 //   <ckpt>/model.safetensors      e5ad067+ weights  ┐ one of them (R2)
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::core {
 
@@ -24,7 +29,8 @@ namespace neobert::core {
 // runs/neobert_100m/model_checkpoints/100000 → runs/neobert_100m/hf/neobert_100m_100000.
 // NOT_FOUND when the checkpoint does not exist; INVALID_ARGUMENT when it has
 // no grandparent folder (e.g. "/x").
-absl::StatusOr<std::string> DefaultOutputDir(const std::string& checkpoint_dir);
+absl::StatusOr<std::string> DefaultOutputDir(const base::FsRoot& root,
+                                             const std::string& checkpoint_dir);
 
 struct WeightFileOptions {
   // Both weight files present: take the one modified last instead of
@@ -42,12 +48,13 @@ struct WeightFile {
 // Picks the weight file of `checkpoint_dir`. Neither file: FAILED_PRECONDITION
 // "DeepSpeed ZeRO checkpoint is not supported yet; convert with zero_to_fp32
 // first" when ZeRO files are there, else NOT_FOUND listing what was looked for.
-absl::StatusOr<WeightFile> FindWeightFile(const std::string& checkpoint_dir,
+absl::StatusOr<WeightFile> FindWeightFile(const base::FsRoot& root,
+                                          const std::string& checkpoint_dir,
                                           const WeightFileOptions& options = {});
 
 // True when `dir` holds DeepSpeed ZeRO files directly, a `latest` tag file,
 // or a pytorch_model/ or model/ subfolder that does.
-bool LooksLikeDeepSpeedCheckpoint(const std::string& dir);
+bool LooksLikeDeepSpeedCheckpoint(const base::FsRoot& root, const std::string& dir);
 
 struct CheckpointLayout {
   std::string dir;                  // canonical checkpoint folder
@@ -61,7 +68,8 @@ struct CheckpointLayout {
 // R1 + R2 location checks: the folder exists (NOT_FOUND), is a directory
 // (INVALID_ARGUMENT), has config.yaml (NOT_FOUND) and a weight file (see
 // FindWeightFile).
-absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const std::string& checkpoint_dir,
+absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const base::FsRoot& root,
+                                                      const std::string& checkpoint_dir,
                                                       const WeightFileOptions& options = {});
 
 }  // namespace neobert::core

@@ -16,33 +16,50 @@ enum class Dim { kVocab, kHidden, kPositionsPlus1, kThreeHidden, kFfn };
 enum class When { kAlways, kLearnedPositions, kSwiGLU, kGELU, kLayerNorm, kOptional };
 
 struct Row {
+  TensorRole role;
   const char* pattern;  // `{i}` marks a per-layer row
   int rank;
   std::array<Dim, 2> dims;
   When when;
 };
 
+constexpr Dim V = Dim::kVocab, H = Dim::kHidden, P1 = Dim::kPositionsPlus1,
+              H3 = Dim::kThreeHidden, F = Dim::kFfn;
+using R = TensorRole;
+using W = When;
 constexpr Row kTable[] = {
-    {"model.encoder.weight", 2, {Dim::kVocab, Dim::kHidden}, When::kAlways},
-    {"model.positional_embedding.weight", 2, {Dim::kPositionsPlus1, Dim::kHidden},
-     When::kLearnedPositions},
-    {"model.transformer_encoder.{i}.qkv.weight", 2, {Dim::kThreeHidden, Dim::kHidden},
-     When::kAlways},
-    {"model.transformer_encoder.{i}.wo.weight", 2, {Dim::kHidden, Dim::kHidden}, When::kAlways},
-    {"model.transformer_encoder.{i}.ffn.w1.weight", 2, {Dim::kFfn, Dim::kHidden}, When::kSwiGLU},
-    {"model.transformer_encoder.{i}.ffn.w2.weight", 2, {Dim::kFfn, Dim::kHidden}, When::kSwiGLU},
-    {"model.transformer_encoder.{i}.ffn.w3.weight", 2, {Dim::kHidden, Dim::kFfn}, When::kSwiGLU},
-    {"model.transformer_encoder.{i}.ffn.0.weight", 2, {Dim::kFfn, Dim::kHidden}, When::kGELU},
-    {"model.transformer_encoder.{i}.ffn.2.weight", 2, {Dim::kHidden, Dim::kFfn}, When::kGELU},
-    {"model.transformer_encoder.{i}.attention_norm.weight", 1, {Dim::kHidden}, When::kAlways},
-    {"model.transformer_encoder.{i}.attention_norm.bias", 1, {Dim::kHidden}, When::kLayerNorm},
-    {"model.transformer_encoder.{i}.ffn_norm.weight", 1, {Dim::kHidden}, When::kAlways},
-    {"model.transformer_encoder.{i}.ffn_norm.bias", 1, {Dim::kHidden}, When::kLayerNorm},
-    {"model.layer_norm.weight", 1, {Dim::kHidden}, When::kAlways},
-    {"model.layer_norm.bias", 1, {Dim::kHidden}, When::kLayerNorm},
-    {"decoder.weight", 2, {Dim::kVocab, Dim::kHidden}, When::kAlways},
-    {"decoder.bias", 1, {Dim::kVocab}, When::kOptional},
+    {R::kEmbedding, "model.encoder.weight", 2, {V, H}, W::kAlways},
+    {R::kPositionalEmbedding, "model.positional_embedding.weight", 2, {P1, H},
+     W::kLearnedPositions},
+    {R::kQkv, "model.transformer_encoder.{i}.qkv.weight", 2, {H3, H}, W::kAlways},
+    {R::kWo, "model.transformer_encoder.{i}.wo.weight", 2, {H, H}, W::kAlways},
+    {R::kFfnW1, "model.transformer_encoder.{i}.ffn.w1.weight", 2, {F, H}, W::kSwiGLU},
+    {R::kFfnW2, "model.transformer_encoder.{i}.ffn.w2.weight", 2, {F, H}, W::kSwiGLU},
+    {R::kFfnW3, "model.transformer_encoder.{i}.ffn.w3.weight", 2, {H, F}, W::kSwiGLU},
+    {R::kFfn0, "model.transformer_encoder.{i}.ffn.0.weight", 2, {F, H}, W::kGELU},
+    {R::kFfn2, "model.transformer_encoder.{i}.ffn.2.weight", 2, {H, F}, W::kGELU},
+    {R::kAttentionNorm, "model.transformer_encoder.{i}.attention_norm.weight", 1, {H},
+     W::kAlways},
+    {R::kAttentionNormBias, "model.transformer_encoder.{i}.attention_norm.bias", 1, {H},
+     W::kLayerNorm},
+    {R::kFfnNorm, "model.transformer_encoder.{i}.ffn_norm.weight", 1, {H}, W::kAlways},
+    {R::kFfnNormBias, "model.transformer_encoder.{i}.ffn_norm.bias", 1, {H}, W::kLayerNorm},
+    {R::kFinalNorm, "model.layer_norm.weight", 1, {H}, W::kAlways},
+    {R::kFinalNormBias, "model.layer_norm.bias", 1, {H}, W::kLayerNorm},
+    {R::kDecoder, "decoder.weight", 2, {V, H}, W::kAlways},
+    {R::kDecoderBias, "decoder.bias", 1, {V}, W::kOptional},
 };
+
+bool PerLayer(const Row& row) {
+  return absl::string_view(row.pattern).find("{i}") != absl::string_view::npos;
+}
+
+const Row& RowOf(TensorRole role) {
+  for (const Row& row : kTable) {
+    if (row.role == role) return row;
+  }
+  return kTable[0];  // unreachable: every role has a row (tensor_table_test checks)
+}
 
 bool Applies(When when, const NeoBertConfig& c) {
   switch (when) {
@@ -78,9 +95,11 @@ const char* Formula(Dim d, const NeoBertConfig& c) {
   return "?";
 }
 
-ExpectedTensor Resolve(const Row& row, const std::string& name, const NeoBertConfig& c) {
+ExpectedTensor Resolve(const Row& row, int64_t layer, const NeoBertConfig& c) {
   ExpectedTensor e;
-  e.name = name;
+  e.name = TensorName(row.role, layer);
+  e.role = row.role;
+  e.layer = PerLayer(row) ? layer : -1;
   e.optional = row.when == When::kOptional;
   std::vector<std::string> terms;
   for (int k = 0; k < row.rank; ++k) {
@@ -93,8 +112,12 @@ ExpectedTensor Resolve(const Row& row, const std::string& name, const NeoBertCon
 
 }  // namespace
 
-std::string LayerPrefix(int64_t layer) {
-  return absl::StrCat("model.transformer_encoder.", layer, ".");
+bool IsPerLayer(TensorRole role) { return PerLayer(RowOf(role)); }
+
+std::string TensorName(TensorRole role, int64_t layer) {
+  const Row& row = RowOf(role);
+  if (!PerLayer(row)) return row.pattern;
+  return absl::StrReplaceAll(row.pattern, {{"{i}", absl::StrCat(layer)}});
 }
 
 std::vector<ExpectedTensor> ExpectedTensors(const NeoBertConfig& config) {
@@ -103,26 +126,16 @@ std::vector<ExpectedTensor> ExpectedTensors(const NeoBertConfig& config) {
   // the output follows module order.
   const size_t n = sizeof(kTable) / sizeof(kTable[0]);
   for (size_t r = 0; r < n;) {
-    const bool per_layer = absl::string_view(kTable[r].pattern).find("{i}") !=
-                           absl::string_view::npos;
-    if (!per_layer) {
-      if (Applies(kTable[r].when, config)) {
-        out.push_back(Resolve(kTable[r], kTable[r].pattern, config));
-      }
+    if (!PerLayer(kTable[r])) {
+      if (Applies(kTable[r].when, config)) out.push_back(Resolve(kTable[r], -1, config));
       ++r;
       continue;
     }
     size_t end = r;
-    while (end < n && absl::string_view(kTable[end].pattern).find("{i}") !=
-                          absl::string_view::npos) {
-      ++end;
-    }
+    while (end < n && PerLayer(kTable[end])) ++end;
     for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-      const std::string idx = absl::StrCat(i);
       for (size_t k = r; k < end; ++k) {
-        if (!Applies(kTable[k].when, config)) continue;
-        out.push_back(Resolve(kTable[k], absl::StrReplaceAll(kTable[k].pattern, {{"{i}", idx}}),
-                              config));
+        if (Applies(kTable[k].when, config)) out.push_back(Resolve(kTable[k], i, config));
       }
     }
     r = end;

@@ -28,9 +28,40 @@
 
 namespace neobert::core {
 
+// What each row of the table is for. Code that needs a particular tensor
+// (the engine's weights, the decoder checks) names its role and asks
+// TensorName for the spelling, so tensor names live in this table only.
+enum class TensorRole {
+  kEmbedding,            // model.encoder.weight
+  kPositionalEmbedding,  // model.positional_embedding.weight
+  kQkv,                  // per layer: fused q/k/v projection
+  kWo,                   // per layer: attention output projection
+  kFfnW1,                // per layer, SwiGLU: gate
+  kFfnW2,                // per layer, SwiGLU: up
+  kFfnW3,                // per layer, SwiGLU: down
+  kFfn0,                 // per layer, GELU: in
+  kFfn2,                 // per layer, GELU: out
+  kAttentionNorm,        // per layer
+  kAttentionNormBias,    // per layer, LayerNorm only
+  kFfnNorm,              // per layer
+  kFfnNormBias,          // per layer, LayerNorm only
+  kFinalNorm,            // model.layer_norm.weight
+  kFinalNormBias,        // LayerNorm only
+  kDecoder,              // decoder.weight
+  kDecoderBias,          // decoder.bias (optional)
+};
+
+// True for the roles that exist once per layer.
+bool IsPerLayer(TensorRole role);
+
+// The tensor name of `role`; `layer` is used by per-layer roles only.
+std::string TensorName(TensorRole role, int64_t layer = 0);
+
 // One row of the table, resolved for a config.
 struct ExpectedTensor {
   std::string name;
+  TensorRole role = TensorRole::kEmbedding;
+  int64_t layer = -1;  // the layer of a per-layer row, else -1
   std::vector<int64_t> shape;
   std::string shape_formula;  // e.g. "(vocab_size, hidden_size)" for messages
   bool optional = false;      // decoder.bias only
@@ -41,8 +72,5 @@ struct ExpectedTensor {
 // optional decoder.bias. Sizes are bounded by the config caps, so no
 // formula overflows.
 std::vector<ExpectedTensor> ExpectedTensors(const NeoBertConfig& config);
-
-// The layer prefix "model.transformer_encoder.{i}." for layer i.
-std::string LayerPrefix(int64_t layer);
 
 }  // namespace neobert::core

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/excerpt.h"
 #include "core/neobert/file_util.h"
 
 namespace neobert::core {
@@ -35,13 +36,19 @@ constexpr int kMaxJsonDepth = 128;
 constexpr const char* kSpecialKeys[] = {"cls_token", "sep_token", "pad_token", "mask_token",
                                         "unk_token"};
 
-absl::StatusOr<Json> ParseJsonObject(const std::string& path, const std::string& shown,
-                                     uint64_t cap, std::string* text_out = nullptr) {
-  auto text = ReadFileCapped(path, cap);
+// A JSON object read through the door. Errors name `shown`; a file reached
+// through a symbolic link quotes nothing (its later checks get `*quote`
+// false).
+absl::StatusOr<Json> ParseJsonObject(const base::FsRoot& root, const std::string& path,
+                                     const std::string& shown, uint64_t cap,
+                                     std::string* text_out = nullptr, bool* quote = nullptr) {
+  bool via_symlink = false;
+  auto text = root.ReadFile(path, cap, &via_symlink);
   if (!text.ok()) {
     return absl::Status(text.status().code(),
                         absl::StrCat(shown, ": ", text.status().message()));
   }
+  if (quote != nullptr) *quote = !via_symlink;
   if (JsonNestingDepth(*text) > kMaxJsonDepth) {
     return absl::InvalidArgumentError(absl::StrCat(shown, ": JSON nested too deeply"));
   }
@@ -170,47 +177,67 @@ bool IsReserved(const std::string& name) {
   return false;
 }
 
-// Regular files of the folder, name → path to read (symlinks resolved).
-absl::StatusOr<std::map<std::string, std::string>> ListFiles(const fs::path& dir,
+// The files the plan parses (a folder by one of these names is an error, not
+// a sub-folder to skip).
+bool IsReadJson(const std::string& name) {
+  return name == "tokenizer.json" || name == "special_tokens_map.json" ||
+         name == "tokenizer_config.json" || name == "added_tokens.json";
+}
+
+// Regular files of the folder `dir` (canonical), name → path to read
+// (symlinks resolved beneath the root). Sub-folders are skipped with a note;
+// FIFOs, sockets and devices are refused by name and type.
+absl::StatusOr<std::map<std::string, std::string>> ListFiles(const base::FsRoot& root,
+                                                             const std::string& dir,
                                                              const std::string& shown,
                                                              std::vector<std::string>& notes) {
+  auto entries = root.ListDirectory(dir, kMaxTokenizerDirEntries);
+  if (!entries.ok()) {
+    return absl::Status(entries.status().code(),
+                        absl::StrCat(shown, ": cannot list: ", entries.status().message()));
+  }
   std::map<std::string, std::string> files;
-  std::error_code ec;
-  size_t count = 0;
-  const std::string inside = dir.string() + "/";
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (++count > kMaxTokenizerDirEntries) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(shown, ": more than ", kMaxTokenizerDirEntries, " entries"));
-    }
-    const std::string name = it->path().filename().string();
+  const std::string inside = dir + "/";
+  for (const base::DirEntry& e : *entries) {
+    const std::string& name = e.name;
     if (name.empty() || name[0] == '.') {
-      notes.push_back(absl::StrCat("tokenizer: skipped hidden entry '", name, "'"));
+      notes.push_back(absl::StrCat("tokenizer: skipped hidden entry '", base::Excerpt(name), "'"));
       continue;
     }
-    fs::path target = it->path();
-    std::error_code ec2;
-    if (fs::is_symlink(fs::symlink_status(target, ec2))) {
-      fs::path resolved = fs::canonical(target, ec2);
-      if (ec2) {
-        notes.push_back(absl::StrCat("tokenizer: skipped dangling symlink '", name, "'"));
-        continue;
+    std::string target = inside + name;
+    // What the entry is, links followed beneath the root (one leaving it is
+    // PERMISSION_DENIED naming it, before anything behind it is looked at).
+    auto st = root.StatIfExists(target);
+    if (!st.ok()) return st.status();
+    if (!st->has_value()) {
+      if (e.type == S_IFLNK) {
+        notes.push_back(
+            absl::StrCat("tokenizer: skipped dangling symlink '", base::Excerpt(name), "'"));
       }
-      if (!absl::StartsWith(resolved.string(), inside)) {
+      continue;  // or removed while listing
+    }
+    const mode_t mode = (*st)->st_mode;
+    if (S_ISDIR(mode) && !IsReadJson(name)) {
+      notes.push_back(
+          absl::StrCat("tokenizer: skipped '", base::Excerpt(name), "' (not a regular file)"));
+      continue;
+    }
+    if (!S_ISREG(mode)) {
+      return absl::InvalidArgumentError(absl::StrCat(shown, "/", name, ": is a ",
+                                                     base::FileTypeName(mode),
+                                                     ", not a regular file"));
+    }
+    if (e.type == S_IFLNK) {
+      auto resolved = root.RealPath(target);
+      if (!resolved.ok()) return resolved.status();
+      if (!absl::StartsWith(*resolved, inside)) {
         return absl::InvalidArgumentError(absl::StrCat(shown, "/", name, ": symlink points to ",
-                                                       resolved.string(),
+                                                       *resolved,
                                                        ", outside the tokenizer folder"));
       }
-      target = resolved;
+      target = *resolved;
     }
-    if (!fs::is_regular_file(fs::status(target, ec2))) {
-      notes.push_back(absl::StrCat("tokenizer: skipped '", name, "' (not a regular file)"));
-      continue;
-    }
-    files.emplace(name, target.string());
-  }
-  if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot list: ", ec.message()));
+    files.emplace(name, target);
   }
   return files;
 }
@@ -232,7 +259,8 @@ absl::StatusOr<Vocab> ReadVocab(const Json& tj, const std::string& shown) {
     for (const auto& [token, id] : vocab.items()) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0) {
         return absl::InvalidArgumentError(
-            absl::StrCat(shown, ": model.vocab['", token, "'] is not a non-negative integer id"));
+            absl::StrCat(shown, ": model.vocab['", base::Excerpt(token),
+                         "'] is not a non-negative integer id"));
       }
       v.tokens.insert(token);
       v.ids.push_back(id.get<int64_t>());
@@ -276,13 +304,14 @@ absl::StatusOr<Vocab> ReadVocab(const Json& tj, const std::string& shown) {
 
 }  // namespace
 
-absl::StatusOr<SpecialTokens> ReadSpecialTokens(const std::string& dir) {
+absl::StatusOr<SpecialTokens> ReadSpecialTokens(const base::FsRoot& root, const std::string& dir) {
   std::optional<Json> smap, tcfg;
   for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
     const std::string path = (fs::path(dir) / name).string();
-    std::error_code ec;
-    if (!fs::exists(path, ec)) continue;
-    auto j = ParseJsonObject(path, path, kMaxTokenizerSmallJsonBytes);
+    auto exists = root.StatIfExists(path);
+    if (!exists.ok()) return exists.status();
+    if (!exists->has_value()) continue;
+    auto j = ParseJsonObject(root, path, path, kMaxTokenizerSmallJsonBytes);
     if (!j.ok()) return j.status();
     (name[0] == 's' ? smap : tcfg) = *std::move(j);
   }
@@ -297,19 +326,23 @@ std::string PlaceholderToken(int64_t id) {
   return absl::StrCat("<|neobert_extra_token_", id, "|>");
 }
 
-absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_dir,
+absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
+                                                  const std::string& tokenizer_dir,
                                                   const NeoBertConfig& config) {
   const std::string& shown = tokenizer_dir;
-  std::error_code ec;
-  if (!fs::exists(tokenizer_dir, ec)) {
+  auto st = root.StatIfExists(tokenizer_dir);
+  if (!st.ok()) return st.status();  // e.g. a tokenizer/ link leaving the root
+  if (!st->has_value()) {
     return absl::NotFoundError(absl::StrCat(shown, ": tokenizer folder not found"));
   }
-  const fs::path dir = fs::canonical(tokenizer_dir, ec);
-  if (ec || !fs::is_directory(dir, ec)) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory"));
+  if (!S_ISDIR((*st)->st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory (a ",
+                                                   base::FileTypeName((*st)->st_mode), ")"));
   }
+  auto dir = root.RealPath(tokenizer_dir);
+  if (!dir.ok()) return dir.status();
   TokenizerPlan plan;
-  auto files_or = ListFiles(dir, shown, plan.notes);
+  auto files_or = ListFiles(root, *dir, shown, plan.notes);
   if (!files_or.ok()) return files_or.status();
   const std::map<std::string, std::string>& files = *files_or;
   auto path_of = [&](const char* name) -> const std::string* {
@@ -320,12 +353,14 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
   // Special tokens (R17/R18, generalised to transformers 5's layout).
   std::optional<Json> smap, tcfg;
   if (const std::string* p = path_of("special_tokens_map.json")) {
-    auto j = ParseJsonObject(*p, shown + "/special_tokens_map.json", kMaxTokenizerSmallJsonBytes);
+    auto j = ParseJsonObject(root, *p, shown + "/special_tokens_map.json",
+                             kMaxTokenizerSmallJsonBytes);
     if (!j.ok()) return j.status();
     smap = *std::move(j);
   }
   if (const std::string* p = path_of("tokenizer_config.json")) {
-    auto j = ParseJsonObject(*p, shown + "/tokenizer_config.json", kMaxTokenizerSmallJsonBytes);
+    auto j = ParseJsonObject(root, *p, shown + "/tokenizer_config.json",
+                             kMaxTokenizerSmallJsonBytes);
     if (!j.ok()) return j.status();
     tcfg = *std::move(j);
   }
@@ -345,11 +380,15 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
   }
   const std::string tok_shown = shown + "/tokenizer.json";
   std::string tok_text;
-  auto tj_or = ParseJsonObject(*tok_path, tok_shown, kMaxTokenizerJsonBytes, &tok_text);
+  bool quote_tokenizer = true;
+  auto tj_or = ParseJsonObject(root, *tok_path, tok_shown, kMaxTokenizerJsonBytes, &tok_text,
+                               &quote_tokenizer);
   if (!tj_or.ok()) return tj_or.status();
   Json& tj = *tj_or;
   auto vocab = ReadVocab(tj, tok_shown);
-  if (!vocab.ok()) return vocab.status();
+  if (!vocab.ok()) {
+    return quote_tokenizer ? vocab.status() : base::WithoutContent(vocab.status(), tok_shown);
+  }
   const int64_t n = static_cast<int64_t>(vocab->ids.size());
   const int64_t V = config.vocab_size;
   if (n > V) {
@@ -417,7 +456,8 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
     plan.files.push_back({"tokenizer_config.json", Dump(cfg), cfg_path ? *cfg_path : ""});
 
     if (const std::string* p = path_of("added_tokens.json"); p != nullptr && extra > 0) {
-      auto at = ParseJsonObject(*p, shown + "/added_tokens.json", kMaxTokenizerSmallJsonBytes);
+      auto at = ParseJsonObject(root, *p, shown + "/added_tokens.json",
+                                kMaxTokenizerSmallJsonBytes);
       if (!at.ok()) return at.status();
       for (int64_t id = n; id < V; ++id) (*at)[PlaceholderToken(id)] = id;
       plan.files.push_back({"added_tokens.json", Dump(*at), *p});
@@ -437,11 +477,13 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_d
           absl::StrCat("tokenizer: skipped '", name, "' (the exporter writes that file)"));
       continue;
     }
-    std::error_code size_ec;
-    const uintmax_t size = fs::file_size(path, size_ec);
-    if (size_ec || size > kMaxCopiedTokenizerFileBytes) {
-      plan.notes.push_back(absl::StrCat("tokenizer: skipped '", name, "' (",
-                                        size_ec ? "unreadable" : "too large", ")"));
+    auto size = root.StatIfExists(path);
+    if (!size.ok() || !size->has_value() ||
+        static_cast<uint64_t>((*size)->st_size) > kMaxCopiedTokenizerFileBytes) {
+      plan.notes.push_back(absl::StrCat("tokenizer: skipped '", base::Excerpt(name), "' (",
+                                        size.ok() && size->has_value() ? "too large"
+                                                                       : "unreadable",
+                                        ")"));
       continue;
     }
     plan.files.push_back({name, std::nullopt, path});

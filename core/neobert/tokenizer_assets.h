@@ -24,8 +24,9 @@
 //    special_tokens_map.json, merges.txt, *.model, ...), except hidden
 //    files, subfolders, files larger than kMaxCopiedTokenizerFileBytes and
 //    names the exporter writes itself (config.json, README.md, ...), each
-//    skipped with a note. A symlink whose target leaves the folder is an
-//    INVALID_ARGUMENT error; other symlinks are followed.
+//    skipped with a note. A FIFO, socket or device is an error. A symlink
+//    whose target leaves the folder is an INVALID_ARGUMENT error (one that
+//    leaves the root: PERMISSION_DENIED); other symlinks are followed.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/neobert/checkpoint_config.h"
 
 namespace neobert::core {
@@ -65,16 +67,21 @@ struct TokenizerPlan {
   std::vector<std::string> notes;
 };
 
-// `tokenizer_dir` missing → NOT_FOUND (R16); neither special_tokens_map.json
-// nor tokenizer_config.json → NOT_FOUND (R17); other problems
-// INVALID_ARGUMENT naming the file and field.
-absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const std::string& tokenizer_dir,
+// Everything is read through the door beneath `root` (core/base/fs_root.h):
+// the folder and every file in it; a link leaving the root is
+// PERMISSION_DENIED naming it; a FIFO, socket or device in the folder is
+// INVALID_ARGUMENT naming it and its type. `tokenizer_dir` missing →
+// NOT_FOUND (R16); neither special_tokens_map.json nor tokenizer_config.json
+// → NOT_FOUND (R17); other problems INVALID_ARGUMENT naming the file and
+// field.
+absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
+                                                  const std::string& tokenizer_dir,
                                                   const NeoBertConfig& config);
 
 // The special tokens of a tokenizer folder (a checkpoint's tokenizer/ or an
 // export): the same lookup as PlanTokenizerAssets. NOT_FOUND without either
 // JSON file; INVALID_ARGUMENT for a malformed file or a missing token.
-absl::StatusOr<SpecialTokens> ReadSpecialTokens(const std::string& dir);
+absl::StatusOr<SpecialTokens> ReadSpecialTokens(const base::FsRoot& root, const std::string& dir);
 
 // The placeholder token for `id` ("<|neobert_extra_token_30522|>").
 std::string PlaceholderToken(int64_t id);

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/neobert/file_util.h"
 
 namespace neobert::core {
@@ -18,18 +19,17 @@ std::optional<int64_t> AsInt(const nlohmann::json& v) {
   return std::nullopt;
 }
 
-// A short rendering of a JSON value for messages.
-std::string Show(const nlohmann::json& v) {
-  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (s.size() > 64) s = s.substr(0, 61) + "...";
-  return s;
+// A short, escaped rendering of a JSON value for messages.
+std::string Show(const nlohmann::json& v, bool quote) {
+  if (!quote) return "a value not shown";
+  return base::Excerpt(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
     const std::optional<std::string>& json_text, const NeoBertConfig& config,
-    const std::string& source) {
+    const std::string& source, bool quote) {
   std::vector<std::string> warnings;
   if (!json_text.has_value()) {  // R4
     warnings.push_back(absl::StrCat(source, " not found; skipping tokenizer/vocab checks"));
@@ -49,7 +49,7 @@ absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
   if (auto it = j.find("vocab_size"); it != j.end() && !it->is_null()) {  // R5
     std::optional<int64_t> v = AsInt(*it);
     if (!v.has_value()) {
-      warnings.push_back(absl::StrCat(source, ": vocab_size is not an integer (", Show(*it),
+      warnings.push_back(absl::StrCat(source, ": vocab_size is not an integer (", Show(*it, quote),
                                       "); not compared with config.yaml"));
     } else if (*v != config.vocab_size) {
       warnings.push_back(absl::StrCat(source, ": vocab_size ", *v,
@@ -61,7 +61,7 @@ absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
     std::optional<int64_t> v = AsInt(*it);
     if (!v.has_value()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(source, ": pad_token_id must be an integer, got ", Show(*it)));
+          absl::StrCat(source, ": pad_token_id must be an integer, got ", Show(*it, quote)));
     }
     if (*v != config.pad_token_id) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -72,12 +72,16 @@ absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
   return warnings;
 }
 
-absl::StatusOr<std::vector<std::string>> CheckTokenizerInfoFile(const std::string& path,
+absl::StatusOr<std::vector<std::string>> CheckTokenizerInfoFile(const base::FsRoot& root,
+                                                                const std::string& path,
                                                                 const NeoBertConfig& config) {
-  auto text = ReadFileCapped(path, kMaxTokenizerInfoBytes);
+  bool via_symlink = false;
+  auto text = root.ReadFile(path, kMaxTokenizerInfoBytes, &via_symlink);
   if (absl::IsNotFound(text.status())) return CheckTokenizerInfo(std::nullopt, config, path);
   if (!text.ok()) return text.status();
-  return CheckTokenizerInfo(*text, config, path);
+  auto warnings = CheckTokenizerInfo(*text, config, path, /*quote=*/!via_symlink);
+  if (via_symlink && !warnings.ok()) return base::WithoutContent(warnings.status(), path);
+  return warnings;
 }
 
 }  // namespace neobert::core

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 #include "core/neobert/checkpoint_config.h"
 
 namespace neobert::core {
@@ -26,10 +27,12 @@ inline constexpr uint64_t kMaxTokenizerInfoBytes = 1 << 20;
 // non-object top level, a non-integer pad_token_id, R6.
 absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
     const std::optional<std::string>& json_text, const NeoBertConfig& config,
-    const std::string& source = "tokenizer_info.json");
+    const std::string& source = "tokenizer_info.json", bool quote = true);
 
-// Reads `path` (absent → R4 warning) and checks it as above.
-absl::StatusOr<std::vector<std::string>> CheckTokenizerInfoFile(const std::string& path,
+// Reads `path` beneath `root` (absent → R4 warning) and checks it as above;
+// a file reached through a symbolic link is never quoted (base/excerpt.h).
+absl::StatusOr<std::vector<std::string>> CheckTokenizerInfoFile(const base::FsRoot& root,
+                                                                const std::string& path,
                                                                 const NeoBertConfig& config);
 
 }  // namespace neobert::core

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/unicode.h"
@@ -118,7 +119,7 @@ class Bpe : public Model {
       std::optional<uint32_t> id = vocab_.Find(*opt_.unk);
       if (!id.has_value()) {
         return absl::FailedPreconditionError(
-            absl::StrCat("BPE model: unknown token '", *opt_.unk, "' is not in the vocabulary"));
+            absl::StrCat("BPE model: unknown token '", base::Excerpt(*opt_.unk), "' is not in the vocabulary"));
       }
       has_unk = true;
       unk_id = *id;
@@ -241,7 +242,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
       const std::string line = m.get<std::string>();
       const size_t sp = line.find(' ');
       if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos) {
-        return json_util::Invalid(iw, absl::StrCat("merge '", line, "' is not two space-separated tokens"));
+        return json_util::Invalid(iw, absl::StrCat("merge '", base::Excerpt(line), "' is not two space-separated tokens"));
       }
       a = line.substr(0, sp);
       b = line.substr(sp + 1);
@@ -254,14 +255,14 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
     }
     std::optional<uint32_t> a_id = vocab->Find(a), b_id = vocab->Find(b);
     if (!a_id.has_value() || !b_id.has_value()) {
-      return json_util::Invalid(iw, absl::StrCat("merge token '", a_id ? b : a, "' is not in the vocabulary"));
+      return json_util::Invalid(iw, absl::StrCat("merge token '", base::Excerpt(a_id ? b : a), "' is not in the vocabulary"));
     }
     if (b.size() < prefix_len) {
-      return json_util::Invalid(iw, absl::StrCat("merge token '", b, "' is shorter than the subword prefix"));
+      return json_util::Invalid(iw, absl::StrCat("merge token '", base::Excerpt(b), "' is shorter than the subword prefix"));
     }
     std::optional<uint32_t> new_id = vocab->Find(a + b.substr(prefix_len));
     if (!new_id.has_value()) {
-      return json_util::Invalid(iw, absl::StrCat("merged token '", a + b.substr(prefix_len),
+      return json_util::Invalid(iw, absl::StrCat("merged token '", base::Excerpt(a + b.substr(prefix_len)),
                                                  "' is not in the vocabulary"));
     }
     // A repeated pair keeps its last rank, as the library's map does.

@@ -1,6 +1,7 @@
 #include "core/tokenizer/json_util.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/unicode.h"
 #include <cstdint>
 
@@ -13,9 +14,7 @@ std::string Field(const std::string& where, absl::string_view key) {
 std::string Index(const std::string& where, size_t i) { return absl::StrCat(where, "[", i, "]"); }
 
 std::string Show(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (s.size() > 64) s = s.substr(0, 61) + "...";
-  return s;
+  return base::Excerpt(v.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 absl::Status Invalid(const std::string& where, absl::string_view what) {

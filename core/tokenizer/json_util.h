@@ -24,7 +24,7 @@ using Json = nlohmann::json;
 std::string Field(const std::string& where, absl::string_view key);
 std::string Index(const std::string& where, size_t i);
 
-// A short rendering of a value for messages.
+// A short, escaped rendering of a value for messages (base::Excerpt).
 std::string Show(const Json& v);
 
 absl::Status Invalid(const std::string& where, absl::string_view what);

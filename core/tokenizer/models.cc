@@ -1,6 +1,7 @@
 #include "core/tokenizer/models.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/unicode.h"
 #include <cstdint>
@@ -23,7 +24,7 @@ class WordLevel : public Model {
       out->push_back({*unk, unk_});
     } else {
       return absl::FailedPreconditionError(
-          absl::StrCat("WordLevel model: unknown token '", unk_, "' is not in the vocabulary"));
+          absl::StrCat("WordLevel model: unknown token '", base::Excerpt(unk_), "' is not in the vocabulary"));
     }
     return absl::OkStatus();
   }
@@ -92,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseModel(const Json& j, const std::stri
     return json_util::Unsupported(json_util::Field(where, "type"), "model type 'Unigram' is not supported");
   }
   return json_util::Unsupported(json_util::Field(where, "type"),
-                                absl::StrCat("unknown model type '", type, "'"));
+                                absl::StrCat("unknown model type '", base::Excerpt(type), "'"));
 }
 
 }  // namespace neobert::tokenizer

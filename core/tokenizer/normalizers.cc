@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/unicode.h"
 
@@ -330,7 +331,7 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& j, const
   if (*type == "Precompiled") {
     return json_util::Unsupported(tw, "normalizer type 'Precompiled' (SentencePiece charsmap) is not supported");
   }
-  return json_util::Unsupported(tw, absl::StrCat("unknown normalizer type '", *type, "'"));
+  return json_util::Unsupported(tw, absl::StrCat("unknown normalizer type '", base::Excerpt(*type), "'"));
 }
 
 }  // namespace neobert::tokenizer

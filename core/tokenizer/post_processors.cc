@@ -1,6 +1,7 @@
 #include "core/tokenizer/post_processors.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include <cstdint>
 
@@ -195,7 +196,7 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const Json& j,
     return std::make_unique<SequenceProcessor>(std::move(parts));
   }
   return json_util::Unsupported(json_util::Field(where, "type"),
-                                absl::StrCat("unknown post-processor type '", *type, "'"));
+                                absl::StrCat("unknown post-processor type '", base::Excerpt(*type), "'"));
 }
 
 }  // namespace neobert::tokenizer

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/normalizers.h"
 #include "core/tokenizer/unicode.h"
@@ -282,7 +283,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
       scheme = PrependScheme::kNever;
     } else {
       return json_util::Invalid(Field(where, "prepend_scheme"),
-                                absl::StrCat("unknown scheme '", *scheme_name, "'"));
+                                absl::StrCat("unknown scheme '", base::Excerpt(*scheme_name), "'"));
     }
     // Legacy files: add_prefix_space false means "never".
     if (const Json* a = json_util::Find(j, "add_prefix_space"); a != nullptr) {
@@ -364,7 +365,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
   if (*type == "UnicodeScripts") {
     return json_util::Unsupported(tw, "pre-tokenizer type 'UnicodeScripts' is not supported");
   }
-  return json_util::Unsupported(tw, absl::StrCat("unknown pre-tokenizer type '", *type, "'"));
+  return json_util::Unsupported(tw, absl::StrCat("unknown pre-tokenizer type '", base::Excerpt(*type), "'"));
 }
 
 }  // namespace neobert::tokenizer

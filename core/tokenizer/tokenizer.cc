@@ -1,18 +1,14 @@
 #include "core/tokenizer/tokenizer.h"
 
 #include <cstdint>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/added_vocabulary.h"
+#include "core/tokenizer/decoders.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/normalizers.h"
@@ -40,43 +36,6 @@ namespace {
 
 using json_util::Json;
 
-// Reads a regular file without blocking on FIFOs/devices, stopping at a cap.
-absl::StatusOr<std::string> ReadCapped(const std::string& path, uint64_t cap) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    const int e = errno;
-    if (e == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open: ", std::strerror(e)));
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  if (static_cast<uint64_t>(st.st_size) > cap) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.st_size, " bytes exceed the limit ", cap));
-  }
-  std::string data;
-  char buf[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": read failed: ", std::strerror(e)));
-    }
-    if (n == 0) break;
-    if (data.size() + static_cast<uint64_t>(n) > cap) {
-      ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(path, ": grew beyond the limit ", cap));
-    }
-    data.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return data;
-}
 
 // Deepest [ / { nesting outside strings; refuses pathological files before
 // the parser sees them.
@@ -120,7 +79,7 @@ absl::StatusOr<std::unique_ptr<TruncationParams>> ParseTruncation(const Json& j,
   } else if (*strategy == "OnlySecond") {
     t->strategy = TruncationParams::Strategy::kOnlySecond;
   } else {
-    return json_util::Invalid(json_util::Field(where, "strategy"), absl::StrCat("unknown strategy '", *strategy, "'"));
+    return json_util::Invalid(json_util::Field(where, "strategy"), absl::StrCat("unknown strategy '", base::Excerpt(*strategy), "'"));
   }
   return t;
 }
@@ -170,10 +129,14 @@ size_t RoundUp(size_t n, uint64_t multiple) {
 Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadCapped(path, kMaxTokenizerJsonBytes);
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const base::FsRoot& root,
+                                                               const std::string& path) {
+  bool via_symlink = false;
+  absl::StatusOr<std::string> text = root.ReadFile(path, kMaxTokenizerJsonBytes, &via_symlink);
   if (!text.ok()) return text.status();
-  return FromJson(*text, path);
+  auto tokenizer = FromJson(*text, path);
+  if (via_symlink && !tokenizer.ok()) return base::WithoutContent(tokenizer.status(), path);
+  return tokenizer;
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const std::string& text,
@@ -207,6 +170,7 @@ absl::Status Tokenizer::Load(const std::string& text, const std::string& origin)
     if (!p.ok()) return p.status();
     pre_tokenizer_ = std::move(*p);
   }
+  decoder_ = std::make_unique<TokenDecoder>(TokenDecoder::FromJson(json_util::Find(j, "decoder")));
   const Json* m = json_util::Find(j, "model");
   if (m == nullptr) return json_util::Invalid(root + "model", "missing");
   absl::StatusOr<std::unique_ptr<Model>> model = ParseModel(*m, root + "model");
@@ -410,6 +374,10 @@ size_t Tokenizer::VocabSize(bool with_added_tokens) const {
 std::optional<uint32_t> Tokenizer::PaddingId() const {
   if (padding_ == nullptr) return std::nullopt;
   return padding_->pad_id;
+}
+
+std::string Tokenizer::DecodeToken(const std::string& token) const {
+  return decoder_ ? decoder_->Decode(token) : token;
 }
 
 }  // namespace neobert::tokenizer

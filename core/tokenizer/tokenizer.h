@@ -9,8 +9,9 @@
 // Supported components are listed in normalizers.h, pre_tokenizers.h,
 // models.h and post_processors.h; anything else makes loading fail with
 // UNIMPLEMENTED and a message naming the component type and its JSON path,
-// never a silently different encoding. The "decoder" section is ignored
-// (decoding is not provided). Pair encoding is not provided.
+// never a silently different encoding. The "decoder" section serves only
+// DecodeToken (one token for display, decoders.h); sequences are not
+// decoded. Pair encoding is not provided.
 //
 // Errors: INVALID_ARGUMENT for a malformed file or input text that is not
 // UTF-8, UNIMPLEMENTED for unsupported components, NOT_FOUND for a missing
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/base/fs_root.h"
 
 namespace neobert::tokenizer {
 
@@ -48,13 +50,17 @@ class Normalizer;
 class PreTokenizer;
 class PostProcessor;
 class AddedVocabulary;
+class TokenDecoder;
 struct TruncationParams;
 struct PaddingParams;
 
 class Tokenizer {
  public:
-  // Reads a tokenizer.json file (regular file, at most kMaxTokenizerJsonBytes).
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
+  // Reads a tokenizer.json file through the door beneath `root`
+  // (core/base/fs_root.h: a regular file, at most kMaxTokenizerJsonBytes).
+  // Errors about a file reached through a symbolic link quote nothing of it.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const base::FsRoot& root,
+                                                             const std::string& path);
   // Parses tokenizer.json text; `origin` names it in error messages.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(const std::string& text,
                                                              const std::string& origin);
@@ -79,6 +85,9 @@ class Tokenizer {
   size_t VocabSize(bool with_added_tokens = true) const;
   // pad_id of the tokenizer.json "padding" section, if any.
   std::optional<uint32_t> PaddingId() const;
+  // The text a vocabulary token stands for, per the "decoder" section
+  // (decoders.h: "##" continuations, Metaspace "▁", GPT-2 byte characters).
+  std::string DecodeToken(const std::string& token) const;
 
  private:
   Tokenizer();
@@ -94,6 +103,7 @@ class Tokenizer {
   std::unique_ptr<AddedVocabulary> added_;
   std::unique_ptr<TruncationParams> truncation_;
   std::unique_ptr<PaddingParams> padding_;
+  std::unique_ptr<TokenDecoder> decoder_;
 };
 
 }  // namespace neobert::tokenizer

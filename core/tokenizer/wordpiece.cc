@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/excerpt.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/unicode.h"
@@ -68,7 +69,7 @@ class WordPiece : public Model {
     std::optional<uint32_t> id = vocab_.Find(unk_);
     if (!id.has_value()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("WordPiece model: unknown token '", unk_, "' is not in the vocabulary"));
+          absl::StrCat("WordPiece model: unknown token '", base::Excerpt(unk_), "' is not in the vocabulary"));
     }
     out->push_back({*id, unk_});
     return absl::OkStatus();

@@ -273,8 +273,8 @@ TEST(WriteForwardOutput, SafetensorsRoundTrip) {
   absl::StatusOr<ForwardOutput> out = (*model)->Forward(Input());
   ASSERT_TRUE(out.ok()) << out.status();
   const std::string path = ::testing::TempDir() + "/engine_forward_out.safetensors";
-  ASSERT_TRUE(WriteForwardOutputSafetensors(*out, path).ok());
-  absl::StatusOr<format::TensorSet> set = format::ReadSafetensors(path);
+  ASSERT_TRUE(WriteForwardOutputSafetensors(*out, neobert::base::FsRoot(), path).ok());
+  absl::StatusOr<format::TensorSet> set = format::ReadSafetensors(neobert::base::FsRoot(), path);
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_EQ(set->tensors.size(), 2u);
   for (const format::TensorEntry& t : set->tensors) {
@@ -291,7 +291,7 @@ TEST(WriteForwardOutput, SafetensorsRoundTrip) {
   std::filesystem::remove(path);
   ForwardOutput broken = *out;
   broken.logits.pop_back();
-  const absl::Status s = WriteForwardOutputSafetensors(broken, path);
+  const absl::Status s = WriteForwardOutputSafetensors(broken, neobert::base::FsRoot(), path);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("logits"), absl::string_view::npos);
 }

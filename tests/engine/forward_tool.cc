@@ -95,13 +95,13 @@ int main(int argc, char** argv) {
     options.compute_dtype = *d;
   }
 
-  absl::StatusOr<neobert::format::TensorSet> weights = neobert::format::ReadWeights(get("weights"));
+  absl::StatusOr<neobert::format::TensorSet> weights = neobert::format::ReadWeights(neobert::base::FsRoot(), get("weights"));
   if (!weights.ok()) return Fail(weights.status());
   neobert::engine::ModelSpec spec;
   std::vector<neobert::format::TensorEntry> tensors;
   if (!get("config").empty()) {
     absl::StatusOr<neobert::core::NeoBertConfig> config =
-        neobert::core::LoadCheckpointConfig(get("config"));
+        neobert::core::LoadCheckpointConfig(neobert::base::FsRoot(), get("config"));
     if (!config.ok()) return Fail(config.status());
     absl::StatusOr<neobert::core::ExportPlan> plan =
         neobert::core::BuildExportPlan(weights->tensors, *config, {}, get("weights"));
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     spec = neobert::engine::ModelSpecFromConfig(*config, plan->decoder_bias);
     tensors = plan->tensors;
   } else {
-    absl::StatusOr<std::string> text = neobert::core::ReadFileCapped(get("hf-config"), 1 << 20);
+    absl::StatusOr<std::string> text = neobert::base::FsRoot().ReadFile(get("hf-config"), 1 << 20);
     if (!text.ok()) return Fail(text.status());
     absl::StatusOr<neobert::engine::ModelSpec> s =
         neobert::engine::ModelSpecFromHfConfigJson(*text, get("hf-config"));
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     }
   } else {
     absl::StatusOr<std::string> text =
-        neobert::core::ReadFileCapped(get("input"), neobert::engine::kMaxForwardRequestBytes);
+        neobert::base::FsRoot().ReadFile(get("input"), neobert::engine::kMaxForwardRequestBytes);
     if (!text.ok()) return Fail(text.status());
     bool batch = false;
     absl::StatusOr<std::vector<ForwardInput>> inputs =
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       }
       const std::string path =
           batch ? absl::StrCat(get("out"), "/", i, ".safetensors") : get("out");
-      if (absl::Status s = neobert::engine::WriteForwardOutputSafetensors(*out, path); !s.ok()) {
+      if (absl::Status s = neobert::engine::WriteForwardOutputSafetensors(*out, neobert::base::FsRoot(), path); !s.ok()) {
         return Fail(s);
       }
     }

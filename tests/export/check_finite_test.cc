@@ -1,7 +1,7 @@
 // core::CheckFinite: the exporter's NaN/Inf scan, which also verifies the
 // CRC-32 recorded for every whole torch storage (the CRC the .bin writer then
 // reuses without reading), so a corrupt checkpoint is refused, not laundered.
-#include "core/export/weight_files.h"
+#include "core/export/finite_scan.h"
 
 #include <gtest/gtest.h>
 
@@ -48,7 +48,7 @@ absl::StatusOr<format::TensorSet> CorruptCheckpoint(const ScratchDir& dir,
   if (!record.empty()) {
     uint64_t data_offset = 0;
     {
-      auto f = format::FileSource::Open(path);
+      auto f = format::FileSource::Open(neobert::base::FsRoot(), path);
       if (!f.ok()) return f.status();
       auto zip = format::ZipReader::Open(*f);
       if (!zip.ok()) return zip.status();
@@ -65,7 +65,7 @@ absl::StatusOr<format::TensorSet> CorruptCheckpoint(const ScratchDir& dir,
     io.write(&c, 1);
     if (!io) return absl::InternalError("cannot flip the byte");
   }
-  return format::ReadTorchCheckpoint(path);
+  return format::ReadTorchCheckpoint(neobert::base::FsRoot(), path);
 }
 
 TEST(CheckFiniteTest, IntactCheckpointPasses) {

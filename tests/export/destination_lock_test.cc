@@ -28,7 +28,7 @@ class DestinationLockTest : public ::testing::Test {
 };
 
 TEST_F(DestinationLockTest, CreatesParentsAndAHiddenLockFileBesideTheDestination) {
-  auto lock = DestinationLock::Acquire(dest_, no_cancel_);
+  auto lock = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);
   ASSERT_TRUE(lock.ok()) << lock.status();
   EXPECT_EQ((*lock)->path(), (root_ / "hf" / ".run_100.lock").string());
   EXPECT_TRUE(fs::is_regular_file((*lock)->path()));
@@ -36,10 +36,10 @@ TEST_F(DestinationLockTest, CreatesParentsAndAHiddenLockFileBesideTheDestination
 }
 
 TEST_F(DestinationLockTest, SecondHolderTimesOutWhileTheFirstHoldsIt) {
-  auto first = DestinationLock::Acquire(dest_, no_cancel_);
+  auto first = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);
   ASSERT_TRUE(first.ok());
   int waits = 0;
-  auto second = DestinationLock::Acquire(dest_, no_cancel_, absl::Milliseconds(200),
+  auto second = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_, absl::Milliseconds(200),
                                          [&](const std::string&) { ++waits; });
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -48,21 +48,21 @@ TEST_F(DestinationLockTest, SecondHolderTimesOutWhileTheFirstHoldsIt) {
 }
 
 TEST_F(DestinationLockTest, CancelStopsTheWait) {
-  auto first = DestinationLock::Acquire(dest_, no_cancel_);
+  auto first = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);
   ASSERT_TRUE(first.ok());
   CancelToken cancel;
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     cancel.Cancel();
   });
-  auto second = DestinationLock::Acquire(dest_, cancel);
+  auto second = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, cancel);
   canceller.join();
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kCancelled);
 }
 
 TEST_F(DestinationLockTest, WaiterGetsTheLockOnceItIsReleased) {
-  auto first = DestinationLock::Acquire(dest_, no_cancel_);
+  auto first = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);
   ASSERT_TRUE(first.ok());
   std::atomic<bool> released{false};
   std::thread releaser([&] {
@@ -70,7 +70,7 @@ TEST_F(DestinationLockTest, WaiterGetsTheLockOnceItIsReleased) {
     released = true;
     first->reset();
   });
-  auto second = DestinationLock::Acquire(dest_, no_cancel_, absl::Seconds(10));
+  auto second = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_, absl::Seconds(10));
   releaser.join();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(released);
@@ -78,7 +78,7 @@ TEST_F(DestinationLockTest, WaiterGetsTheLockOnceItIsReleased) {
 
 TEST_F(DestinationLockTest, ALockHeldByAnotherProcessIsHonouredAndDiesWithIt) {
   // A child process takes the lock the way another replica would, then exits.
-  auto probe = DestinationLock::Acquire(dest_, no_cancel_);  // creates the file
+  auto probe = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);  // creates the file
   ASSERT_TRUE(probe.ok());
   const std::string path = (*probe)->path();
   probe->reset();
@@ -87,7 +87,7 @@ TEST_F(DestinationLockTest, ALockHeldByAnotherProcessIsHonouredAndDiesWithIt) {
   pid_t pid = ::fork();
   if (pid == 0) {
     CancelToken none;
-    auto held = DestinationLock::Acquire(dest_, none);
+    auto held = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, none);
     char c = held.ok() ? 'y' : 'n';
     (void)!::write(ready[1], &c, 1);
     ::usleep(300 * 1000);
@@ -96,9 +96,9 @@ TEST_F(DestinationLockTest, ALockHeldByAnotherProcessIsHonouredAndDiesWithIt) {
   char c = 0;
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
   ASSERT_EQ(c, 'y');
-  auto busy = DestinationLock::Acquire(dest_, no_cancel_, absl::Milliseconds(50));
+  auto busy = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_, absl::Milliseconds(50));
   EXPECT_EQ(busy.status().code(), absl::StatusCode::kDeadlineExceeded);
-  auto after = DestinationLock::Acquire(dest_, no_cancel_, absl::Seconds(10));
+  auto after = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_, absl::Seconds(10));
   EXPECT_TRUE(after.ok()) << after.status();
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -107,7 +107,7 @@ TEST_F(DestinationLockTest, ALockHeldByAnotherProcessIsHonouredAndDiesWithIt) {
 }
 
 TEST_F(DestinationLockTest, RefusesADestinationWithoutAName) {
-  auto lock = DestinationLock::Acquire("/", no_cancel_);
+  auto lock = DestinationLock::Acquire(neobert::base::FsRoot(), "/", no_cancel_);
   EXPECT_EQ(lock.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

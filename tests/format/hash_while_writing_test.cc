@@ -19,7 +19,7 @@ using testing::ReadFileBytes;
 using testing::ScratchDir;
 
 std::string DiskSha256(const std::string& path) {
-  auto d = FileSha256(path);
+  auto d = FileSha256(neobert::base::FsRoot(), path);
   EXPECT_TRUE(d.ok()) << d.status();
   return d.ok() ? *d : "";
 }
@@ -28,7 +28,7 @@ TEST(HashWhileWritingTest, OutputFileDigestIsTheFilesSha256) {
   ScratchDir dir;
   const auto src_bytes = RandomBytes((3 << 20) + 11, 1);
   testing::WriteFileBytes(dir.file("src"), std::string(src_bytes.begin(), src_bytes.end()));
-  auto src = FileSource::Open(dir.file("src"));
+  auto src = FileSource::Open(neobert::base::FsRoot(), dir.file("src"));
   ASSERT_TRUE(src.ok());
   const auto small = RandomBytes(777, 2);
   const auto large = RandomBytes((5 << 20) + 1, 3);
@@ -36,7 +36,7 @@ TEST(HashWhileWritingTest, OutputFileDigestIsTheFilesSha256) {
   for (bool writeback : {false, true}) {
     SCOPED_TRACE(writeback);
     const std::string path = dir.file(writeback ? "wb" : "plain");
-    auto out = OutputFile::Create(path, writeback);
+    auto out = OutputFile::Create(neobert::base::FsRoot(), path, writeback);
     ASSERT_TRUE(out.ok());
     (*out)->EnableHash();
     for (int i = 0; i < 20; ++i) ASSERT_TRUE((*out)->Write(absl::MakeConstSpan(small)).ok());
@@ -60,7 +60,7 @@ TEST(HashWhileWritingTest, OutputFileDigestIsTheFilesSha256) {
 TEST(HashWhileWritingTest, PatchOrLateStartGivesNoDigest) {
   ScratchDir dir;
   const auto bytes = RandomBytes(4096, 5);
-  auto patched = OutputFile::Create(dir.file("patched"));
+  auto patched = OutputFile::Create(neobert::base::FsRoot(), dir.file("patched"));
   ASSERT_TRUE(patched.ok());
   (*patched)->EnableHash();
   ASSERT_TRUE((*patched)->Write(absl::MakeConstSpan(bytes)).ok());
@@ -68,7 +68,7 @@ TEST(HashWhileWritingTest, PatchOrLateStartGivesNoDigest) {
   ASSERT_TRUE((*patched)->Close(false).ok());
   EXPECT_EQ((*patched)->sha256(), "");
 
-  auto late = OutputFile::Create(dir.file("late"));
+  auto late = OutputFile::Create(neobert::base::FsRoot(), dir.file("late"));
   ASSERT_TRUE(late.ok());
   ASSERT_TRUE((*late)->Write(absl::MakeConstSpan(bytes)).ok());
   (*late)->EnableHash();  // bytes already went by unhashed: refused
@@ -107,7 +107,7 @@ TEST(HashWhileWritingTest, WritersReportTheDigestOfWhatTheyWrote) {
 
   // Re-written from that torch file, every entry is a whole record with a
   // recorded CRC: nothing is patched, so the digest is known and right.
-  auto set = ReadTorchCheckpoint(dir.file("a.bin"));
+  auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), dir.file("a.bin"));
   ASSERT_TRUE(set.ok()) << set.status();
   std::string second;
   to.sha256 = &second;

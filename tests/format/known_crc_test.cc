@@ -52,7 +52,7 @@ class CountingSource final : public ByteSource {
 };
 
 std::shared_ptr<CountingSource> OpenCounting(const std::string& path) {
-  auto f = FileSource::Open(path);
+  auto f = FileSource::Open(neobert::base::FsRoot(), path);
   EXPECT_TRUE(f.ok()) << f.status();
   return f.ok() ? std::make_shared<CountingSource>(*f) : nullptr;
 }
@@ -92,7 +92,7 @@ TEST(ZipCopyEntryTest, CopiesWithoutReadingAndWritesTheGivenCrc) {
   EXPECT_EQ(src->reads(), 0) << "CopyEntry read the bytes it was told the CRC of";
 
   const auto file = ReadFileBytes(path);
-  auto f = FileSource::Open(path);
+  auto f = FileSource::Open(neobert::base::FsRoot(), path);
   ASSERT_TRUE(f.ok());
   auto reader = ZipReader::Open(*f);
   ASSERT_TRUE(reader.ok()) << reader.status();
@@ -145,9 +145,9 @@ TEST(KnownCrcTest, ReaderAttachesRecordedCrcOfWholeRecords) {
   ScratchDir dir;
   const std::string a = dir.file("a.pt");
   ASSERT_TRUE(WriteTorchBin(Sample(), a, NoSync()).ok());
-  auto set = ReadTorchCheckpoint(a);
+  auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), a);
   ASSERT_TRUE(set.ok()) << set.status();
-  auto f = FileSource::Open(a);
+  auto f = FileSource::Open(neobert::base::FsRoot(), a);
   ASSERT_TRUE(f.ok());
   auto zip = ZipReader::Open(*f);
   ASSERT_TRUE(zip.ok());
@@ -204,7 +204,7 @@ TEST(KnownCrcTest, RecordLargerThanItsStorageHasNoCrc) {
     ASSERT_TRUE((*zip)->AddEntry("archive/version", "3\n").ok());
     ASSERT_TRUE((*zip)->Finish().ok());
   }
-  auto set = ReadTorchCheckpoint(path);
+  auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), path);
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_EQ(set->tensors.size(), 1u);
   EXPECT_FALSE(set->tensors[0].storage.crc32.has_value());
@@ -213,7 +213,7 @@ TEST(KnownCrcTest, RecordLargerThanItsStorageHasNoCrc) {
   // Written the ordinary way: the output's CRC is computed from the 32 bytes.
   const std::string out = dir.file("out.bin");
   ASSERT_TRUE(WriteTorchBin(set->tensors, out, NoSync()).ok());
-  auto f = FileSource::Open(out);
+  auto f = FileSource::Open(neobert::base::FsRoot(), out);
   ASSERT_TRUE(f.ok());
   auto zip = ZipReader::Open(*f);
   ASSERT_TRUE(zip.ok());
@@ -245,7 +245,7 @@ TEST(KnownCrcTest, RewritingATorchFileReadsNoTensorBytesAndIsIdentical) {
   const std::string c = dir.file("c.bin");
   ASSERT_TRUE(WriteTorchBin(views, c, NoSync()).ok());
   EXPECT_GT(src->reads(), reads_after_parse);
-  auto f = FileSource::Open(c);
+  auto f = FileSource::Open(neobert::base::FsRoot(), c);
   ASSERT_TRUE(f.ok());
   auto zip = ZipReader::Open(*f);
   ASSERT_TRUE(zip.ok());
@@ -260,7 +260,7 @@ TEST(OutputFileTest, WritebackModeWritesTheSameBytes) {
   ScratchDir dir;
   const auto big = RandomBytes(kWritebackChunk + (5 << 20) + 17, 11);
   WriteFile(dir.file("src"), big);
-  auto src = FileSource::Open(dir.file("src"));
+  auto src = FileSource::Open(neobert::base::FsRoot(), dir.file("src"));
   ASSERT_TRUE(src.ok());
   const auto small = RandomBytes(1000, 12);
   const auto large = RandomBytes((6 << 20) + 3, 13);
@@ -269,7 +269,7 @@ TEST(OutputFileTest, WritebackModeWritesTheSameBytes) {
   for (bool writeback : {false, true}) {
     SCOPED_TRACE(writeback);
     const std::string path = dir.file(writeback ? "wb" : "plain");
-    auto out = OutputFile::Create(path, writeback);
+    auto out = OutputFile::Create(neobert::base::FsRoot(), path, writeback);
     ASSERT_TRUE(out.ok());
     for (int i = 0; i < 50; ++i) ASSERT_TRUE((*out)->Write(absl::MakeConstSpan(small)).ok());
     ASSERT_TRUE((*out)->Write(absl::MakeConstSpan(large)).ok());

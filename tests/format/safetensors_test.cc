@@ -63,7 +63,7 @@ TEST(SafetensorsTest, RoundTripKeepsBytesDtypesAndShapes) {
   const std::string path = dir.file("model.safetensors");
   ASSERT_TRUE(WriteSafetensors(Tensors(expected), path).ok());
 
-  auto set = ReadSafetensors(path);
+  auto set = ReadSafetensors(neobert::base::FsRoot(), path);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->format, "safetensors");
   EXPECT_EQ(set->path, path);
@@ -181,7 +181,7 @@ TEST(SafetensorsTest, FileSourcesAreCopiedByteForByte) {
   ScratchDir dir;
   const std::string a = dir.file("a.safetensors"), b = dir.file("b.safetensors");
   ASSERT_TRUE(WriteSafetensors(Tensors(Assortment()), a).ok());
-  auto set = ReadSafetensors(a);
+  auto set = ReadSafetensors(neobert::base::FsRoot(), a);
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_GE(set->tensors.front().storage.source->fd(), 0);
   std::vector<uint64_t> progress;
@@ -248,7 +248,7 @@ TEST(SafetensorsTest, EmptyTensorListAndMetadata) {
   SafetensorsWriteOptions opts;
   opts.metadata.clear();
   ASSERT_TRUE(WriteSafetensors({}, path, opts).ok());
-  auto set = ReadSafetensors(path);
+  auto set = ReadSafetensors(neobert::base::FsRoot(), path);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_TRUE(set->tensors.empty());
   EXPECT_TRUE(set->metadata.empty());
@@ -357,10 +357,10 @@ TEST(SafetensorsTest, HostileFileOnDiskNamesThePath) {
   ScratchDir dir;
   const std::string path = dir.file("bad.safetensors");
   testing::WriteFileBytes(path, WithHeader("[]", 0));
-  auto set = ReadSafetensors(path);
+  auto set = ReadSafetensors(neobert::base::FsRoot(), path);
   ASSERT_FALSE(set.ok());
   EXPECT_NE(set.status().message().find(path), absl::string_view::npos) << set.status();
-  EXPECT_EQ(ReadSafetensors(dir.file("missing.safetensors")).status().code(),
+  EXPECT_EQ(ReadSafetensors(neobert::base::FsRoot(), dir.file("missing.safetensors")).status().code(),
             absl::StatusCode::kNotFound);
 }
 

@@ -165,7 +165,7 @@ const TensorEntry* FindTensor(const TensorSet& s, const std::string& name) {
 }
 
 TEST_F(TorchReaderTest, ReadsRealStateDict) {
-  auto set = ReadTorchCheckpoint(Path("state_dict.pt"));
+  auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), Path("state_dict.pt"));
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->format, "torch-zip");
   EXPECT_EQ(set->path, Path("state_dict.pt"));
@@ -191,18 +191,18 @@ TEST_F(TorchReaderTest, ReadsRealStateDict) {
 TEST_F(TorchReaderTest, ReadsProtocol4PlainDictAndLittleByteorder) {
   for (const char* f : {"p4.pt", "plain.bin", "little.pt"}) {
     SCOPED_TRACE(f);
-    auto set = ReadTorchCheckpoint(Path(f));
+    auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), Path(f));
     ASSERT_TRUE(set.ok()) << set.status();
     ExpectMatchesTorch(*set);
   }
 }
 
 TEST_F(TorchReaderTest, UnwrapsOneNestingLevel) {
-  auto a = ReadTorchCheckpoint(Path("nested.pt"));
+  auto a = ReadTorchCheckpoint(neobert::base::FsRoot(), Path("nested.pt"));
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->metadata.at("nested_under"), "state_dict");
   ExpectMatchesTorch(*a);
-  auto b = ReadTorchCheckpoint(Path("model_nested.pt"));
+  auto b = ReadTorchCheckpoint(neobert::base::FsRoot(), Path("model_nested.pt"));
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->metadata.at("nested_under"), "model");
   ExpectMatchesTorch(*b);
@@ -231,7 +231,7 @@ TEST_F(TorchReaderTest, RefusesDamagedRealFiles) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
-    auto set = ReadTorchCheckpoint(Path(c.file));
+    auto set = ReadTorchCheckpoint(neobert::base::FsRoot(), Path(c.file));
     ASSERT_FALSE(set.ok());
     EXPECT_TRUE(absl::IsInvalidArgument(set.status())) << set.status();
     EXPECT_THAT(set.status().message(), HasSubstr(c.expect));
@@ -417,7 +417,7 @@ TEST(TorchReaderCraftedTest, EmptyStateDictAndVersionVariants) {
     EXPECT_TRUE(set->tensors.empty());
     EXPECT_EQ(set->metadata.at("archive"), "x");
   }
-  EXPECT_TRUE(absl::IsNotFound(ReadTorchCheckpoint("/nonexistent/ckpt.pt").status()));
+  EXPECT_TRUE(absl::IsNotFound(ReadTorchCheckpoint(neobert::base::FsRoot(), "/nonexistent/ckpt.pt").status()));
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ class ZipCopyDataTest : public ::testing::Test {
     src_path_ = dir_.file("source.bin");
     std::ofstream(src_path_, std::ios::binary)
         .write(reinterpret_cast<const char*>(data_.data()), static_cast<std::streamsize>(data_.size()));
-    auto f = FileSource::Open(src_path_);
+    auto f = FileSource::Open(neobert::base::FsRoot(), src_path_);
     ASSERT_TRUE(f.ok()) << f.status();
     file_ = *f;
   }
@@ -64,7 +64,7 @@ TEST_F(ZipCopyDataTest, FileAndMemorySourcesGiveTheRightBytesAndCrc) {
     ASSERT_TRUE((*zip)->EndEntry().ok());
     ASSERT_TRUE((*zip)->Finish().ok());
   }
-  auto src = FileSource::Open(path);
+  auto src = FileSource::Open(neobert::base::FsRoot(), path);
   ASSERT_TRUE(src.ok());
   auto reader = ZipReader::Open(*src);
   ASSERT_TRUE(reader.ok()) << reader.status();

@@ -97,7 +97,7 @@ with zipfile.ZipFile(sys.argv[1] + '/many.zip', 'w', zipfile.ZIP_STORED) as z:
     for i in range(70000):
         z.writestr('m/%d' % i, str(i * 7))
 )"));
-  auto src = FileSource::Open(dir + "/many.zip");
+  auto src = FileSource::Open(neobert::base::FsRoot(), dir + "/many.zip");
   ASSERT_TRUE(src.ok());
   auto zip = ZipReader::Open(*src);
   ASSERT_TRUE(zip.ok()) << zip.status();
@@ -236,7 +236,7 @@ with zipfile.ZipFile(sys.argv[1] + '/d.zip', 'w') as z:
     z.writestr('k/stored', b'plain', compress_type=zipfile.ZIP_STORED)
     z.writestr('k/data/0', b'\0' * 4096, compress_type=zipfile.ZIP_DEFLATED)
 )"));
-  auto src = FileSource::Open(dir + "/d.zip");
+  auto src = FileSource::Open(neobert::base::FsRoot(), dir + "/d.zip");
   ASSERT_TRUE(src.ok());
   auto zip = ZipReader::Open(*src);
   ASSERT_TRUE(zip.ok()) << zip.status();

@@ -238,14 +238,14 @@ TEST(CheckpointConfig, DatasetNameFallsBackToPath) {
 
 TEST(CheckpointConfig, LoadFromFile) {
   TempDir dir;
-  EXPECT_EQ(LoadCheckpointConfig(dir.str() + "/config.yaml").status().code(),
+  EXPECT_EQ(LoadCheckpointConfig(neobert::base::FsRoot(), dir.str() + "/config.yaml").status().code(),
             absl::StatusCode::kNotFound);
   const std::string path = dir.Write("config.yaml", TinyConfigYaml());
-  auto c = LoadCheckpointConfig(path);
+  auto c = LoadCheckpointConfig(neobert::base::FsRoot(), path);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->vocab_size, 16);
   dir.Write("bad.yaml", "model:\n  hidden_size: x\n");
-  EXPECT_THAT(LoadCheckpointConfig(dir.str() + "/bad.yaml").status().message(),
+  EXPECT_THAT(LoadCheckpointConfig(neobert::base::FsRoot(), dir.str() + "/bad.yaml").status().message(),
               HasSubstr(dir.str() + "/bad.yaml: model section is missing"));
 }
 

@@ -71,7 +71,7 @@ std::vector<std::string> FileNames(const TokenizerPlan& p) {
 TEST(TokenizerAssets, AlignedTokenizerIsCopiedAndMaxLengthSet) {
   TempDir d;
   WriteV4(d, WordPiece(16));
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(FileNames(*plan), ElementsAre("special_tokens_map.json", "tokenizer.json",
                                             "tokenizer_config.json", "vocab.txt"));
@@ -101,7 +101,7 @@ TEST(TokenizerAssets, AddsPlaceholdersUpToVocabSize) {
   TempDir d;
   WriteV4(d, WordPiece(10));
   d.Write("tokenizer/added_tokens.json", R"({"[NEW]": 9})");
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->tokenizer_size, 10);
   EXPECT_EQ(plan->placeholders_added, 6);
@@ -141,7 +141,7 @@ TEST(TokenizerAssets, PlaceholdersWithoutAddedTokensList) {
   Json t = WordPiece(14);
   t.erase("added_tokens");
   WriteV4(d, t);
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->placeholders_added, 2);
   Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
@@ -159,7 +159,7 @@ TEST(TokenizerAssets, SpliceFindsOnlyTheTopLevelAddedTokens) {
   const Json real = WordPiece(15);
   for (auto& [k, v] : real.items()) t[k] = v;
   WriteV4(d, t);
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   Json tok = Json::parse(*FindFile(*plan, "tokenizer.json")->content);
   EXPECT_EQ(tok["added_tokens"].size(), 6u);
@@ -174,7 +174,7 @@ TEST(TokenizerAssets, TransformersV5LayoutWithoutSpecialTokensMap) {
     "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
     "mask_token": {"content": "[MASK]", "lstrip": false, "special": true},
     "tokenizer_class": "BertTokenizer"})");
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->special.mask, "[MASK]");
   EXPECT_EQ(plan->special.pad, "[PAD]");
@@ -186,7 +186,7 @@ TEST(TokenizerAssets, SpecialTokensMapWinsOverConfig) {
   WriteV4(d, WordPiece(16));
   d.Write("tokenizer/special_tokens_map.json",
           absl::StrReplaceAll(kSpecialMap, {{"\"[MASK]\"", R"({"content": "<mask>"})"}}));
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->special.mask, "<mask>");
 }
@@ -195,7 +195,7 @@ TEST(TokenizerAssets, MissingSpecialTokensNameTokensAndFiles) {
   TempDir d;
   WriteV4(d, WordPiece(16));
   d.Write("tokenizer/special_tokens_map.json", R"({"sep_token": "[SEP]", "pad_token": null})");
-  absl::Status s = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status();
+  absl::Status s = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("special tokens pad_token, mask_token, unk_token not found "
                                      "in special_tokens_map.json or tokenizer_config.json"));
@@ -203,29 +203,29 @@ TEST(TokenizerAssets, MissingSpecialTokensNameTokensAndFiles) {
 
 TEST(TokenizerAssets, MissingFilesAndFolders) {
   TempDir d;
-  EXPECT_EQ(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().code(),
+  EXPECT_EQ(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().code(),
             absl::StatusCode::kNotFound);
   d.Write("tokenizer/tokenizer.json", WordPiece(16).dump());
-  absl::Status none = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status();
+  absl::Status none = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status();
   EXPECT_EQ(none.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(none.message(),
               HasSubstr("neither special_tokens_map.json nor tokenizer_config.json exists"));
   std::filesystem::remove(d.path() / "tokenizer/tokenizer.json");
   d.Write("tokenizer/special_tokens_map.json", kSpecialMap);
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().message(),
               HasSubstr("tokenizer.json not found"));
   d.Write("tokenizer/tokenizer.json", "{\"model\": ");
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().message(),
               HasSubstr("tokenizer/tokenizer.json: not valid JSON"));
   d.Write("tokenizer/tokenizer.json", R"({"model": {"type": "BPE"}})");
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().message(),
               HasSubstr("model.vocab is missing"));
 }
 
 TEST(TokenizerAssets, R19MoreTokensThanVocabIsAnError) {
   TempDir d;
   WriteV4(d, WordPiece(20));
-  absl::Status s = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status();
+  absl::Status s = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("tokenizer has 20 tokens, more than model.vocab_size 16"));
 }
@@ -235,19 +235,19 @@ TEST(TokenizerAssets, IdsMustBeContiguous) {
   Json t = WordPiece(10);
   t["added_tokens"].push_back({{"id", 14}, {"content", "[X]"}});
   WriteV4(d, t);
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().message(),
               HasSubstr("token ids are not contiguous (11 distinct ids, largest 14)"));
 }
 
 TEST(TokenizerAssets, PlaceholderCollisionAndCap) {
   TempDir d;
   WriteV4(d, WordPiece(10, {"<|neobert_extra_token_12|>"}));
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status().message(),
               HasSubstr("placeholder <|neobert_extra_token_12|> already exists"));
   NeoBertConfig big = TinyConfig();
   big.vocab_size = 100000;
   WriteV4(d, WordPiece(10));
-  EXPECT_THAT(PlanTokenizerAssets(d.str() + "/tokenizer", big).status().message(),
+  EXPECT_THAT(PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", big).status().message(),
               HasSubstr("refusing to add more than 65536 placeholder tokens"));
 }
 
@@ -263,7 +263,7 @@ TEST(TokenizerAssets, UnigramListVocabAndMetaspace) {
                {"model", {{"type", "Unigram"}, {"unk_id", 1}, {"vocab", vocab}}}}
               .dump());
   d.Write("tokenizer/special_tokens_map.json", kSpecialMap);
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->tokenizer_size, 8);
   EXPECT_EQ(plan->placeholders_added, 8);
@@ -289,7 +289,7 @@ TEST(TokenizerAssets, SkipsWhatIsNotATokenizerFile) {
   d.Write("tokenizer/config.json", "{}");
   d.Write("tokenizer/.cache", "x");
   d.Write("tokenizer/sub/file.txt", "x");
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(FileNames(*plan), ElementsAre("special_tokens_map.json", "tokenizer.json",
                                             "tokenizer_config.json", "vocab.txt"));
@@ -304,14 +304,14 @@ TEST(TokenizerAssets, SymlinksInsideFollowedOutsideRefused) {
   WriteV4(d, WordPiece(16));
   d.Write("tokenizer/real_merges.txt", "a b\n");
   std::filesystem::create_symlink("real_merges.txt", d.path() / "tokenizer/merges.txt");
-  auto plan = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig());
+  auto plan = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig());
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_NE(FindFile(*plan, "merges.txt"), nullptr);
   EXPECT_EQ(FindFile(*plan, "merges.txt")->source_path, d.str() + "/tokenizer/real_merges.txt");
 
   d.Write("secret.txt", "top secret");
   std::filesystem::create_symlink(d.path() / "secret.txt", d.path() / "tokenizer/spiece.model");
-  absl::Status s = PlanTokenizerAssets(d.str() + "/tokenizer", TinyConfig()).status();
+  absl::Status s = PlanTokenizerAssets(neobert::base::FsRoot(), d.str() + "/tokenizer", TinyConfig()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("spiece.model: symlink points to " + d.str() +
                                      "/secret.txt, outside the tokenizer folder"));

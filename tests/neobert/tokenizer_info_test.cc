@@ -65,12 +65,12 @@ TEST(TokenizerInfo, MalformedFiles) {
 
 TEST(TokenizerInfo, FromFile) {
   TempDir dir;
-  auto absent = CheckTokenizerInfoFile(dir.str() + "/tokenizer_info.json", TinyConfig());
+  auto absent = CheckTokenizerInfoFile(neobert::base::FsRoot(), dir.str() + "/tokenizer_info.json", TinyConfig());
   ASSERT_TRUE(absent.ok());
   EXPECT_EQ(absent->size(), 1u);
   dir.Write("tokenizer_info.json", R"({"pad_token_id": 5})");
   EXPECT_THAT(
-      CheckTokenizerInfoFile(dir.str() + "/tokenizer_info.json", TinyConfig()).status().message(),
+      CheckTokenizerInfoFile(neobert::base::FsRoot(), dir.str() + "/tokenizer_info.json", TinyConfig()).status().message(),
       HasSubstr(dir.str() + "/tokenizer_info.json: pad_token_id 5"));
 }
 

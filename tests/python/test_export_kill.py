@@ -12,6 +12,14 @@ cancel: exit 1 and nothing left at all. A final un-killed export succeeds and
 removes the stale staging directories of the killed runs (their pids are
 dead).
 
+No timing assumption decides a verdict: every kill is preceded by SIGSTOP
+(waited for with waitpid), so what is on disk when the process dies is what
+the test records; a trial whose export finished before its kill is retried
+with half the delay (a machine faster now than at calibration); and the
+stale staging directory the final run must clean up is made on purpose (an
+export stopped and killed as soon as its staging directory exists), not hoped
+for from the last random trial.
+
 usage: /usr/bin/python3 test_export_kill.py BIN_DIR FIXTURES_DIR
 """
 import json
@@ -95,15 +103,40 @@ class KillDuringExport(unittest.TestCase):
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
 
-    def wait_for_staging(self, proc, out, timeout):
+    def wait_for_staging(self, proc, out, timeout=300):
         """Monotonic time at which `proc`'s staging dir for `out` appeared
-        (or the process ended)."""
+        (or the process ended). The deadline only guards against a hang."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(f"-{proc.pid}-" in n for n in staging_leftovers(out)) or proc.poll() is not None:
                 return time.monotonic()
             time.sleep(0.002)
-        return time.monotonic()
+        self.fail(f"export {proc.pid} neither wrote nor ended within {timeout} s")
+
+    def stop_and_kill(self, proc, out):
+        """SIGSTOP, wait until stopped, record the staging dirs, SIGKILL.
+        Returns (exit status, staging dirs at the kill); a process that ended
+        before it could be stopped returns its own status and []."""
+        if proc.poll() is not None:
+            return proc.returncode, []
+        proc.send_signal(signal.SIGSTOP)
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):  # it ended first (and is reaped now)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, []
+        staging = staging_leftovers(out)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        return proc.returncode, staging
+
+    def kill_trial(self, out, delay, after_staging):
+        """One export killed `delay` s after its start (or after its staging
+        dir appeared); (exit status, staging dirs at the kill)."""
+        proc = self.start(out, capture=False)
+        if after_staging:
+            self.wait_for_staging(proc, out)
+        time.sleep(delay)  # the random kill time, not a wait for anything
+        return self.stop_and_kill(proc, out)
 
     def test_sigkill_never_leaves_a_destination(self):
         # Calibrate: how long one full export takes on this machine right now.
@@ -112,8 +145,8 @@ class KillDuringExport(unittest.TestCase):
         calib = os.path.join(self.tmp, "calibration")
         t0 = time.monotonic()
         proc = self.start(calib)
-        to_staging = self.wait_for_staging(proc, calib, 120) - t0
-        _, err = proc.communicate(timeout=120)
+        to_staging = self.wait_for_staging(proc, calib) - t0
+        _, err = proc.communicate(timeout=300)
         duration = time.monotonic() - t0
         write_phase = max(duration - to_staging, 0.05)
         self.assertEqual(proc.returncode, 0, err)
@@ -126,12 +159,8 @@ class KillDuringExport(unittest.TestCase):
         # SIGTERM is a cooperative cancel: a clean failure, nothing left behind.
         # Sent once this run's staging dir exists (the write phase).
         proc = self.start(out)
-        deadline = time.monotonic() + duration * 2
-        mine = None
-        while time.monotonic() < deadline and mine is None:
-            mine = next((n for n in staging_leftovers(out) if f"-{proc.pid}-" in n), None)
-            time.sleep(0.005)
-        self.assertIsNotNone(mine, "the SIGTERM run never reached the write phase")
+        self.wait_for_staging(proc, out)
+        self.assertIsNone(proc.poll(), "the SIGTERM run ended before its write phase was seen")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 6, err)  # cancelled
@@ -141,9 +170,8 @@ class KillDuringExport(unittest.TestCase):
         self.assertEqual(staging_leftovers(out), [])
 
         rng = random.Random(SEED)
-        kills = mid_write = 0
+        kills = mid_write = retries = 0
         for trial in range(TRIALS):
-            proc = self.start(out, capture=False)
             if trial < 2:
                 # Before the write phase (validation, scan, sanity pass).
                 delay = to_staging * rng.uniform(0.2, 0.8)
@@ -152,17 +180,15 @@ class KillDuringExport(unittest.TestCase):
                 # tail is hashing and the rename, which a loaded machine may finish early).
                 lo = 0.02 + 0.58 * (trial - 2) / (TRIALS - 2)
                 delay = write_phase * rng.uniform(lo, lo + 0.58 / (TRIALS - 2))
-                self.wait_for_staging(proc, out, 120)
-            time.sleep(delay)
-            staging_at_kill = staging_leftovers(out)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=60)
+            for _ in range(6):  # finished before its kill: again, sooner
+                code, staging_at_kill = self.kill_trial(out, delay, after_staging=trial >= 2)
+                if code != 0:
+                    break
+                shutil.rmtree(out)
+                delay /= 2
+                retries += 1
             with self.subTest(trial=trial, delay=round(delay, 3)):
-                if proc.returncode == 0:  # finished before the kill: not a kill trial
-                    shutil.rmtree(out)
-                    continue
-                self.assertEqual(proc.returncode, -signal.SIGKILL)
+                self.assertEqual(code, -signal.SIGKILL, "the export never ran long enough to be killed")
                 kills += 1
                 if os.path.exists(out):
                     # Only possible if the kill landed between the atomic rename
@@ -173,12 +199,21 @@ class KillDuringExport(unittest.TestCase):
                 if staging_at_kill:
                     mid_write += 1
         sys.stderr.write(f"\nexport {duration:.2f} s (write phase {write_phase:.2f} s); "
-                         f"{kills} kills, {mid_write} during the write phase\n")
-        self.assertGreaterEqual(kills, TRIALS - 2, "too many exports ended before their kill")
+                         f"{kills} kills ({retries} retried sooner), {mid_write} during the "
+                         f"write phase\n")
+        self.assertEqual(kills, TRIALS)
         self.assertGreaterEqual(mid_write, TRIALS // 2,
                                 f"only {mid_write} of {TRIALS} kills hit the write phase")
-        stale = staging_leftovers(out)
-        self.assertTrue(stale, "the last killed export should have left its hidden staging directory")
+
+        # A staging dir left on purpose: stopped as soon as it exists, killed.
+        for _ in range(6):
+            code, staging_at_kill = self.kill_trial(out, 0, after_staging=True)
+            if code == -signal.SIGKILL and staging_at_kill:
+                break
+            if os.path.exists(out):
+                shutil.rmtree(out)
+        self.assertTrue(staging_at_kill, "no export could be stopped in its write phase")
+        self.assertEqual(staging_leftovers(out), staging_at_kill)
         self.assertFalse(os.path.exists(out))
 
         # A final un-killed run publishes a complete export and removes the

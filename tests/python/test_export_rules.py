@@ -78,11 +78,14 @@ class ExportRules(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return proc
 
-    def refused(self, ckpt, *needles, code="INVALID_ARGUMENT", options=()):
-        """Runs the export and checks the failure contract; returns the error line."""
+    def refused(self, ckpt, *needles, code="INVALID_ARGUMENT", options=(), staged=False):
+        """Runs the export and checks the failure contract; returns the error line.
+        `staged`: the failure comes after files were staged, so the parent
+        exists, holding only the (empty) destination lock file."""
         parent = os.path.join(self.tmp, "fresh")
         out = os.path.join(parent, "out")
         proc = run_export(BIN, ckpt, out, "--json", "--no-fsync", *options)
+        self.last_proc = proc
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
         lines = proc.stderr.splitlines()
         self.assertEqual(len(lines), 1, f"expected one error line, got: {proc.stderr!r}")
@@ -96,7 +99,11 @@ class ExportRules(unittest.TestCase):
         self.assertEqual(results[0]["code"], code, line)
         self.assertEqual("error: " + results[0]["error"], line)
         self.assertFalse(os.path.exists(out), "destination exists after a refused export")
-        self.assertFalse(os.path.exists(parent), "refused export created the destination's parent")
+        if staged:
+            self.assertEqual(os.listdir(parent), [".out.lock"])
+        else:
+            self.assertFalse(os.path.exists(parent),
+                             "refused export created the destination's parent")
         self.assertEqual(staging_leftovers(out), [])
         self.assertFalse([n for n in os.listdir(self.tmp) if ".partial-" in n])
         return line
@@ -317,6 +324,43 @@ class ExportRules(unittest.TestCase):
         sd["model.layer_norm.weight"] = w
         self.save_sd(ckpt, sd)
         self.refused(ckpt, "state_dict.pt", "model.layer_norm.weight", "NaN/Inf")
+
+    def overflowing_final_norm(self, variant):
+        """Finite weights whose forward pass is not: a final-norm weight near
+        the dtype's largest value turns RMS-normalised values above ~1.2 into
+        Inf. The NaN/Inf scan passes; only the sanity forward pass can see it."""
+        ckpt = self.checkpoint(variant)
+        sd = self.load_sd(ckpt)
+        w = sd["model.layer_norm.weight"]
+        sd["model.layer_norm.weight"] = torch.full_like(w, 3.0e38)
+        self.save_sd(ckpt, sd)
+        return ckpt
+
+    def assert_failed_after_staging(self):
+        """The failure came after the files were staged (the pass runs beside
+        the writes and is awaited before publishing), and `refused` already
+        checked that neither the destination nor a staging dir is left."""
+        stages = [json.loads(l).get("stage") for l in self.last_proc.stdout.splitlines()
+                  if '"event":"stage"' in l]
+        self.assertIn("write", stages, self.last_proc.stdout)
+        self.assertIn("commit", stages, self.last_proc.stdout)
+
+    def test_sanity_pass_failure_after_staging_leaves_nothing(self):
+        ckpt = self.overflowing_final_norm(GOOD)
+        self.refused(ckpt, "sanity forward", "last_hidden_state", "inf", code="INTERNAL",
+                     staged=True)
+        self.assert_failed_after_staging()
+        # Without the pass the same checkpoint exports: only the pass caught it.
+        proc = run_export(BIN, ckpt, os.path.join(self.tmp, "unchecked"), "--no-fsync",
+                          "--no-sanity")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_sanity_pass_in_bf16_failure_leaves_nothing(self):
+        # bfloat16 weights: the pass computes in bfloat16 (sanity_pass.h).
+        ckpt = self.overflowing_final_norm("bf16")
+        self.refused(ckpt, "sanity forward", "last_hidden_state", "inf", code="INTERNAL",
+                     staged=True)
+        self.assert_failed_after_staging()
 
     def test_corrupt_storage_record_fails_its_crc(self):
         # One flipped bit in a weight's storage record (a low mantissa bit, so

@@ -75,7 +75,7 @@ class ServerInterop(unittest.TestCase):
                 raise RuntimeError(f"server did not start: {line!r} {f.read()}")
         cls.address = line.split()[-1]
         cls.channel = grpc.insecure_channel(cls.address)
-        grpc.channel_ready_future(cls.channel).result(timeout=10)
+        grpc.channel_ready_future(cls.channel).result(timeout=60)
 
     @classmethod
     def tearDownClass(cls):
@@ -106,7 +106,7 @@ class ServerInterop(unittest.TestCase):
         call = self.channel.unary_unary("/grpc.health.v1.Health/Check",
                                         request_serializer=lambda _: b"",
                                         response_deserializer=lambda b: b)
-        raw = call(None, timeout=5)
+        raw = call(None, timeout=30)
         return raw[1] if len(raw) == 2 and raw[0] == 0x08 else 0
 
     def test_1_health_serving(self):

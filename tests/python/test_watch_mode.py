@@ -107,7 +107,7 @@ class Server:
         return self.proc.returncode
 
 
-def wait_for(predicate, what, timeout=60):
+def wait_for(predicate, what, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()

@@ -34,9 +34,15 @@ class PathPolicyTest : public ::testing::Test {
 TEST_F(PathPolicyTest, Inputs) {
   auto ok = policy_->ResolveInput(root_ + "/in/ckpt");
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(*ok, fs::canonical(root_ + "/in/ckpt").string());
+  EXPECT_EQ(ok->path, fs::canonical(root_ + "/in/ckpt").string());
+  EXPECT_TRUE(ok->root.confined());
+  EXPECT_EQ(ok->root.path(), fs::canonical(root_ + "/in").string());
   // A symlink inside the root that points inside is fine (resolved).
-  EXPECT_EQ(*policy_->ResolveInput(root_ + "/in/alias"), *ok);
+  EXPECT_EQ(policy_->ResolveInput(root_ + "/in/alias")->path, ok->path);
+  // One that leaves it is denied, naming the link.
+  auto escape = policy_->ResolveInput(root_ + "/in/escape");
+  EXPECT_NE(escape.status().message().find(root_ + "/in/escape"), std::string::npos)
+      << escape.status();
   EXPECT_EQ(policy_->ResolveInput(root_ + "/in/escape").status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(policy_->ResolveInput(root_ + "/in/../secret").status().code(),
@@ -52,7 +58,7 @@ TEST_F(PathPolicyTest, Inputs) {
 TEST_F(PathPolicyTest, Outputs) {
   auto ok = policy_->ResolveOutput(root_ + "/out/new/export");
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(*ok, fs::canonical(root_ + "/out").string() + "/new/export");
+  EXPECT_EQ(ok->path, fs::canonical(root_ + "/out").string() + "/new/export");
   EXPECT_EQ(policy_->ResolveOutput(root_ + "/out/escape/x").status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(policy_->ResolveOutput(root_ + "/out/../secret/x").status().code(),
@@ -88,6 +94,19 @@ TEST(StatusMapping, EveryDesignCode) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(s.error_message(), "no job 'x'");
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+// The roots are opened once: renaming a root's path afterwards does not
+// move the door (requests are still resolved beneath the directory opened).
+TEST_F(PathPolicyTest, RootsAreOpenedOnce) {
+  fs::create_directories(root_ + "/in/ckpt/inner");
+  auto before = policy_->ResolveInput(root_ + "/in/ckpt/inner");
+  ASSERT_TRUE(before.ok()) << before.status();
+  fs::rename(root_ + "/in", root_ + "/in.moved");
+  fs::create_directories(root_ + "/in/ckpt");  // an impostor at the old path
+  auto after = before->root.StatIfExists(root_ + "/in/ckpt/inner");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->has_value()) << "resolved beneath the impostor, not the opened root";
 }
 
 TEST(Auth, BearerTokenMatches) {

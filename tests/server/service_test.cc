@@ -35,7 +35,7 @@ class TestServer {
     auto policy = PathPolicy::Create({root + "/in"}, {root + "/out"});
     EXPECT_TRUE(policy.ok()) << policy.status();
     ServiceOptions so;
-    so.token = o.token;
+    if (!o.token.empty()) so.tokens = BearerTokens::Fixed({o.token});
     so.sync = false;
     service_ = std::make_unique<ExportServiceImpl>(jobs_.get(), *policy, so);
     grpc::EnableDefaultHealthCheckService(true);

@@ -42,7 +42,7 @@ TEST_P(FixtureTokenizerTest, MatchesTheLibrarysSamplesAndVocabulary) {
   const std::string dir = FixtureDir(GetParam());
   if (dir.empty()) GTEST_SKIP() << "NEOBERT_FIXTURES not set";
   const json expected = json::parse(ReadText(dir + "/expected.json"))["tokenizer"];
-  auto tok = Tokenizer::FromFile(dir + "/tokenizer/tokenizer.json");
+  auto tok = Tokenizer::FromFile(neobert::base::FsRoot(), dir + "/tokenizer/tokenizer.json");
   ASSERT_TRUE(tok.ok()) << tok.status();
   ASSERT_FALSE(expected["samples"].empty());
   for (const json& s : expected["samples"]) {
@@ -144,10 +144,10 @@ TEST(TokenizerTest, TruncationAndPaddingSectionsApply) {
 }
 
 TEST(TokenizerTest, LoadErrorsNameTheFileAndField) {
-  auto missing = Tokenizer::FromFile("/nonexistent/tokenizer.json");
+  auto missing = Tokenizer::FromFile(neobert::base::FsRoot(), "/nonexistent/tokenizer.json");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("/nonexistent/tokenizer.json"), std::string::npos);
-  EXPECT_EQ(Tokenizer::FromFile("/tmp").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Tokenizer::FromFile(neobert::base::FsRoot(), "/tmp").status().code(), absl::StatusCode::kInvalidArgument);
 
   const std::string model = R"("model":{"type":"WordLevel","vocab":{"a":0},"unk_token":"a"})";
   struct Case {

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: tokenizer_parity --tokenizer F --corpus F --reference F [--name N]\n";
     return 2;
   }
-  auto tok = Tokenizer::FromFile(tokenizer_path);
+  auto tok = Tokenizer::FromFile(neobert::base::FsRoot(), tokenizer_path);
   if (!tok.ok()) {
     std::cerr << "parity " << name << ": load failed: " << tok.status() << "\n";
     return 1;

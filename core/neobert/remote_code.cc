@@ -1,4 +1,4 @@
-#include "core/export/remote_code.h"
+#include "core/neobert/remote_code.h"
 
 #include <cstring>
 
@@ -16,7 +16,13 @@ extern const EmbeddedFile kEmbeddedFiles[];
 namespace neobert::core {
 
 const std::vector<std::string>& RemoteCodeFileNames() {
-  static const std::vector<std::string> kNames = {"model.py", "rotary.py"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const auto* f = embedded::kEmbeddedFiles; f->name != nullptr; ++f) {
+      names.push_back(f->name);
+    }
+    return names;
+  }();
   return kNames;
 }
 

@@ -9,7 +9,8 @@
 
 namespace neobert::core {
 
-// File names written into every export, in order: model.py, rotary.py.
+// File names written into every export, in order: model.py, rotary.py (the
+// order of REMOTE_CODE_FILES in core/neobert/CMakeLists.txt).
 const std::vector<std::string>& RemoteCodeFileNames();
 // The bytes of one embedded file; NOT_FOUND for an unknown name.
 absl::StatusOr<std::string> RemoteCodeFile(const std::string& name);
