@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# ASan+UBSan build of the format layer, the CLI and the engine; runs the
-# format unit tests, the hostile-input suite, the engine's weight-loading
-# tests and two exports with the sanity pass under the sanitizers (any
-# report aborts).
+# ASan+UBSan build of the format layer, the file-system door (core/base), the
+# CLI and the engine; runs their unit tests, the hostile-input suite, the
+# engine's weight-loading tests and two exports with the sanity pass under the
+# sanitizers (any report aborts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${SANITIZE_BUILD_DIR:-build-asan}"
 cmake -S . -B "$BUILD_DIR" -DNEOBERT_SANITIZE=ON -DNEOBERT_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target format_tests neobert-export engine_tests
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target format_tests base_tests neobert-export engine_tests
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Our format code: leaks are errors too.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BUILD_DIR/bin/format_tests" --gtest_brief=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BUILD_DIR/bin/base_tests" --gtest_brief=1
 # The CLI also links LibTorch and gRPC, whose process-lifetime allocations are
 # not ours to judge: memory errors abort, leak reports are off.
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

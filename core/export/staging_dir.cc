@@ -125,7 +125,13 @@ absl::StatusOr<std::unique_ptr<StagingDir>> StagingDir::Create(const Options& op
   std::string staging = (dest.parent_path() / absl::StrCat(StagingPrefix(dest), HostName(), "-",
                                                            ::getpid(), "-", g_counter++))
                             .string();
-  if (auto s = root.MakeDirectory(staging, 0755); !s.ok()) return s;
+  if (auto s = root.MakeDirectory(staging, 0755); !s.ok()) {
+    // A link leading out stays PERMISSION_DENIED; anything else (a name the
+    // file system refuses, an I/O error) is this server's trouble, not the
+    // checkpoint's: INTERNAL, as the error reasons promise.
+    if (absl::IsPermissionDenied(s)) return s;
+    return absl::InternalError(absl::StrCat("cannot create staging folder ", s.message()));
+  }
   return std::unique_ptr<StagingDir>(
       new StagingDir(root, dest.string(), staging, options.overwrite, options.sync));
 }

@@ -5,10 +5,13 @@ import ctypes
 import ctypes.util
 import importlib
 import os
+import signal
 import socket
 import struct
 import subprocess
 import sys
+
+import grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
@@ -106,10 +109,20 @@ class Client:
         return [("authorization", f"Bearer {token}")] if token else []
 
     def stream(self, method, request, timeout=300, token=None):
+        """The job's events. A failed job's stream ends with its error as the
+        RPC status after the final event: then the events are returned (the
+        last one carries the error); an RPC refused before any event raises."""
         call = self.channel.unary_stream(SERVICE + method,
                                          request_serializer=type(request).SerializeToString,
                                          response_deserializer=self.pb.JobEvent.FromString)
-        return list(call(request, metadata=self._md(token), timeout=timeout))
+        events = []
+        try:
+            for event in call(request, metadata=self._md(token), timeout=timeout):
+                events.append(event)
+        except grpc.RpcError:
+            if not events or not events[-1].HasField("error"):
+                raise
+        return events
 
     def unary(self, method, request, response_type, timeout=60, token=None):
         call = self.channel.unary_unary(SERVICE + method,
@@ -134,3 +147,16 @@ def start_server(bin_dir, args, log_path, env=None):
         with open(log_path) as f:
             raise RuntimeError(f"server did not start: {line!r} {f.read()}")
     return proc, line.split()[-1]
+
+
+def stop_server(proc):
+    """SIGTERM a server from start_server, wait for it (kill after 60 s), and
+    close its stdout pipe."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stdout.close()

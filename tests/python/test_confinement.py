@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,13 +41,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from confine_util import (INVALID_ARGUMENT, PERMISSION_DENIED, Client, OpenWatch,  # noqa: E402
-                          compile_proto, exchange, make_special, start_server)
+                          compile_proto, exchange, make_special, start_server,
+                          stop_server)
 
 BIN = FIXTURES = None
 TORCH = "fp32_swiglu_rope_rms"   # state_dict.pt
 SAFETENSORS = "safetensors"      # model.safetensors
 SECRET = "s3cr3t-TLS-KEY-do-not-print"
 KINDS = ("FIFO", "socket", "character device", "directory")
+DENIED_EXIT = 5  # the CLI's exit code for a path the door refused (client/cli_args.h)
 
 
 def tree(path):
@@ -96,13 +97,7 @@ class ServerConfinement(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.watch.close()
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        cls.proc.stdout.close()
+        stop_server(cls.proc)
         cls.channel.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
@@ -207,9 +202,17 @@ class ServerConfinement(unittest.TestCase):
         export_dir = os.path.join(self.root, "exports", "fake")
         os.makedirs(export_dir)
         os.symlink(os.path.join(self.outside, "secret"), os.path.join(export_dir, "config.json"))
+        # A failed validation is a report with passed: false (the job itself
+        # SUCCEEDED); the failing check names the link, quotes nothing of it.
         events = self.client.stream("ValidateExport", self.pb.ValidateRequest(export_dir=export_dir))
-        self.assertEqual(events[-1].state, self.pb.FAILED)
-        self.assertNotIn(SECRET, events[-1].error.message)
+        result = events[-1].result
+        self.assertEqual(events[-1].state, self.pb.SUCCEEDED, events[-1].error.message)
+        self.assertFalse(result.passed)
+        failed = [c.detail for c in result.checks if not c.passed]
+        self.assertTrue(any(os.path.join(export_dir, "config.json") in d and "outside" in d
+                            for d in failed), failed)
+        for check in result.checks:
+            self.assertNotIn(SECRET, check.detail)
 
     def test_links_that_stay_inside_work(self):
         ckpt = self.checkpoint()
@@ -404,7 +407,7 @@ class CliSpecialFiles(unittest.TestCase):
         os.symlink(os.path.join(elsewhere, "state_dict.pt"), os.path.join(ckpt, "state_dict.pt"))
         out = os.path.join(root, "out")
         r, _ = self.cli("export", ckpt, "-o", out, "--no-sanity", "--local", "--confine", root)
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, DENIED_EXIT, r.stderr)
         self.assertIn(os.path.join(ckpt, "state_dict.pt"), r.stderr)
         self.assertIn("leads outside", r.stderr)
         self.assertFalse(os.path.exists(out))
@@ -414,7 +417,7 @@ class CliSpecialFiles(unittest.TestCase):
         # An output outside DIR is refused too.
         r, _ = self.cli("export", ckpt, "-o", os.path.join(elsewhere, "out"), "--no-sanity",
                         "--local", "--confine", self.tmp + "/root")
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, DENIED_EXIT, r.stderr)
         self.assertFalse(os.path.exists(os.path.join(elsewhere, "out")))
         # The default follows links; --confine on the common parent allows it.
         r, _ = self.cli("export", ckpt, "-o", out, "--no-sanity", "--local")

@@ -15,7 +15,6 @@ usage: /usr/bin/python3 test_token_auth.py BIN_DIR FIXTURES_DIR
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,21 +25,10 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from confine_util import Client, compile_proto, start_server  # noqa: E402
+from confine_util import Client, compile_proto, start_server, stop_server  # noqa: E402
 from test_server_ops import make_pki  # noqa: E402
 
 BIN = FIXTURES = None
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.stdout.close()
 
 
 class TokenAuth(unittest.TestCase):
@@ -91,7 +79,7 @@ class TokenAuth(unittest.TestCase):
                 proc, _ = start_server(BIN, [*args, "--token-file", self.token_file,
                                              *self.server_args()],
                                        os.path.join(self.tmp, "plain.log"))
-                stop(proc)
+                stop_server(proc)
                 self.assertEqual(proc.returncode, 0)
 
     def test_tls_and_token_on_a_network_address(self):
@@ -119,7 +107,7 @@ class TokenAuth(unittest.TestCase):
             self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
             plain.close()
         finally:
-            stop(proc)
+            stop_server(proc)
 
     def test_several_tokens_and_rotation_without_restart(self):
         # A Kubernetes Secret volume: token -> ..data/token, ..data -> ..v1.
@@ -165,7 +153,7 @@ class TokenAuth(unittest.TestCase):
             self.assertEqual(proc.poll(), None)  # one process all along
         finally:
             channel.close()
-            stop(proc)
+            stop_server(proc)
         with open(log) as f:
             text = f.read()
         self.assertIn("keeping the tokens read before", text)

@@ -3,6 +3,8 @@
 // bookkeeping (jobs run by a recording runner, not the exporter).
 #include "server/step_scanner.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -137,6 +139,44 @@ TEST_F(StepScannerTest, IncompleteStepDirs) {
   EXPECT_NE(r.steps[3].missing.find("weight file"), std::string::npos);  // 2
   EXPECT_EQ(r.steps[4].missing, "config.yaml");  // 1
   for (size_t i = 1; i < 5; ++i) EXPECT_FALSE(r.steps[i].complete);
+}
+
+// Issue 13: the scan reaches everything through the root's door. A run
+// folder or a step folder that is a link leading out of the root is skipped
+// (nothing outside is listed or watched), a link that stays inside is
+// followed, and a FIFO in a weight file's place neither hangs the scan nor
+// counts as a weight file.
+TEST_F(StepScannerTest, LinksLeavingTheRootAreSkippedSpecialFilesDoNotHang) {
+  const fs::path root = tmp_ / "root";
+  const fs::path outside = tmp_ / "outside";
+  MakeStep(outside / "x" / "checkpoints" / "7");
+  MakeStep(root / "runs" / "a" / "checkpoints" / "10");
+  fs::create_directory_symlink(outside / "x", root / "runs" / "escaped");
+  fs::create_directories(root / "runs" / "b" / "checkpoints");
+  fs::create_directory_symlink(outside / "x" / "checkpoints" / "7",
+                               root / "runs" / "b" / "checkpoints" / "20");
+  MakeStep(root / "shared" / "40");
+  fs::create_directories(root / "runs" / "d" / "checkpoints");
+  fs::create_directory_symlink("../../../shared/40", root / "runs" / "d" / "checkpoints" / "40");
+  MakeStep(root / "runs" / "c" / "checkpoints" / "30");
+  fs::remove(root / "runs" / "c" / "checkpoints" / "30" / "model.safetensors");
+  ASSERT_EQ(::mkfifo((root / "runs" / "c" / "checkpoints" / "30" / "model.safetensors").c_str(),
+                     0600), 0);
+
+  auto door = base::FsRoot::Open(root.string());
+  ASSERT_TRUE(door.ok()) << door.status();
+  ScanResult r = ScanWatchDirs({WatchFolder{*door, (root / "runs").string()}});
+  EXPECT_EQ(Names(r.steps),
+            (std::vector<std::string>{"checkpoints/40", "checkpoints/30", "checkpoints/10"}));
+  ASSERT_EQ(r.steps.size(), 3u);
+  EXPECT_TRUE(r.steps[0].complete) << r.steps[0].missing;  // through the inside link
+  EXPECT_FALSE(r.steps[1].complete);                       // the FIFO is no weight file
+  EXPECT_NE(r.steps[1].missing.find("weight file"), std::string::npos) << r.steps[1].missing;
+  EXPECT_TRUE(r.steps[2].complete) << r.steps[2].missing;
+  for (const auto& dir : r.dirs) {
+    EXPECT_EQ(dir.find(outside.string()), std::string::npos) << dir;
+    EXPECT_EQ(dir.find("escaped"), std::string::npos) << dir;
+  }
 }
 
 TEST_F(StepScannerTest, StableOnlyAfterSettleWithoutChanges) {
