@@ -43,4 +43,14 @@ absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec) {
   return absl::OkStatus();
 }
 
+JobRunner ConfinedJobRunner(PathPolicy policy) {
+  return [policy = std::move(policy)](const JobSpec& stored, core::ProgressSink& progress,
+                                      const core::CancelToken& cancel)
+             -> absl::StatusOr<core::ExportResult> {
+    JobSpec spec = stored;
+    if (auto bound = BindJobRoots(policy, spec); !bound.ok()) return bound;
+    return RunJobWithCore(spec, progress, cancel);
+  };
+}
+
 }  // namespace neobert::server

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "server/job.h"
+#include "server/job_manager.h"
 #include "server/path_policy.h"
 
 namespace neobert::server {
@@ -19,5 +20,10 @@ namespace neobert::server {
 // The errors of PathPolicy::ResolveInput/ResolveOutput (PERMISSION_DENIED
 // naming the path or link, NOT_FOUND for a checkpoint gone meanwhile).
 absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec);
+
+// The production runner of a server confined to `policy`'s roots: binds the
+// claimed job (BindJobRoots), then RunJobWithCore. A job whose paths no
+// longer resolve fails with that error, and nothing is read or written.
+JobRunner ConfinedJobRunner(PathPolicy policy);
 
 }  // namespace neobert::server

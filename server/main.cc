@@ -272,13 +272,7 @@ int Run(int argc, char** argv) {
   if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
   // A claimed job comes from the store as paths: bind them to this server's
   // roots before running it (server/job_roots.h).
-  jm.runner = [roots = *policy](const srv::JobSpec& stored, neobert::core::ProgressSink& progress,
-                                const neobert::core::CancelToken& cancel)
-      -> absl::StatusOr<neobert::core::ExportResult> {
-    srv::JobSpec spec = stored;
-    if (auto bound = srv::BindJobRoots(roots, spec); !bound.ok()) return bound;
-    return srv::RunJobWithCore(spec, progress, cancel);
-  };
+  jm.runner = srv::ConfinedJobRunner(*policy);
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
