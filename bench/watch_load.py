@@ -177,9 +177,9 @@ def main():
     bad = [j.job_id for j in finals if j.state != pb.SUCCEEDED]
     if bad:
         problems.append(f"{len(bad)} jobs did not succeed: {bad[:5]}")
-    unfinished = [r[0] for r in results if r[1] is None or not r[1].final]
+    unfinished = [r[0] for r in results if r[1] is None or r[1].state != pb.SUCCEEDED]
     if unfinished:
-        problems.append(f"{len(unfinished)} reading watchers missed the final event")
+        problems.append(f"{len(unfinished)} reading watchers did not see their job SUCCEEDED last")
     if stalled != args.stalled:
         problems.append(f"{args.stalled - stalled} stalled streams were closed by the server")
     lat = sorted(sampler.latencies_ms)
