@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded
 # time. CI runs 30 s per target; run longer by hand, e.g.
 #   FUZZ_SECONDS=3600 bash scripts/fuzz.sh
+# or only some targets: FUZZ_TARGETS="fuzz_job_codec fuzz_tokenizer_json" ...
 # Seeds: real weight files, config.yaml and tokenizer.json files from the test
 # fixtures when they exist; tests/fuzz/<target>.dict (when present) is the
 # target's libFuzzer dictionary.
@@ -11,6 +12,7 @@ BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_checkpoint_config fuzz_tokenizer_json
          fuzz_job_codec)
+if [ -n "${FUZZ_TARGETS:-}" ]; then read -ra TARGETS <<< "$FUZZ_TARGETS"; fi
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DNEOBERT_FUZZ=ON -DNEOBERT_BUILD_TESTS=OFF \
   -DNEOBERT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
