@@ -32,13 +32,14 @@ BUILD_PACKAGES=(
 )
 # Tests: python3-torch (real torch.save fixtures), python3-grpcio (independent
 # client), clang (ASan/UBSan + libFuzzer builds), openssl (test certificates
-# for TLS), git.
+# for TLS), git, postgresql (the real database the job store tests start:
+# scripts/pg_test_cluster.sh).
 # libopenblas0-pthread takes over the libblas.so.3 alternative that Debian's
 # LibTorch (and python3-torch) multiply matrices with: the reference BLAS it
 # replaces is ~4x slower on forward passes (validate of the 250M fixture:
 # 72 s -> 18 s). The runtime image installs it too.
 TEST_PACKAGES=(
-  git clang libopenblas0-pthread libgtest-dev libgmock-dev
+  git clang libopenblas0-pthread libgtest-dev libgmock-dev postgresql
   python3 python3-torch python3-grpcio python3-numpy python3-yaml openssl
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")
