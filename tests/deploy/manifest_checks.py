@@ -24,7 +24,7 @@ test_schemas.py's business; these are the checks the schemas cannot know:
   deploy/base for the overlays, which only rename; no secretGenerator;
 - base: 1 replica, Recreate, SQLite state on a ReadWriteOnce claim;
   scale-out: 3 replicas, RollingUpdate with maxUnavailable 0, a PDB, the job
-  store DSN from a Secret; the NetworkPolicy admits the labelled export Job;
+  store DSN from a Secret in an environment variable --help names; the NetworkPolicy admits the labelled export Job;
 - the native sidecar: restartPolicy Always, loopback listener, shares the
   trainer's checkpoint mount, writes where the service would.
 DeployCheck(deploy_dir, flags).run() returns every problem as a line.
@@ -476,6 +476,9 @@ class DeployCheck:
                        for p in self.roots["overlays/scale-out"].by_kind.get("PodDisruptionBudget", [])):
                 self.problem("overlays/scale-out: no PodDisruptionBudget selects the service's pods")
             env = {e["name"]: e for e in scale["container"].get("env", [])}
+            for var in env:
+                if var.startswith("NEOBERT_") and f"${var}" not in self.flags.server_help():
+                    self.problem(f"overlays/scale-out: sets {var}, which neobert-exportd --help does not name")
             ref = (env.get("NEOBERT_JOB_STORE", {}).get("valueFrom") or {}).get("secretKeyRef")
             if not ref or ref.get("key") not in (EXTERNAL_SECRETS.get(ref.get("name")) or set()):
                 self.problem("overlays/scale-out: NEOBERT_JOB_STORE must come from a documented Secret key")

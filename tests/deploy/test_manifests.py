@@ -10,7 +10,8 @@ Usage: test_manifests.py BIN_DIR   (the build's bin/, holding both binaries)
   destination under the read-only checkpoints, NVIDIA_VISIBLE_DEVICES, the
   CUDA overlay without its GPU, a pod-level runAsUser beside the trainer, an
   overlay that sets the image tag, a secretGenerator, an undocumented
-  Secret, two replicas in the base, a scale-out without its PDB.
+  Secret, two replicas in the base, a scale-out without its PDB, a scale-out
+  passing the DSN in an environment variable the server does not read.
 """
 import os
 import shutil
@@ -147,6 +148,12 @@ class ManifestTest(unittest.TestCase):
     def test_scale_out_without_its_pdb(self):
         self.assertPlanted({"overlays/scale-out/kustomization.yaml": [("resources:\n  - pdb.yaml\n", "")]},
                            "overlays/scale-out: no PodDisruptionBudget selects the service's pods")
+
+    def test_scale_out_env_the_server_does_not_read(self):
+        self.assertPlanted({"overlays/scale-out/deployment-scale-out.yaml": [
+            ("- name: NEOBERT_JOB_STORE\n", "- name: NEOBERT_JOBSTORE\n")]},
+            "overlays/scale-out: sets NEOBERT_JOBSTORE, which neobert-exportd --help does not name",
+            "overlays/scale-out: NEOBERT_JOB_STORE must come from a documented Secret key")
 
     def test_pending_flags_are_not_in_help_yet(self):
         # A flag another branch adds is tolerated only while --help lacks it.
