@@ -394,9 +394,11 @@ bool JobManager::WaitIdle(absl::Duration timeout) {
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithDeadline(
-          absl::Condition(+[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->runs_.empty(); }, this),
+          absl::Condition(+[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                            return m->runs_.empty() && m->claims_in_flight_ == 0;
+                          }, this),
           deadline);
-      if (!runs_.empty()) return false;
+      if (!runs_.empty() || claims_in_flight_ != 0) return false;
       claiming = claiming_;
     }
     if (!claiming) return true;

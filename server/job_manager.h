@@ -267,6 +267,10 @@ class JobManager {
   std::map<std::string, std::unique_ptr<Feed>> feeds_ ABSL_GUARDED_BY(mu_);
   std::vector<Unsaved> unsaved_ ABSL_GUARDED_BY(mu_);
   int tasks_ ABSL_GUARDED_BY(mu_) = 0;  // claim tasks scheduled or running
+  // Store claims under way: a job the store already holds as ours but that
+  // is not in runs_ yet. WaitIdle waits for these too (the store no longer
+  // counts such a job as queued).
+  int claims_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool claiming_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

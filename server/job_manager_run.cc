@@ -96,15 +96,20 @@ void JobManager::WorkerTask() {
   {
     absl::MutexLock lock(&mu_);
     claiming = claiming_;
+    if (claiming) ++claims_in_flight_;
   }
   bool ran = false;
   if (claiming) {
     auto claimed = store_->Claim({.owner = replica_.id, .lease = options_.lease, .has_gpu = replica_.has_gpu});
     if (!claimed.ok()) {
       Log(JobLogLevel::kError, absl::StrCat("job store: claim failed: ", claimed.status().message()));
-    } else if (claimed->has_value()) {
-      RunClaimed(std::move(**claimed));
+    }
+    if (claimed.ok() && claimed->has_value()) {
+      RunClaimed(std::move(**claimed));  // ends the claim once the run is in runs_
       ran = true;
+    } else {
+      absl::MutexLock lock(&mu_);
+      --claims_in_flight_;
     }
   }
   {
@@ -125,6 +130,7 @@ void JobManager::RunClaimed(StoredJob claimed) {
   {
     absl::MutexLock lock(&mu_);
     runs_[id] = run;
+    --claims_in_flight_;  // WorkerTask's claim: now visible as a run
     running = LiveEvent(*run);
     running.sequence = RunSequence(run->ref.run, 1);  // stored by the claim
     if (auto f = feeds_.find(id); f != feeds_.end()) {
