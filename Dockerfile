@@ -80,7 +80,7 @@ ENTRYPOINT ["neobert-exportd"]
 CMD ["--listen", "0.0.0.0:50051", "--input-root", "/checkpoints", "--output-root", "/exports", \
      "--state-dir", "/var/lib/neobert-export/state"]
 
-FROM runtime-base AS runtime-cpu
+FROM runtime-base AS runtime-cpu-libs
 # Debian's CPU LibTorch (libc10, libtorch, libtorch_cpu);
 # libopenblas0-pthread: the fast libblas.so.3 for it (see scripts/setup.sh).
 ARG RUNTIME_TORCH_CPU_PACKAGES="libtorch1.13 libopenblas0-pthread"
@@ -88,8 +88,22 @@ RUN set -eux; \
     apt-get update; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $RUNTIME_TORCH_CPU_PACKAGES; \
     rm -rf /var/lib/apt/lists/*
+
+FROM runtime-cpu-libs AS runtime-cpu
 COPY --from=build-cpu /out/usr/local/ /usr/local/
 # Fail the image build, not the first pod, when a runtime library is missing.
+RUN ! ldd /usr/local/bin/neobert-exportd /usr/local/bin/neobert-export \
+        /usr/local/lib/neobert-export/libneobert_engine_torch.so | grep 'not found'
+USER 10001:10001
+
+# --- The same runtime fed with binaries a Debian 12 host already built
+# (scripts/image-test.sh --host-binaries: `cmake --install build --prefix
+# out/image-install/usr/local --strip` first). CI uses it: compiling the
+# binaries a second time inside build-cpu costs ~10 of CI's 45 minutes, and
+# what the image check is about (packages, user, volumes, CMD, HEALTHCHECK,
+# the binaries against the runtime's libraries) is this stage's.
+FROM runtime-cpu-libs AS runtime-cpu-host
+COPY out/image-install/usr/local/ /usr/local/
 RUN ! ldd /usr/local/bin/neobert-exportd /usr/local/bin/neobert-export \
         /usr/local/lib/neobert-export/libneobert_engine_torch.so | grep 'not found'
 USER 10001:10001

@@ -178,11 +178,13 @@ def main():
 
     # --- stages: the variant is a --target (buildah cannot pick a stage by an ARG)
     order = [s["name"] for s in all_stages]
-    expected = ["build-base", "build-cpu", "runtime-base", "runtime-cpu", "torch-cuda", "build-cuda",
-                "runtime-cuda", "default"]
+    # runtime-cpu-host: runtime-cpu's layers fed with binaries the host built
+    # (CI's image check, scripts/image-test.sh --host-binaries).
+    expected = ["build-base", "build-cpu", "runtime-base", "runtime-cpu-libs", "runtime-cpu",
+                "runtime-cpu-host", "torch-cuda", "build-cuda", "runtime-cuda", "default"]
     if order != expected:
-        problem(f"stages {order}, expected {expected} (the CPU stages before the CUDA ones: buildah "
-                "does not skip unused stages before its --target; the last one is `docker build .`'s)")
+        problem(f"stages {order}, expected {expected} (the CPU stages before the CUDA ones; "
+                "the last one is `docker build .`'s)")
     for st in all_stages:
         if "${" in st["base"] and st["base"] != "${TORCH_IMAGE}":
             problem(f"stage {st['name']} is FROM {st['base']}: a stage named by a build argument "
@@ -258,11 +260,20 @@ def main():
 
     # --- runtime stages (runtime-cpu is what CI builds and runs; runtime-cuda mirrors it)
     rt = {"instrs": chain("runtime-cpu"), "args": {}}
-    for name in ("runtime-base", "runtime-cpu"):
+    for name in ("runtime-base", "runtime-cpu-libs", "runtime-cpu"):
         rt["args"].update(named.get(name, {}).get("args", {}))
     if "runtime-base" in named and resolved_base("runtime-base") != "debian:12-slim":
         problem(f"runtime-base is FROM {resolved_base('runtime-base')}, expected debian:12-slim")
     ri = rt["instrs"]
+    # runtime-cpu-host must be runtime-cpu but for where the binaries come from.
+    host = named.get("runtime-cpu-host", {})
+    if host.get("base") != "runtime-cpu-libs" or named.get("runtime-cpu", {}).get("base") != "runtime-cpu-libs":
+        problem("runtime-cpu and runtime-cpu-host must both be FROM runtime-cpu-libs")
+    strip_copy = lambda st: [(w, r) for w, r in st.get("instrs", []) if w != "COPY"]  # noqa: E731
+    if strip_copy(host) != strip_copy(named.get("runtime-cpu", {})):
+        problem("runtime-cpu-host differs from runtime-cpu in more than its COPY of the binaries")
+    if "out/image-install/usr/local/ /usr/local/" not in [r for w, r in host.get("instrs", []) if w == "COPY"]:
+        problem("runtime-cpu-host does not COPY out/image-install/usr/local/ /usr/local/")
     for name in ("runtime-cpu", "runtime-cuda"):
         users = [r for w, r in named.get(name, {}).get("instrs", []) if w == "USER"]
         uid = users[-1].split(":")[0] if users else ""
