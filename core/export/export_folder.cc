@@ -8,9 +8,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/format/weights.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
+#include "core/format/weights.h"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
@@ -42,24 +43,22 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(
   if (single->has_value()) {
     files.push_back("model.safetensors");
   } else if (index_st->has_value()) {
-    bool via_symlink = false;
-    auto text = root.ReadFile((dir / "model.safetensors.index.json").string(), kMaxIndexJsonBytes,
-                              &via_symlink);
-    if (!text.ok()) return text.status();
-    if (JsonNestingDepth(*text) > 16) {
-      return absl::InvalidArgumentError("model.safetensors.index.json: too deeply nested");
+    ASSIGN_OR_RETURN(const nlohmann::json index,
+                     base::ReadJsonObject(root, (dir / "model.safetensors.index.json").string(),
+                                          {.max_bytes = kMaxIndexJsonBytes, .max_depth = 16}));
+    const auto map = index.find("weight_map");
+    if (map == index.end() || !map->is_object()) {
+      return absl::InvalidArgumentError("model.safetensors.index.json: no weight_map object");
     }
-    try {
-      auto index = nlohmann::json::parse(*text);
-      std::set<std::string> shards;
-      for (const auto& [name, file] : index.at("weight_map").items()) {
-        shards.insert(file.get<std::string>());
+    std::set<std::string> shards;
+    for (const auto& [name, file] : map->items()) {
+      if (!file.is_string()) {
+        return absl::InvalidArgumentError(
+            "model.safetensors.index.json: weight_map values must be file names");
       }
-      files.assign(shards.begin(), shards.end());
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model.safetensors.index.json: ", JsonErrorText(e, *text, /*quote=*/!via_symlink)));
+      shards.insert(file.get<std::string>());
     }
+    files.assign(shards.begin(), shards.end());
   } else {
     return absl::NotFoundError(
         absl::StrCat(export_dir, ": no model.safetensors or model.safetensors.index.json"));

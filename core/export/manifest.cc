@@ -8,8 +8,9 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 #include "core/format/sha256.h"
-#include "core/neobert/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::core {
@@ -38,8 +39,9 @@ std::string ManifestToJson(const Manifest& m) {
 
 absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin,
                                        bool quote) {
+  ASSIGN_OR_RETURN(const nlohmann::json j,
+                   base::ParseJsonObject(text, origin, {.max_bytes = kMaxManifestBytes}, quote));
   try {
-    auto j = nlohmann::json::parse(text);
     if (j.value("manifest_version", 0) != 1) {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": unsupported manifest_version"));
     }
@@ -54,9 +56,9 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
                          f.at("sha256").get<std::string>()});
     }
     return m;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // a field missing or of another type
     return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": malformed manifest: ", JsonErrorText(e, text, quote)));
+        absl::StrCat(origin, ": malformed manifest: ", base::JsonErrorText(e, text, quote)));
   }
 }
 
@@ -67,7 +69,7 @@ absl::StatusOr<Manifest> ReadManifest(const base::FsRoot& root, const std::strin
   if (absl::IsNotFound(text.status())) {
     return absl::NotFoundError(absl::StrCat(p, ": no manifest"));
   }
-  if (!text.ok()) return text.status();
+  RETURN_IF_ERROR(text.status());
   return ParseManifest(*text, p, /*quote=*/!via_symlink);
 }
 

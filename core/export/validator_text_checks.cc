@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
@@ -97,9 +97,10 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& ro
   // Other *_token_id fields config.json may carry (the original exporter's
   // configs can; ours writes pad_token_id only).
   {
-    auto text = root.ReadFile((fs::path(export_dir) / "config.json").string(), 1 << 20);
-    const nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false)
-                                       : nlohmann::json();
+    // A config.json that does not parse is the config check's finding.
+    auto read = base::ReadJsonObject(root, (fs::path(export_dir) / "config.json").string(),
+                                     {.max_bytes = 1 << 20});
+    const nlohmann::json j = read.ok() ? *std::move(read) : nlohmann::json();
     const std::pair<const char*, uint32_t> fields[] = {
         {"cls_token_id", t.cls_id}, {"sep_token_id", t.sep_id}, {"mask_token_id", t.mask_id},
         {"unk_token_id", t.unk_id}};
