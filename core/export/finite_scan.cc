@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/status_macros.h"
 #include "core/format/crc32.h"
 
 namespace neobert::core {
@@ -93,7 +94,7 @@ absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
   for (uint64_t done = 0; done < total;) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(total - done, kScanPiece));
     auto piece = absl::MakeSpan(buffer.data(), len);
-    if (auto s = t.storage.source->ReadAt(offset + done, piece); !s.ok()) return s;
+    RETURN_IF_ERROR(t.storage.source->ReadAt(offset + done, piece));
     if (floating) r.non_finite += CountNonFinite(t.dtype, piece);
     if (want_crc) r.crc = format::Crc32(r.crc, piece);
     done += len;
@@ -111,7 +112,7 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
   auto lane = [&](size_t start) -> absl::Status {
     std::vector<uint8_t> buffer;
     for (size_t i = start; i < tensors.size(); i += 2) {
-      if (auto c = cancel.Check(); !c.ok()) return c;
+      RETURN_IF_ERROR(cancel.Check());
       const TensorEntry& t = tensors[i];
       // The .bin writer copies these without reading them, trusting the
       // recorded CRC; this pass is what checks it. Non-floating tensors with
