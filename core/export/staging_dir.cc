@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/base/status_macros.h"
 #include "core/format/byte_source.h"
 
 namespace neobert::core {
@@ -54,10 +55,10 @@ absl::Status ForEachBelow(const base::FsRoot& root, const std::string& dir,
   for (const auto& e : *entries) {
     const std::string path = absl::StrCat(dir, "/", e.name);
     if (e.type == S_IFDIR) {
-      if (auto s = ForEachBelow(root, path, fn); !s.ok()) return s;
-      if (auto s = fn(path, true); !s.ok()) return s;
+      RETURN_IF_ERROR(ForEachBelow(root, path, fn));
+      RETURN_IF_ERROR(fn(path, true));
     } else if (e.type == S_IFREG) {
-      if (auto s = fn(path, false); !s.ok()) return s;
+      RETURN_IF_ERROR(fn(path, false));
     }
   }
   return absl::OkStatus();
@@ -165,7 +166,7 @@ absl::Status StagingDir::Commit() {
         !s.ok()) {
       return s;
     }
-    if (auto s = FsyncPath(root_, staging_, true); !s.ok()) return s;
+    RETURN_IF_ERROR(FsyncPath(root_, staging_, true));
   }
 
   auto present = root_.StatIfExists(destination_);
@@ -195,11 +196,23 @@ absl::Status StagingDir::Commit() {
   return FsyncPath(root_, fs::path(destination_).parent_path().string(), true);
 }
 
+absl::Status StagingDir::CommitFile(const std::string& name) {
+  if (committed_) return absl::FailedPreconditionError("staging directory already committed");
+  const std::string staged = File(name);
+  if (sync_) RETURN_IF_ERROR(FsyncPath(root_, staged, false));
+  RETURN_IF_ERROR(root_.Rename(staged, destination_, overwrite_ ? 0 : RENAME_NOREPLACE),
+                  "cannot rename into place");
+  committed_ = true;
+  (void)root_.RemoveAll(staging_);  // empty now
+  if (!sync_) return absl::OkStatus();
+  return FsyncPath(root_, fs::path(destination_).parent_path().string(), true);
+}
+
 absl::Status WriteTextFile(const base::FsRoot& root, const std::string& path,
                            const std::string& content) {
   auto f = format::OutputFile::Create(root, path);
   if (!f.ok()) return f.status();
-  if (auto s = (*f)->Write(absl::string_view(content)); !s.ok()) return s;
+  RETURN_IF_ERROR((*f)->Write(absl::string_view(content)));
   return (*f)->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything
 }
 
