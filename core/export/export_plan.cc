@@ -185,7 +185,8 @@ absl::Status ScanAndPlanTokenizer(ExportPlan& plan, ProgressSink& progress,
     plan.sanity = StartSanityPass(plan.config, plan.mapping.decoder_bias, plan.tensors,
                                   plan.mapping.dtype, o.device);
   }
-  ASSIGN_OR_RETURN(std::optional<struct stat> dir, o.input_root.StatIfExists(plan.layout.tokenizer_dir));
+  ASSIGN_OR_RETURN(std::optional<struct stat> dir,
+                   o.input_root.StatIfExists(plan.layout.tokenizer_dir));
   if (!dir.has_value()) {
     return absl::NotFoundError(
         absl::StrCat(plan.layout.tokenizer_dir, ": the checkpoint has no tokenizer/ directory"));
@@ -261,7 +262,9 @@ absl::Status PlanInto(ExportPlan& plan, ProgressSink& progress, const CancelToke
 
 std::vector<std::string> ExportPlan::Files() const {
   std::vector<std::string> names;
-  for (const ExportStep& step : steps) names.insert(names.end(), step.files.begin(), step.files.end());
+  for (const ExportStep& step : steps) {
+    names.insert(names.end(), step.files.begin(), step.files.end());
+  }
   return names;
 }
 

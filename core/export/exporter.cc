@@ -103,7 +103,8 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSi
 absl::StatusOr<bool> ExportIsCurrent(const ExportOptions& o) {
   ASSIGN_OR_RETURN(SourceAndDestination where, LocateExport(o));
   ASSIGN_OR_RETURN(std::optional<struct stat> there, o.output_root.StatIfExists(where.output_dir));
-  return there.has_value() && IdenticalExportExists(o.output_root, where.output_dir, where.manifest);
+  return there.has_value() &&
+         IdenticalExportExists(o.output_root, where.output_dir, where.manifest);
 }
 
 }  // namespace neobert::core

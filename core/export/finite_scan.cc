@@ -75,15 +75,14 @@ absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
   ScanResult r;
   if (!t.is_contiguous()) {
     // Views are gathered; RecordedCrc32 never holds for them (want_crc false).
-    auto s = format::ForEachContiguousChunk(
+    RETURN_IF_ERROR(format::ForEachContiguousChunk(
         t,
         [&](absl::Span<const uint8_t> c) {
           r.non_finite += CountNonFinite(t.dtype, c);
           if (want_crc) r.crc = format::Crc32(r.crc, c);
           return absl::OkStatus();
         },
-        kScanPiece);
-    if (!s.ok()) return s;
+        kScanPiece));
     return r;
   }
   const uint64_t total = t.nbytes();
@@ -119,18 +118,17 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
       // one are read for the check alone (they are few and small).
       const std::optional<uint32_t> recorded = format::RecordedCrc32(t);
       if (!format::IsFloatingPoint(t.dtype) && !recorded.has_value()) continue;
-      auto scan = ScanTensor(t, recorded.has_value(), buffer);
-      if (!scan.ok()) return scan.status();
-      if (recorded.has_value() && scan->crc != *recorded) {
+      ASSIGN_OR_RETURN(const ScanResult scan, ScanTensor(t, recorded.has_value(), buffer));
+      if (recorded.has_value() && scan.crc != *recorded) {
         crc_errors[i] = absl::StrFormat(
             "tensor '%s': storage record '%s' fails its CRC-32 check (recorded 0x%08x, computed "
             "0x%08x): the checkpoint file is corrupt",
             t.name, t.storage.record.empty() ? t.storage.key : t.storage.record, *recorded,
-            scan->crc);
+            scan.crc);
       }
-      if (scan->non_finite > 0) {
-        errors[i] = absl::StrCat("tensor '", t.name, "' has ", scan->non_finite, " NaN/Inf value",
-                                 scan->non_finite == 1 ? "" : "s", " (of ", t.numel(), ")");
+      if (scan.non_finite > 0) {
+        errors[i] = absl::StrCat("tensor '", t.name, "' has ", scan.non_finite, " NaN/Inf value",
+                                 scan.non_finite == 1 ? "" : "s", " (of ", t.numel(), ")");
       }
     }
     return absl::OkStatus();
@@ -138,8 +136,8 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
   auto second = std::async(std::launch::async, lane, 1);
   absl::Status a = lane(0);
   absl::Status b = second.get();
-  if (!a.ok()) return a;
-  if (!b.ok()) return b;
+  RETURN_IF_ERROR(a);
+  RETURN_IF_ERROR(b);
   for (const auto& e : crc_errors) {
     if (!e.empty()) return absl::InvalidArgumentError(e);
   }

@@ -338,7 +338,8 @@ absl::Status CheckModel(Validation& v, const CancelToken& cancel) {
   if (v.options.source_dir.empty()) return absl::OkStatus();
   v.progress.OnStage("source", v.options.source_dir, 0);
   auto parity = SourceParity(v, batch, out);
-  v.Add("source_parity", parity.ok(), parity.ok() ? *parity : std::string(parity.status().message()));
+  v.Add("source_parity", parity.ok(),
+        parity.ok() ? *parity : std::string(parity.status().message()));
   return absl::OkStatus();
 }
 
