@@ -70,7 +70,7 @@ ARG TORCH_VARIANT
 # tests/deploy/test_dockerfile.py recomputes this mapping from the built binaries.
 ARG RUNTIME_PACKAGES="libabsl20220623 libc6 libfmt9 libgcc-s1 libgrpc++1.51 libgrpc29 \
     libprotobuf32 libspdlog1.10 libssl3 libstdc++6 libyaml-cpp0.7 zlib1g ca-certificates \
-    libcpp-httplib0.11"
+    libcpp-httplib0.11 libpq5 libsqlite3-0"
 # Debian's CPU LibTorch (libc10, libtorch, libtorch_cpu); the cuda variant
 # brings its own under /opt/torch-dist instead.
 # libopenblas0-pthread: the fast libblas.so.3 for it (see scripts/setup.sh).

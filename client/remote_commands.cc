@@ -422,7 +422,8 @@ int RunJobs(const std::vector<std::string>& args) {
   static constexpr char kUsage[] =
       "usage: neobert-export jobs --server HOST:PORT [--state S] [--checkpoint TEXT]\n"
       "                           [-o table|wide|json]\n"
-      "  Lists jobs, oldest first. S: QUEUED RUNNING SUCCEEDED FAILED CANCELLED INTERRUPTED\n"
+      "  Lists every job, newest first (page by page; a server may hold many).\n"
+      "  S: QUEUED RUNNING SUCCEEDED FAILED CANCELLED INTERRUPTED\n"
       "  -o table (default): id, state, kind, percent, checkpoint -> output (error)\n"
       "  -o wide: also created/finished times and the error's reason; -o json (or --json):\n"
       "  one Job message per line (proto JSON, field names as in export_service.proto)\n";
@@ -445,18 +446,22 @@ int RunJobs(const std::vector<std::string>& args) {
     req.set_state(state);
   }
   req.set_checkpoint_contains(s.parsed.Value("checkpoint").value_or(""));
-  grpc::ClientContext ctx;
-  PrepareUnary(s.target, &ctx);
-  pb::ListJobsResponse resp;
-  grpc::Status st = s.conn.stub->ListJobs(&ctx, req, &resp);
-  if (!st.ok()) return ReportRpcError("jobs", st);
-  for (const auto& j : resp.jobs()) {
-    if (format == "json") {
-      std::cout << ToJson(j) << "\n";
-    } else {
-      PrintJobRow(j, format == "wide");
+  // Each page is printed as it arrives, so a long listing starts at once.
+  do {
+    grpc::ClientContext ctx;
+    PrepareUnary(s.target, &ctx);
+    pb::ListJobsResponse resp;
+    grpc::Status st = s.conn.stub->ListJobs(&ctx, req, &resp);
+    if (!st.ok()) return ReportRpcError("jobs", st);
+    for (const auto& j : resp.jobs()) {
+      if (format == "json") {
+        std::cout << ToJson(j) << "\n";
+      } else {
+        PrintJobRow(j, format == "wide");
+      }
     }
-  }
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
   std::cout.flush();
   return kExitOk;
 }

@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded
 # time. CI runs 30 s per target; run longer by hand, e.g.
 #   FUZZ_SECONDS=3600 bash scripts/fuzz.sh
+# or only some targets: FUZZ_TARGETS="fuzz_job_codec fuzz_tokenizer_json" ...
 # Seeds: real weight files, config.yaml and tokenizer.json files from the test
 # fixtures when they exist; tests/fuzz/<target>.dict (when present) is the
 # target's libFuzzer dictionary.
@@ -9,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
-TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_checkpoint_config fuzz_tokenizer_json)
+TARGETS=(fuzz_unpickler fuzz_zip_reader fuzz_safetensors fuzz_checkpoint_config fuzz_tokenizer_json
+         fuzz_job_codec)
+if [ -n "${FUZZ_TARGETS:-}" ]; then read -ra TARGETS <<< "$FUZZ_TARGETS"; fi
 
 CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DNEOBERT_FUZZ=ON -DNEOBERT_BUILD_TESTS=OFF \
   -DNEOBERT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -33,6 +36,21 @@ for t in "${TARGETS[@]}"; do
                           /usr/bin/python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); n=[i for i in z.namelist() if i.endswith('data.pkl')][0]; open(sys.argv[2],'wb').write(z.read(n))" \
                             "$f" "$corpus/$(basename "$(dirname "$f")").pkl"
                         done ;;
+      fuzz_job_codec) /usr/bin/python3 - "$corpus" <<'PY'
+import json, sys
+spec = {"kind": "export", "checkpoint_dir": "/in/a", "output_dir": "/out/a", "dtype": "keep",
+        "max_shard_bytes": 0, "write_pytorch_bin": True, "idempotency_key": "k", "validate_strict": True}
+result = {"output_dir": "/out/a", "files": [{"name": "config.json", "size": 3, "sha256": "ab"}],
+          "notes": ["n"], "warnings": [], "checks": [{"name": "weights", "passed": True, "detail": ""}],
+          "weights_file": "/in/a/state_dict.pt", "tensor_bytes": 12, "mapping": ["a <- b (F32 [2])"]}
+error = {"code": 3, "message": "bad", "payloads": {"type.googleapis.com/x.Reason": "CAE="}}
+seeds = {"spec": spec, "result": result, "error": error, "hook": {"ran": True, "exit_code": 1, "message": "m"},
+         "event": {"state": "FAILED", "stage": "write", "final": True, "error": error, "result": result},
+         "journal": {"id": "job-1", "state": "RUNNING", "spec": spec, "result": result, "error": error}}
+for name, obj in seeds.items():
+    open(f"{sys.argv[1]}/{name}.json", "w").write(json.dumps(obj))
+PY
+        ;;
     esac
   fi
   dict=()

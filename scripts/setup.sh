@@ -11,7 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Build toolchain and libraries (the fixed stack; libcpp-httplib-dev serves
 # /metrics), plus test-only packages:
 # python3-torch (real torch.save fixtures), python3-grpcio (independent client),
-# clang (ASan/UBSan + libFuzzer builds), openssl (test certificates for TLS).
+# clang (ASan/UBSan + libFuzzer builds), openssl (test certificates for TLS),
+# postgresql (the real database the job store tests start: scripts/pg_test_cluster.sh).
+# libsqlite3-dev and libpq-dev: the job store's two drivers (server/store/).
 # libopenblas0-pthread takes over the libblas.so.3 alternative that Debian's
 # LibTorch (and python3-torch) multiply matrices with: the reference BLAS it
 # replaces is ~4x slower on forward passes (validate of the 250M fixture:
@@ -22,7 +24,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libabsl-dev
   libgtest-dev libgmock-dev libssl-dev zlib1g-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libsqlite3-dev libpq-dev
+  postgresql
   python3 python3-torch python3-grpcio python3-numpy python3-yaml openssl
 )
 

@@ -42,7 +42,13 @@ absl::StatusOr<std::string> DevicePolicy::Assign(const std::string& requested) {
         return absl::StrCat("cuda:", next_.fetch_add(1) % static_cast<unsigned>(visible_));
     }
   }
+  if (absl::Status s = Check(requested); !s.ok()) return s;
   if (requested == "cpu") return requested;
+  return absl::StrCat("cuda:", CudaIndex(requested));
+}
+
+absl::Status DevicePolicy::Check(const std::string& requested) const {
+  if (requested.empty() || requested == "auto" || requested == "cpu") return absl::OkStatus();
   const int index = CudaIndex(requested);
   if (index < 0) {
     return absl::InvalidArgumentError(
@@ -56,7 +62,7 @@ absl::StatusOr<std::string> DevicePolicy::Assign(const std::string& requested) {
     return absl::FailedPreconditionError(absl::StrCat(
         "device '", requested, "': the server sees ", visible_, " CUDA device(s)"));
   }
-  return absl::StrCat("cuda:", index);
+  return absl::OkStatus();
 }
 
 std::string DevicePolicy::Describe() const {

@@ -27,6 +27,15 @@ class DevicePolicy {
   // The concrete device ("cpu" or "cuda:N") for one job.
   absl::StatusOr<std::string> Assign(const std::string& requested);
 
+  // Whether `requested` could be assigned here (Assign without its
+  // round-robin step): the error Assign would return, else OK.
+  absl::Status Check(const std::string& requested) const;
+
+  // True when this server may run jobs on a CUDA device (not --device cpu,
+  // and at least one visible): the job store lets it claim jobs that ask
+  // for CUDA.
+  bool has_gpu() const { return mode_ != Mode::kCpu && visible_ > 0; }
+
   // For the startup log line, e.g. "auto (2 CUDA devices)".
   std::string Describe() const;
 

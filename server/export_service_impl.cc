@@ -25,8 +25,18 @@ absl::Status PathError(absl::Status s) {
   return s;
 }
 
+// The job store could not be reached (UNAVAILABLE from the database, not
+// from a draining server, which says DRAINING itself): INTERNAL, retryable.
+absl::Status StoreError(absl::Status s) {
+  if (s.code() == absl::StatusCode::kUnavailable) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kInternal);
+  }
+  return s;
+}
+
 // A job lookup by id that failed.
 absl::Status JobError(absl::Status s, const std::string& id) {
+  s = StoreError(std::move(s));
   if (s.code() == absl::StatusCode::kNotFound) {
     return core::WithDefaultReason(std::move(s), ErrorReason::kJobNotFound, {{"job_id", id}});
   }
@@ -59,18 +69,6 @@ grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) con
   return grpc::Status::OK;
 }
 
-absl::StatusOr<std::string> ExportServiceImpl::AssignDevice(const std::string& requested) const {
-  if (options_.devices) {
-    auto device = options_.devices->Assign(requested);
-    if (!device.ok()) {
-      return core::WithDefaultReason(device.status(), ErrorReason::kDeviceUnavailable,
-                                     {{"device", requested}});
-    }
-    return device;
-  }
-  return requested.empty() ? std::string("auto") : requested;
-}
-
 absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& req) const {
   JobSpec spec;
   spec.kind = JobKind::kExport;
@@ -83,9 +81,10 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
                            absl::StrCat("dtype '", o.dtype,
                                         "': expected keep, float32, bfloat16 or float16"));
   }
-  auto device = AssignDevice(req.device());
-  if (!device.ok()) return device.status();
-  o.device = *device;
+  // The requested device as is: the server that claims the job assigns it
+  // (another replica may have the GPU this one lacks); JobManager::Submit
+  // checks that some server can.
+  o.device = req.device();
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok()) return PathError(ckpt.status());
   o.checkpoint_dir = ckpt->path;
@@ -122,9 +121,7 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateReques
     spec.validate_source = source->path;
     spec.validate_source_root = source->root;
   }
-  auto device = AssignDevice(req.device());
-  if (!device.ok()) return device.status();
-  spec.export_options.device = *device;
+  spec.export_options.device = req.device();  // as in ExportSpec
   spec.idempotency_key = req.idempotency_key();
   return spec;
 }
@@ -136,15 +133,13 @@ absl::StatusOr<JobSnapshot> ExportServiceImpl::Submit(absl::StatusOr<JobSpec> sp
   }
   auto job = jobs_->Submit(std::move(*spec));
   if (job.ok()) return job;
-  switch (job.status().code()) {
-    case absl::StatusCode::kResourceExhausted:
-      return core::WithRetryDelay(core::WithDefaultReason(job.status(), ErrorReason::kQueueFull),
-                                  kDefaultRetryDelay);
-    case absl::StatusCode::kInvalidArgument:  // the only one: a reused key
-      return core::WithDefaultReason(job.status(), ErrorReason::kIdempotencyKeyReused);
-    default:
-      return job.status();
+  // The job manager names the other reasons (DEVICE_UNAVAILABLE,
+  // IDEMPOTENCY_KEY_REUSED, DRAINING).
+  if (job.status().code() == absl::StatusCode::kResourceExhausted) {
+    return core::WithRetryDelay(core::WithDefaultReason(job.status(), ErrorReason::kQueueFull),
+                                kDefaultRetryDelay);
   }
+  return StoreError(job.status());
 }
 
 grpc::Status ExportServiceImpl::Relay(grpc::ServerContext* ctx, const std::string& id,
@@ -159,7 +154,11 @@ grpc::Status ExportServiceImpl::Relay(grpc::ServerContext* ctx, const std::strin
       return ToGrpcStatus(gone);
     }
     auto event = (*stream)->Next(kPoll);
-    if (!event) continue;
+    if (!event) {
+      // The server drains before the job ends (DRAINING: watch it again).
+      if (auto why = (*stream)->closed()) return ToGrpcStatus(*why);
+      continue;
+    }
     if (!writer->Write(ToProto(*event))) return ToGrpcStatus(gone);
     // After the final event the stream ends with the job's own status, so
     // any gRPC client sees a failed job's reason in the status details.
@@ -222,9 +221,20 @@ grpc::Status ExportServiceImpl::ListJobs(grpc::ServerContext* ctx, const pb::Lis
       return ToGrpcStatus(core::MakeError(ErrorReason::kInvalidRequest, "unknown job state filter"));
     }
   }
-  for (const auto& j : jobs_->List(state, req->checkpoint_contains())) {
-    *resp->add_jobs() = ToProto(j);
+  ListQuery query;
+  query.state = state;
+  query.source_contains = req->checkpoint_contains();
+  query.page_size = req->page_size() <= 0 ? kMaxPageSize : std::min(req->page_size(), kMaxPageSize);
+  query.page_token = req->page_token();
+  auto page = jobs_->ListPage(query);
+  if (!page.ok()) {
+    // INVALID_ARGUMENT: a page token the store did not make.
+    return ToGrpcStatus(page.status().code() == absl::StatusCode::kInvalidArgument
+                            ? core::WithDefaultReason(page.status(), ErrorReason::kInvalidRequest)
+                            : StoreError(page.status()));
   }
+  for (const auto& j : page->jobs) *resp->add_jobs() = ToProto(j.snap);
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
@@ -256,6 +266,8 @@ grpc::Status ExportServiceImpl::GetServerInfo(grpc::ServerContext* ctx,
   resp->set_device_policy(options_.devices ? options_.devices->Describe() : "auto");
   resp->set_auth_required(options_.tokens != nullptr);
   resp->set_accepting(!draining_.load() && jobs_->accepting());
+  resp->set_store(jobs_->store_description());
+  resp->set_replica_id(jobs_->replica_id());
   return grpc::Status::OK;
 }
 

@@ -65,7 +65,6 @@ class ExportServiceImpl final : public pb::ExportService::Service {
   absl::StatusOr<JobSpec> ValidateSpec(const pb::ValidateRequest& req) const;
   // Queues `spec` unless draining; errors get their reasons.
   absl::StatusOr<JobSnapshot> Submit(absl::StatusOr<JobSpec> spec);
-  absl::StatusOr<std::string> AssignDevice(const std::string& requested) const;
   // Streams `id`'s events until the final one or the client leaves.
   grpc::Status Relay(grpc::ServerContext* ctx, const std::string& id, uint64_t after_sequence,
                      grpc::ServerWriter<pb::JobEvent>* writer);

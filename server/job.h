@@ -1,10 +1,13 @@
 // A job as the server sees it, with no protobuf in sight: the RPC layer
 // converts these to and from export_service.proto messages.
 //
-// States and the only legal transitions:
+// States and the only legal transitions (server/store/job_store.h):
 //   QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
 //   QUEUED → CANCELLED                     (cancelled before a worker took it)
-//   QUEUED | RUNNING → INTERRUPTED         (found so in the journal at restart)
+//   RUNNING → QUEUED                       (its server died or drained: run again)
+//   RUNNING → FAILED                       (lost its lease --max-attempts times)
+//   INTERRUPTED                            (only in an imported old journal)
+//   INTERRUPTED → QUEUED                   (its idempotency key submitted again)
 #pragma once
 
 #include <cstdint>

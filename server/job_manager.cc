@@ -1,47 +1,70 @@
 #include "server/job_manager.h"
 
-#include <chrono>
+#include <unistd.h>
+
 #include <cmath>
-#include <cstdint>
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "core/status/error_reason.h"
+#include "server/job_manager_internal.h"
+#include "server/store/job_codec.h"
 
 namespace neobert::server {
 
 namespace {
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+std::string RandomHex(int digits) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrFormat("%0*x", digits, rng() & ((uint64_t{1} << (4 * digits)) - 1));
 }
 
-// Everything that makes two requests the same piece of work.
-std::string SpecKey(const JobSpec& s) {
-  if (s.kind == JobKind::kValidate) {
-    return absl::StrCat("spec:validate\n", s.validate_dir, "\n", s.validate_source,
-                        s.validate_strict ? "\nstrict" : "");
-  }
-  const auto& o = s.export_options;
-  std::string key = absl::StrCat("spec:export\n", o.checkpoint_dir, "\n", o.output_dir,
-                                 "\noverwrite=", o.overwrite, "\ndry_run=", o.dry_run,
-                                 "\nprefer_newest=", o.prefer_newest_file, "\nvalidate=", o.validate);
-  for (const auto& [k, v] : core::OutputAffectingOptions(o)) absl::StrAppend(&key, "\n", k, "=", v);
-  return key;
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || !buf[0]) return "localhost";
+  return buf;
+}
+
+bool WantsGpu(const std::string& device) { return absl::StartsWith(device, "cuda"); }
+
+// A key's job that a retry with the key runs again: one that ended without
+// running to the end (an old journal's INTERRUPTED; FAILED for lost leases,
+// reason INTERRUPTED) or with any other retryable error (INTERNAL: an I/O
+// error, ...). A retry must never be stuck on it.
+bool Retriable(const StoredJob& j) {
+  if (j.snap.state == JobState::kInterrupted) return true;
+  return IsTerminal(j.snap.state) && j.snap.state != JobState::kSucceeded &&
+         core::DetailsOf(j.snap.error).retryable;
 }
 
 }  // namespace
+
+JobEvent SnapshotEvent(const StoredJob& j) {
+  JobEvent e;
+  e.job_id = j.snap.id;
+  e.state = j.snap.state;
+  e.stage = j.snap.stage;
+  e.percent = j.snap.percent;
+  e.sequence = j.last_sequence;
+  if (IsTerminal(j.snap.state)) {
+    e.final = true;
+    e.result = j.snap.result;
+    e.hook = j.snap.hook;
+    e.error = j.snap.error;
+  }
+  return e;
+}
 
 // --- EventStream ----------------------------------------------------------
 
 void EventStream::Push(JobEvent event) {
   absl::MutexLock lock(&mu_);
-  if (final_pushed_) return;
+  // The first event may be a snapshot of a job with nothing stored yet (0).
+  if (final_pushed_ || (event.sequence <= last_ && !event.final && (event.sequence != 0 || any_))) return;
+  any_ = true;
   if (queue_.size() >= kMaxQueued) {
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
       if (it->warning.empty() && !it->final && it->stage == event.stage && it->state == event.state) {
@@ -50,6 +73,7 @@ void EventStream::Push(JobEvent event) {
       }
     }
   }
+  last_ = std::max(last_, event.sequence);
   final_pushed_ = event.final;
   queue_.push_back(std::move(event));
 }
@@ -57,7 +81,10 @@ void EventStream::Push(JobEvent event) {
 std::optional<JobEvent> EventStream::Next(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(
-                           +[](std::deque<JobEvent>* q) { return !q->empty(); }, &queue_),
+                           +[](EventStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             return !s->queue_.empty() || s->closed_.has_value();
+                           },
+                           this),
                        timeout);
   if (queue_.empty()) return std::nullopt;
   JobEvent e = std::move(queue_.front());
@@ -71,360 +98,288 @@ bool EventStream::done() {
   return final_taken_;
 }
 
-// --- JobManager -----------------------------------------------------------
+void EventStream::Close(absl::Status why) {
+  absl::MutexLock lock(&mu_);
+  if (!final_pushed_ && !closed_) closed_ = std::move(why);
+}
 
-struct JobManager::Job {
-  JobSnapshot snap;
-  std::string dedupe_key;
-  core::CancelToken cancel;
-  uint64_t sequence = 0;
-  uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;
-  std::string message;
-  int published_percent = -1;
-  std::vector<std::weak_ptr<EventStream>> watchers;
-  // When a worker took it (for the observer's run time); unset while queued.
-  std::optional<std::chrono::steady_clock::time_point> started;
-};
+std::optional<absl::Status> EventStream::closed() {
+  absl::MutexLock lock(&mu_);
+  if (!queue_.empty()) return std::nullopt;
+  return closed_;
+}
 
-// Adapts core progress calls to job events (called on the job's thread).
-class JobManager::Sink final : public core::ProgressSink {
- public:
-  Sink(JobManager* m, std::string id) : m_(m), id_(std::move(id)) {}
-  void OnStage(const std::string& stage, const std::string& message, uint64_t total) override {
-    absl::MutexLock lock(&m_->mu_);
-    Job& j = *m_->jobs_.at(id_);
-    j.snap.stage = stage;
-    j.message = message;
-    j.bytes_total = total;
-    j.bytes_done = 0;
-    j.snap.percent = 0;
-    j.published_percent = 0;
-    if (m_->options_.observer) m_->options_.observer->OnStage(j.snap, message);
-    m_->Publish(j, m_->StateEvent(j));
-  }
-  void OnBytes(uint64_t done) override {
-    absl::MutexLock lock(&m_->mu_);
-    Job& j = *m_->jobs_.at(id_);
-    j.bytes_done = done;
-    if (j.bytes_total == 0) return;
-    j.snap.percent = std::min(100.0, 100.0 * static_cast<double>(done) / j.bytes_total);
-    // One event per whole percent keeps streams small on big checkpoints.
-    const int whole = static_cast<int>(j.snap.percent);
-    if (whole == j.published_percent) return;
-    j.published_percent = whole;
-    m_->Publish(j, m_->StateEvent(j));
-  }
-  void OnWarning(const std::string& message) override {
-    absl::MutexLock lock(&m_->mu_);
-    Job& j = *m_->jobs_.at(id_);
-    JobEvent e = m_->StateEvent(j);
-    e.warning = message;
-    if (m_->options_.observer) m_->options_.observer->OnWarning(j.snap, message);
-    m_->Publish(j, std::move(e));
-  }
-  void OnPartialResult(const core::ExportResult& partial) override { partial_ = partial; }
-  // What a failing run found (see core::ProgressSink::OnPartialResult).
-  std::optional<core::ExportResult> partial() { return std::move(partial_); }
+JobEvent JobManager::LiveEvent(const Run& run) const {
+  JobEvent e;
+  e.job_id = run.snap.id;
+  e.state = run.snap.state;
+  e.stage = run.snap.stage;
+  e.message = run.message;
+  e.bytes_done = run.bytes_done;
+  e.bytes_total = run.bytes_total;
+  e.percent = run.snap.percent;
+  return e;
+}
 
- private:
-  JobManager* m_;
-  std::string id_;
-  std::optional<core::ExportResult> partial_;  // the job's thread only
-};
+void JobManager::Publish(Run& run, JobEvent event, bool progress_only) {
+  std::vector<std::shared_ptr<EventStream>> to;
+  {
+    absl::MutexLock lock(&mu_);
+    event.sequence = RunSequence(run.ref.run, ++run.n);
+    // Progress events are coalesced: only the newest of a stage waits to be stored.
+    if (progress_only && !unsaved_.empty()) {
+      for (auto it = unsaved_.rbegin(); it != unsaved_.rend(); ++it) {
+        if (it->ref.id != run.ref.id) continue;
+        if (it->progress_only && it->event.stage == event.stage) unsaved_.erase(std::next(it).base());
+        break;
+      }
+    }
+    if (!event.final) unsaved_.push_back({run.ref, event, progress_only});
+    if (auto f = feeds_.find(run.ref.id); f != feeds_.end()) {
+      for (auto& w : f->second->watchers) {
+        if (auto s = w.lock()) to.push_back(std::move(s));
+      }
+    }
+  }
+  for (auto& s : to) s->Push(event);
+}
+
+void JobManager::Deliver(const std::string& id, const std::vector<JobEvent>& events) {
+  std::vector<std::shared_ptr<EventStream>> to;
+  {
+    absl::MutexLock lock(&mu_);
+    auto f = feeds_.find(id);
+    if (f == feeds_.end()) return;
+    for (const auto& e : events) {
+      f->second->cursor = std::max(f->second->cursor, e.sequence);
+      f->second->final_seen |= e.final;
+    }
+    for (auto& w : f->second->watchers) {
+      if (auto s = w.lock()) to.push_back(std::move(s));
+    }
+    if (f->second->final_seen) feeds_.erase(f);
+  }
+  for (auto& s : to) {
+    for (const auto& e : events) s->Push(e);
+  }
+}
+
+// --- Life cycle ------------------------------------------------------------
 
 JobManager::JobManager(JobManagerOptions options) : options_(std::move(options)) {
   if (!options_.executor) options_.executor = std::make_unique<InlineExecutor>();
   if (!options_.runner) options_.runner = RunJobWithCore;
-  if (options_.queue_capacity < 1) options_.queue_capacity = 1;
+  options_.queue_capacity = std::max(1, options_.queue_capacity);
+  options_.workers = std::max(1, options_.workers);
+  options_.max_attempts = std::max(1, options_.max_attempts);
+  replica_.host = HostName();
+  replica_.pid = ::getpid();
+  replica_.id = options_.replica_id.empty() ? absl::StrCat(replica_.host, "-", replica_.pid, "-", RandomHex(4))
+                                            : options_.replica_id;
+  replica_.has_gpu = options_.devices && options_.devices->has_gpu();
 }
 
 absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions options) {
   std::unique_ptr<JobManager> m(new JobManager(std::move(options)));
-  if (!m->options_.state_dir.empty()) {
-    std::vector<JobSnapshot> recovered;
-    auto journal = Journal::Open(m->options_.state_dir, &recovered);
-    if (!journal.ok()) return journal.status();
-    m->journal_ = std::move(*journal);
-    absl::MutexLock lock(&m->mu_);
-    for (auto& snap : recovered) {
-      auto job = std::make_unique<Job>();
-      job->snap = std::move(snap);
-      const std::string id = job->snap.id;
-      if (!job->snap.spec.idempotency_key.empty()) {
-        job->dedupe_key = "key:" + job->snap.spec.idempotency_key;
-      } else {
-        job->dedupe_key = SpecKey(job->snap.spec);
-      }
-      // Only a success can be returned again for an equal request; a key
-      // always maps to its job.
-      if ((job->snap.state == JobState::kSucceeded && job->snap.spec.kind == JobKind::kExport) ||
-          job->dedupe_key.rfind("key:", 0) == 0) {
-        m->dedupe_[job->dedupe_key] = id;
-      }
-      m->order_.push_back(id);
-      m->jobs_[id] = std::move(job);
-    }
-  }
+  JobStoreOptions so;
+  so.spec = m->options_.job_store;
+  so.state_dir = m->options_.state_dir;
+  so.sync = m->options_.sync;
+  so.replica = m->replica_;
+  JobManager* raw = m.get();
+  so.log = [raw](const std::string& line) { raw->Log(JobLogLevel::kInfo, line); };
+  auto store = OpenJobStore(so);
+  if (!store.ok()) return store.status();
+  m->store_ = std::move(*store);
+  // Before any worker: jobs a dead server left RUNNING go back to the queue
+  // (or fail, past max_attempts), old finished jobs go, the server is known.
+  m->PollOnce(/*heartbeat=*/true, /*reap=*/true, /*purge=*/true);
+  m->Kick();
+  m->poller_ = std::thread([raw] { raw->PollLoop(); });
   return m;
 }
 
 JobManager::~JobManager() {
+  if (!store_) return;  // Create failed before anything started
   StopAccepting();
-  CancelAll();
-  options_.executor.reset();  // joins workers while jobs_ is still alive
+  {
+    absl::MutexLock lock(&mu_);
+    claiming_ = false;
+  }
+  ReleaseAll();
+  options_.executor.reset();  // joins workers while runs_ is still alive
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (poller_.joinable()) poller_.join();
+  FlushEvents();
 }
 
-std::string JobManager::NewId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  for (;;) {
-    std::string id = absl::StrFormat("job-%08x%04x", static_cast<uint32_t>(rng()),
-                                     static_cast<uint32_t>(++id_counter_ & 0xffff));
-    if (!jobs_.count(id)) return id;
-  }
+std::string JobManager::store_description() const { return store_->Describe(); }
+
+void JobManager::Log(JobLogLevel level, const std::string& message) {
+  if (options_.log) options_.log(level, message);
 }
 
-JobEvent JobManager::StateEvent(const Job& j) const {
-  JobEvent e;
-  e.job_id = j.snap.id;
-  e.state = j.snap.state;
-  e.stage = j.snap.stage;
-  e.message = j.message;
-  e.bytes_done = j.bytes_done;
-  e.bytes_total = j.bytes_total;
-  e.percent = j.snap.percent;
-  if (IsTerminal(j.snap.state)) {
-    e.final = true;
-    e.result = j.snap.result;
-    e.hook = j.snap.hook;
-    e.error = j.snap.error;
-  }
-  return e;
-}
-
-void JobManager::Publish(Job& j, JobEvent event) {
-  event.sequence = ++j.sequence;
-  std::vector<std::weak_ptr<EventStream>> alive;
-  for (auto& w : j.watchers) {
-    if (auto s = w.lock()) {
-      s->Push(event);
-      alive.push_back(w);
-    }
-  }
-  j.watchers = event.final ? std::vector<std::weak_ptr<EventStream>>{} : std::move(alive);
-}
-
-void JobManager::Record(const Job& j) {
-  if (!journal_) return;
-  // A journal failure must not take the job down with it; the job's own
-  // outcome still reaches its watchers.
-  (void)journal_->Append(j.snap);
-}
-
-void JobManager::Finish(Job& j, JobState state, std::optional<core::ExportResult> result,
-                        absl::Status error) {
-  const JobState was = j.snap.state;
-  j.snap.state = state;
-  j.snap.result = std::move(result);
-  j.snap.error = std::move(error);
-  j.snap.finished_unix_ms = NowUnixMs();
-  if (state == JobState::kSucceeded) j.snap.percent = 100;
-  // A finished validation is never reused for an equal request: the folder
-  // may have changed since, and re-checking it is the point.
-  const bool reusable = state == JobState::kSucceeded && j.snap.spec.kind == JobKind::kExport;
-  if (!reusable && j.dedupe_key.rfind("spec:", 0) == 0) {
-    auto it = dedupe_.find(j.dedupe_key);
-    if (it != dedupe_.end() && it->second == j.snap.id) dedupe_.erase(it);
-  }
-  Record(j);
-  // Observed before watchers hear of it: a client that saw the final event
-  // then finds the job in the logs and metrics.
-  if (options_.observer) {
-    const double run_seconds =
-        j.started ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *j.started).count()
-                  : 0.0;
-    options_.observer->OnFinished(j.snap, was, run_seconds);
-  }
-  Publish(j, StateEvent(j));
-}
+// --- Requests ----------------------------------------------------------------
 
 absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated) {
   if (deduplicated) *deduplicated = false;
-  std::string id;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!accepting_) return absl::UnavailableError("the server is shutting down; not accepting jobs");
-    const std::string spec_key = SpecKey(spec);
-    const std::string dedupe_key =
-        spec.idempotency_key.empty() ? spec_key : "key:" + spec.idempotency_key;
-    if (auto it = dedupe_.find(dedupe_key); it != dedupe_.end()) {
-      Job& old = *jobs_.at(it->second);
-      if (!spec.idempotency_key.empty() && SpecKey(old.snap.spec) != spec_key) {
-        return absl::InvalidArgumentError(absl::StrCat("idempotency key '", spec.idempotency_key,
-                                                       "' was used for a different request (job ",
-                                                       old.snap.id, ")"));
+  if (!accepting()) {
+    return core::MakeError(core::ErrorReason::kDraining, "the server is shutting down; not accepting jobs");
+  }
+  const std::string& device = spec.export_options.device;
+  if (options_.devices) {
+    absl::Status here = options_.devices->Check(device);
+    // Another server of a shared store may have the GPU this one lacks.
+    if (!here.ok() && !(WantsGpu(device) && here.code() == absl::StatusCode::kFailedPrecondition &&
+                        store_->shared() && store_->GpuReplicaAlive(options_.lease).value_or(false))) {
+      return core::WithDefaultReason(here, core::ErrorReason::kDeviceUnavailable, {{"device", device}});
+    }
+  }
+  SubmitRequest req;
+  req.id = absl::StrCat("job-", RandomHex(12));
+  req.spec_key = SpecKey(spec);
+  req.needs_gpu = WantsGpu(device);
+  req.queue_capacity = options_.queue_capacity;
+  req.spec = std::move(spec);
+  const JobSpec& asked = req.spec;
+  auto decide = [&asked](const StoredJob& old, bool by_key) -> absl::StatusOr<SubmitAction> {
+    if (by_key) {
+      if (std::string field = SpecDifference(old.snap.spec, asked); !field.empty()) {
+        return core::WithReason(
+            absl::AlreadyExistsError(absl::StrCat("idempotency key '", asked.idempotency_key,
+                                                  "' was used for a different request (job ", old.snap.id,
+                                                  "): ", field, " differs")),
+            core::ErrorReason::kIdempotencyKeyReused, {{"job_id", old.snap.id}, {"field", field}});
       }
-      // A key whose job ended with a retryable error (the server stopped
-      // under it, an I/O error) runs again: a retry must never be stuck.
-      const bool retry = !spec.idempotency_key.empty() && IsTerminal(old.snap.state) &&
-                         old.snap.state != JobState::kSucceeded &&
-                         core::DetailsOf(old.snap.error).retryable;
-      const std::string dest = old.snap.result ? old.snap.result->output_dir : "";
-      const bool gone = old.snap.state == JobState::kSucceeded && !old.snap.spec.export_options.dry_run &&
-                        !dest.empty() && !std::filesystem::exists(dest);
-      // --overwrite asks for a fresh export: only an unfinished equal job
-      // is shared then.
-      const bool fresh = spec.kind == JobKind::kExport && spec.export_options.overwrite &&
-                         old.snap.state == JobState::kSucceeded;
-      if (!retry && (!spec.idempotency_key.empty() || !(gone || fresh))) {
-        if (deduplicated) *deduplicated = true;
-        return old.snap;
-      }
+      return Retriable(old) ? SubmitAction::kRetryExisting : SubmitAction::kReturnExisting;
     }
-    if (queued_ >= options_.queue_capacity) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the job queue is full (", options_.queue_capacity, " waiting); retry later"));
-    }
-    auto job = std::make_unique<Job>();
-    id = NewId();
-    job->snap.id = id;
-    job->snap.spec = std::move(spec);
-    job->snap.state = JobState::kQueued;
-    job->snap.stage = "queued";
-    job->snap.created_unix_ms = NowUnixMs();
-    job->dedupe_key = dedupe_key;
-    dedupe_[dedupe_key] = id;
-    ++queued_;
-    Record(*job);
-    order_.push_back(id);
-    if (options_.observer) options_.observer->OnQueued(job->snap);
-    jobs_[id] = std::move(job);
+    const std::string dest = old.snap.result ? old.snap.result->output_dir : "";
+    std::error_code ec;
+    const bool gone = old.snap.state == JobState::kSucceeded && !old.snap.spec.export_options.dry_run &&
+                      !dest.empty() && !std::filesystem::exists(dest, ec);
+    // --overwrite asks for a fresh export: only an unfinished equal job is shared then.
+    const bool fresh = asked.kind == JobKind::kExport && asked.export_options.overwrite &&
+                       old.snap.state == JobState::kSucceeded;
+    return gone || fresh ? SubmitAction::kCreateNew : SubmitAction::kReturnExisting;
+  };
+  auto r = store_->Submit(req, decide);
+  if (!r.ok()) return r.status();
+  if (deduplicated) *deduplicated = r->deduplicated;
+  if (r->queued) {
+    if (options_.observer) options_.observer->OnQueued(r->job.snap);
+    Kick();
   }
-  JobSnapshot snap;
-  {
-    absl::MutexLock lock(&mu_);
-    snap = jobs_.at(id)->snap;
-  }
-  options_.executor->Schedule([this, id] { RunJob(id); });
-  return snap;
-}
-
-void JobManager::RunJob(const std::string& id) {
-  JobSpec spec;
-  Job* job = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    job = jobs_.at(id).get();
-    if (job->snap.state != JobState::kQueued) return;  // cancelled while queued
-    --queued_;
-    ++running_;
-    job->snap.state = JobState::kRunning;
-    job->snap.stage = "starting";
-    job->started = std::chrono::steady_clock::now();
-    Record(*job);
-    if (options_.observer) options_.observer->OnStarted(job->snap);
-    Publish(*job, StateEvent(*job));
-    spec = job->snap.spec;
-  }
-  Sink sink(this, id);
-  absl::StatusOr<core::ExportResult> result = options_.runner(spec, sink, job->cancel);
-  HookOutcome hook;
-  if (result.ok() && options_.post_export && spec.kind == JobKind::kExport && !result->skipped &&
-      !result->dry_run) {
-    JobSnapshot snap;
-    {
-      absl::MutexLock lock(&mu_);
-      job->snap.stage = "post-export-hook";
-      job->message = absl::StrCat("running the post-export hook on ", result->output_dir);
-      job->bytes_done = job->bytes_total = 0;
-      Publish(*job, StateEvent(*job));
-      snap = job->snap;
-    }
-    snap.result = *result;
-    hook = options_.post_export(snap, job->cancel);
-    if (hook.ran && hook.exit_code != 0) {
-      result->warnings.push_back(absl::StrCat("post-export hook failed: ", hook.message,
-                                              " (the export itself succeeded)"));
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  job->snap.hook = hook;
-  --running_;
-  if (result.ok()) {
-    Finish(*job, JobState::kSucceeded, std::move(*result), absl::OkStatus());
-  } else if (job->cancel.cancelled() || result.status().code() == absl::StatusCode::kCancelled) {
-    // Cancelled by the drain at shutdown: the server stopped under it, which
-    // a client may retry; else someone asked for it.
-    Finish(*job, JobState::kCancelled, sink.partial(),
-           accepting_ ? core::MakeError(core::ErrorReason::kCancelled,
-                                        absl::StrCat("job ", id, " was cancelled"))
-                      : core::WithReason(absl::CancelledError(absl::StrCat(
-                                             "job ", id, " was cancelled: the server is stopping")),
-                                         core::ErrorReason::kInterrupted));
-  } else {
-    Finish(*job, JobState::kFailed, sink.partial(), result.status());
-  }
+  return r->job.snap;
 }
 
 absl::StatusOr<JobSnapshot> JobManager::Get(const std::string& id) {
+  auto j = store_->Get(id);
+  if (!j.ok()) return j.status();
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
-  return it->second->snap;
+  if (auto it = runs_.find(id); it != runs_.end() && j->snap.state == JobState::kRunning) {
+    j->snap.stage = it->second->snap.stage;
+    j->snap.percent = it->second->snap.percent;
+  }
+  return j->snap;
 }
 
-std::vector<JobSnapshot> JobManager::List(std::optional<JobState> state,
-                                          const std::string& source_contains) {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<JobPage> JobManager::ListPage(const ListQuery& query) { return store_->List(query); }
+
+std::vector<JobSnapshot> JobManager::List(std::optional<JobState> state, const std::string& source_contains) {
   std::vector<JobSnapshot> out;
-  for (const auto& id : order_) {
-    const JobSnapshot& s = jobs_.at(id)->snap;
-    if (state && s.state != *state) continue;
-    if (!source_contains.empty() && JobSource(s.spec).find(source_contains) == std::string::npos) {
-      continue;
-    }
-    out.push_back(s);
+  ListQuery q;
+  q.state = state;
+  q.source_contains = source_contains;
+  q.page_size = kMaxPageSize;
+  for (;;) {
+    auto page = store_->List(q);
+    if (!page.ok()) break;
+    for (auto& j : page->jobs) out.push_back(std::move(j.snap));
+    if (page->next_page_token.empty()) break;
+    q.page_token = page->next_page_token;
   }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
 absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
-  Job& j = *it->second;
-  if (IsTerminal(j.snap.state)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job ", id, " already finished (", JobStateName(j.snap.state), ")"));
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = runs_.find(id); it != runs_.end()) it->second->cancel.Cancel();
   }
-  j.cancel.Cancel();
-  if (j.snap.state == JobState::kQueued) {
-    --queued_;
-    Finish(j, JobState::kCancelled, std::nullopt,
-           absl::CancelledError(absl::StrCat("job ", id, " was cancelled before it started")));
+  auto j = store_->Cancel(id, core::MakeError(core::ErrorReason::kCancelled,
+                                              absl::StrCat("job ", id, " was cancelled before it started")));
+  if (!j.ok()) return j.status();
+  if (j->snap.state == JobState::kCancelled) {
+    if (options_.observer) options_.observer->OnFinished(j->snap, JobState::kQueued, 0);
+    Deliver(id, {SnapshotEvent(*j)});
   }
-  return j.snap;
+  return j->snap;
 }
 
-absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string& id,
-                                                               uint64_t after_sequence) {
-  absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
-  Job& j = *it->second;
-  auto stream = std::make_shared<EventStream>();
-  JobEvent first = StateEvent(j);
-  first.sequence = j.sequence;
-  if (after_sequence == 0 || first.final || first.sequence > after_sequence) {
-    stream->Push(std::move(first));
+absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string& id, uint64_t after) {
+  std::shared_ptr<EventStream> stream(new EventStream(after));
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = runs_.find(id); it != runs_.end() && after == 0) {
+      // Running here: its live state, then its events as they happen.
+      JobEvent first = LiveEvent(*it->second);
+      first.sequence = RunSequence(it->second->ref.run, it->second->n);
+      stream->Push(std::move(first));
+      auto& feed = feeds_[id];
+      if (!feed) feed = std::make_unique<Feed>();
+      feed->watchers.push_back(stream);
+      return stream;
+    }
   }
-  if (!IsTerminal(j.snap.state)) j.watchers.push_back(stream);
+  // No flush or finish in flight from here on: for a job running here, the
+  // store and unsaved_ together hold every event published so far.
+  absl::MutexLock flush(&flush_mu_);
+  auto job = store_->Get(id);
+  if (!job.ok()) return job.status();
+  std::vector<JobEvent> first;
+  if (after == 0) {
+    first.push_back(SnapshotEvent(*job));
+  } else {
+    auto stored = store_->Events({{id, after}}, kMaxPageSize);
+    if (!stored.ok()) return stored.status();
+    first = std::move(*stored);
+    if (IsTerminal(job->snap.state) && (first.empty() || !first.back().final)) {
+      first.push_back(SnapshotEvent(*job));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (after != 0 && runs_.count(id)) {
+    // Running here: what it published but the poller has not stored yet.
+    for (const auto& u : unsaved_) {
+      if (u.ref.id == id && u.event.sequence > after) first.push_back(u.event);
+    }
+  }
+  // Pushed before the stream joins the feed, so no live event overtakes them.
+  for (auto& e : first) stream->Push(std::move(e));
+  if (!IsTerminal(job->snap.state)) {
+    auto& feed = feeds_[id];
+    if (!feed) feed = std::make_unique<Feed>();
+    feed->cursor = std::max({feed->cursor, job->last_sequence, after});
+    feed->watchers.push_back(stream);
+  }
   return stream;
 }
+
+// --- Shutdown ------------------------------------------------------------------
 
 void JobManager::StopAccepting() {
   absl::MutexLock lock(&mu_);
   accepting_ = false;
+  // Servers sharing the store take the queue: stop claiming at once. Alone
+  // (SQLite, memory), nobody would run the queue before this server's next
+  // start (in memory: ever), and watch mode's last scan has just queued the
+  // final checkpoints: keep working through it during the grace period
+  // (ReleaseAll ends that).
+  if (store_ && store_->shared()) claiming_ = false;
 }
 
 bool JobManager::accepting() {
@@ -433,27 +388,80 @@ bool JobManager::accepting() {
 }
 
 bool JobManager::WaitIdle(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    bool claiming;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithDeadline(
+          absl::Condition(+[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->runs_.empty(); }, this),
+          deadline);
+      if (!runs_.empty()) return false;
+      claiming = claiming_;
+    }
+    if (!claiming) return true;
+    auto counts = store_->CountQueued();
+    if (counts.ok() && counts->queued == 0) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));  // a queued job is being claimed
+  }
+}
+
+void JobManager::ReleaseAll() {
+  if (in_memory()) return CancelAll();
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](JobManager* m) ABSL_NO_THREAD_SAFETY_ANALYSIS { return m->queued_ + m->running_ == 0; },
-          this),
-      timeout);
+  claiming_ = false;
+  for (auto& [id, run] : runs_) {
+    run->release = true;
+    run->cancel.Cancel();
+  }
 }
 
 void JobManager::CancelAll() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [id, job] : jobs_) {
-    if (IsTerminal(job->snap.state)) continue;
-    job->cancel.Cancel();
-    if (job->snap.state == JobState::kQueued) {
-      --queued_;
-      Finish(*job, JobState::kCancelled, std::nullopt,
-             core::WithReason(absl::CancelledError(absl::StrCat(
-                                  "job ", id, " was cancelled: the server is stopping")),
-                              core::ErrorReason::kInterrupted));
+  std::vector<std::string> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    claiming_ = false;
+    for (auto& [id, run] : runs_) {
+      run->shutdown = true;
+      run->cancel.Cancel();
+    }
+  }
+  if (!in_memory()) return;
+  for (const auto& j : List(JobState::kQueued, "")) {
+    // Nobody would run them again: the server stopped under them, which a
+    // client may retry (INTERRUPTED).
+    auto c = store_->Cancel(
+        j.id, core::WithReason(absl::CancelledError(absl::StrCat("job ", j.id,
+                                                                 " was cancelled: the server is stopping")),
+                               core::ErrorReason::kInterrupted));
+    if (c.ok() && c->snap.state == JobState::kCancelled) {
+      if (options_.observer) options_.observer->OnFinished(c->snap, JobState::kQueued, 0);
+      Deliver(j.id, {SnapshotEvent(*c)});
     }
   }
 }
+
+void JobManager::CloseStreams() {
+  std::vector<std::pair<std::string, std::shared_ptr<EventStream>>> open;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, feed] : feeds_) {
+      for (auto& w : feed->watchers) {
+        if (auto s = w.lock()) open.emplace_back(id, std::move(s));
+      }
+    }
+  }
+  for (auto& [id, stream] : open) {
+    stream->Close(core::MakeError(
+        core::ErrorReason::kDraining,
+        absl::StrCat("server ", replica_.id, " is shutting down before job ", id,
+                     " finished; the job stays in the job store: watch it again (after_sequence) on "
+                     "another server or after the restart"),
+        {{"job_id", id}}));
+  }
+}
+
+absl::StatusOr<int64_t> JobManager::PurgeNow() { return store_->Purge(options_.retention); }
 
 }  // namespace neobert::server

@@ -3,9 +3,13 @@
 // Shutdown (SIGTERM/SIGINT): health turns NOT_SERVING, new RPC work is refused
 // (UNAVAILABLE, reason DRAINING); in watch mode one last scan submits every
 // complete step not exported yet (no settle wait: the trainer has stopped);
-// then the job manager stops accepting, jobs get --grace-seconds (counted
-// from the signal) to finish, the rest are cancelled, and every watched step
-// left without an export is logged and counted. Then the server stops.
+// then the job manager stops accepting (with a job store other replicas
+// share, it also stops claiming: they take the queue; otherwise it works
+// through its queue), jobs get --grace-seconds (counted from the signal) to
+// finish, and the rest are released to the job store (queued again for
+// another replica or the next start; cancelled, reason INTERRUPTED, when jobs
+// are only in memory); every watched step left without an export is logged
+// and counted. Then the server stops.
 // --once: the last scan at start-up, wait for its jobs, exit 0 (1 if any
 // failed).
 #include <fcntl.h>
@@ -31,6 +35,7 @@
 #include "nlohmann/json.hpp"
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
+#include "server/job_roots.h"
 #include "server/observability.h"
 #include "server/post_export_hook.h"
 #include "server/server_config.h"
@@ -59,6 +64,15 @@ void Log(spdlog::level::level_enum level, const std::string& msg) {
   } else {
     spdlog::log(level, "{}", msg);
   }
+}
+
+// A line from a component with its own level enum (watcher, job manager).
+template <typename Level>
+void LogAt(Level level, const std::string& msg) {
+  Log(level == Level::kError  ? spdlog::level::err
+      : level == Level::kWarn ? spdlog::level::warn
+                              : spdlog::level::info,
+      msg);
 }
 
 // Lines go through a bounded queue to one writer thread, so a stderr nobody
@@ -128,12 +142,7 @@ absl::StatusOr<std::unique_ptr<neobert::server::Watcher>> MakeWatcher(
            : c.watch_mode == "inotify" ? srv::WatchMode::kInotify
                                        : srv::WatchMode::kAuto;
   o.sync = c.sync;
-  o.log = [](srv::WatchLogLevel level, const std::string& msg) {
-    Log(level == srv::WatchLogLevel::kError  ? spdlog::level::err
-        : level == srv::WatchLogLevel::kWarn ? spdlog::level::warn
-                                             : spdlog::level::info,
-        msg);
-  };
+  o.log = LogAt<srv::WatchLogLevel>;
   return srv::Watcher::Create(std::move(o), jobs, policy);
 }
 
@@ -211,8 +220,7 @@ int Run(int argc, char** argv) {
     for (int i = 0; i < neobert::engine::VisibleCudaDevices(); ++i) {
       info.add_gpus(absl::StrCat("cuda:", i));
     }
-    info.set_store(config->state_dir.empty() ? "memory (no --state-dir)"
-                                             : absl::StrCat("journal ", config->state_dir));
+    info.set_max_attempts(config->max_attempts);
     info.set_workers(config->workers);
     info.set_queue_capacity(config->queue_capacity);
     info.set_grace_seconds(config->grace_seconds);
@@ -251,12 +259,27 @@ int Run(int argc, char** argv) {
   jm.observer = (*obs)->job_observer();
   jm.queue_capacity = config->queue_capacity;
   jm.state_dir = config->state_dir;
+  jm.job_store = config->job_store;
+  jm.sync = config->sync;
+  jm.workers = config->workers;
+  jm.max_attempts = config->max_attempts;
+  jm.lease = absl::Seconds(config->lease_seconds);
+  jm.retention.max_age = absl::Hours(24) * config->job_retention_days;
+  jm.retention.max_count = config->job_retention_count;
+  jm.devices = service_options.devices;
+  jm.log = LogAt<srv::JobLogLevel>;
   jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
   if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
+  // A claimed job comes from the store as paths: bind them to this server's
+  // roots before running it (server/job_roots.h).
+  jm.runner = srv::ConfinedJobRunner(*policy);
   auto jobs = srv::JobManager::Create(std::move(jm));
   if (!jobs.ok()) {
     Log(spdlog::level::err, std::string(jobs.status().message()));
-    return 1;
+    // A store this server must not use (held by another server, on a network
+    // file system, a bad DSN) is a configuration error, like a bad flag.
+    const auto code = jobs.status().code();
+    return code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   srv::ExportServiceImpl service(jobs->get(), *policy, service_options);
 
@@ -279,7 +302,7 @@ int Run(int argc, char** argv) {
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
                    config->queue_capacity, !service_options.tokens ? ", no auth" : ", bearer auth",
-                   config->state_dir.empty() ? ", no journal" : ", journal in " + config->state_dir,
+                   ", jobs in ", (*jobs)->store_description(), " as ", (*jobs)->replica_id(),
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
                    ", device ", service_options.devices->Describe()));
@@ -343,8 +366,10 @@ int Run(int argc, char** argv) {
       }
       (*jobs)->StopAccepting();
       if (!(*jobs)->WaitIdle(deadline - absl::Now())) {
-        Log(spdlog::level::warn, "grace period over: cancelling the remaining jobs");
-        (*jobs)->CancelAll();
+        // A persistent store keeps the unfinished jobs: they go back to the
+        // queue for another server (or this one's next start) to run.
+        Log(spdlog::level::warn, "grace period over: releasing the unfinished jobs to the job store");
+        (*jobs)->ReleaseAll();
         (*jobs)->WaitIdle(absl::Seconds(30));
       }
       if (final) {
@@ -357,7 +382,9 @@ int Run(int argc, char** argv) {
     } else {
       (*jobs)->StopAccepting();
     }
-    // Streams relaying finished jobs end by themselves; give them a moment.
+    // Streams of finished jobs end by themselves; the others end with
+    // DRAINING (their jobs stay in the store). Give them a moment.
+    (*jobs)->CloseStreams();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   });
   server->Wait();

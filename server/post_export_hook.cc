@@ -1,6 +1,7 @@
 #include "server/post_export_hook.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -71,8 +72,7 @@ HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookCo
   if (options.command.empty()) return out;
   out.ran = true;
 
-  // Everything the child needs is built before fork: after it only
-  // async-signal-safe calls are allowed.
+  // Everything the child needs is built before it is spawned.
   std::vector<std::string> env_strings;
   for (char** e = environ; e && *e; ++e) {
     const std::string kv = *e;
@@ -99,28 +99,36 @@ HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookCo
     return out;
   }
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    // Child. The server blocks SIGTERM/SIGINT in every thread (one thread
-    // takes them with sigwait); the hook must not inherit that mask.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::setpgid(0, 0);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(pipe_fds[1], 1);
-    ::dup2(pipe_fds[1], 2);
-    ::close_range(3, ~0U, 0);  // gRPC sockets, the journal, ... stay ours
-    ::execve(argv[0], argv, envp.data());
-    ::_exit(127);
-  }
-  const int fork_errno = errno;
+  // posix_spawn, not fork: glibc's posix_spawn runs no atfork handlers, and
+  // OpenBLAS's (which LibTorch loads) joins its threads in one, so two hooks
+  // forking at once (--workers > 1) deadlocked the server. The child gets
+  // its own process group and no blocked signals (the server blocks
+  // SIGTERM/SIGINT in its threads), /dev/null as stdin, the pipe as
+  // stdout/stderr, and no other descriptor (gRPC sockets, the job store
+  // stay ours).
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setpgroup(&attr, 0);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  if (devnull >= 0) ::posix_spawn_file_actions_adddup2(&actions, devnull, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  ::posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  pid_t pid = -1;
+  const int spawn_errno = ::posix_spawn(&pid, argv[0], &actions, &attr, argv, envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
   ::close(pipe_fds[1]);
   if (devnull >= 0) ::close(devnull);
-  if (pid < 0) {
+  if (spawn_errno != 0) {
     ::close(pipe_fds[0]);
     out.exit_code = -1;
-    out.message = absl::StrCat("could not start: fork: ", std::strerror(fork_errno));
+    out.message = absl::StrCat("could not start: posix_spawn: ", std::strerror(spawn_errno));
     return out;
   }
   ::setpgid(pid, pid);  // also from here: no race with the kill below

@@ -1,7 +1,7 @@
 // --post-export-hook CMD: a command run after each successful export job
 // (RPC or watch mode), e.g. to upload the folder or notify someone.
 //
-// How it runs: fork + execve of `/bin/sh -c CMD neobert-post-export-hook DIR`,
+// How it runs: posix_spawn of `/bin/sh -c CMD neobert-post-export-hook DIR`,
 // so in CMD `$1` is the export folder; the environment is the server's plus
 //   NEOBERT_EXPORT_DIR      the export folder (same as $1)
 //   NEOBERT_CHECKPOINT_DIR  the checkpoint it was exported from
@@ -15,7 +15,7 @@
 // Outcome policy: the export is already published when the hook runs, so a
 // failing hook does NOT turn the job into a failure — the job stays SUCCEEDED
 // and the hook's exit status is recorded in its result (JobResult.hook_ran /
-// hook_exit_code / hook_message, and the journal) plus a warning in the
+// hook_exit_code / hook_message, and the job store) plus a warning in the
 // result's warnings and a warn-level log line. Callers that need the upload
 // to have happened check hook_exit_code. The hook is not run for dry runs or
 // for exports skipped because an identical one was already there (it ran

@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -97,6 +100,7 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
   if (!expanded.ok()) return expanded.status();
   const std::vector<Arg>& args = *expanded;
   ServerConfig c;
+  bool job_store_set = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i].text;
     const std::string where =
@@ -146,6 +150,14 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     else if (name == "queue-capacity") s = number(&c.queue_capacity, 1);
     else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
     else if (name == "state-dir") c.state_dir = value;
+    else if (name == "job-store") {
+      job_store_set = true;
+      c.job_store = value;
+    }
+    else if (name == "max-attempts") s = number(&c.max_attempts, 1);
+    else if (name == "lease-seconds") s = number(&c.lease_seconds, 1);
+    else if (name == "job-retention-days") s = number(&c.job_retention_days, 0);
+    else if (name == "job-retention-count") s = number(&c.job_retention_count, 0);
     else if (name == "token-file") c.token_file = value;
     else if (name == "device") c.device = value;
     else if (name == "tls-cert") c.tls_cert = value;
@@ -178,6 +190,12 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
     if (!s.ok()) return s;
   }
   if (c.help || c.version) return c;
+  // A Kubernetes Secret maps into the environment more easily than into flags.
+  if (const char* env = std::getenv("NEOBERT_JOB_STORE"); !job_store_set && env && *env) c.job_store = env;
+  if (c.job_store != "sqlite" && c.job_store.rfind("postgresql://", 0) != 0 &&
+      c.job_store.rfind("postgres://", 0) != 0) {
+    return absl::InvalidArgumentError("--job-store: expected sqlite or a postgresql://... DSN");
+  }
   if (c.input_roots.empty() || c.output_roots.empty()) {
     return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
   }

@@ -15,7 +15,14 @@ struct ServerConfig {
   std::vector<std::string> output_roots;  // allowed export destinations
   int workers = 1;                        // concurrent jobs
   int queue_capacity = 16;                // waiting jobs beyond this: RESOURCE_EXHAUSTED
-  std::string state_dir;                  // job journal; empty = none
+  std::string state_dir;                  // SQLite job store (jobs.db); empty = in memory
+  // Job store (server/store/job_store.h): "sqlite" or a postgresql:// DSN;
+  // from $NEOBERT_JOB_STORE when neither flag nor config key sets it.
+  std::string job_store = "sqlite";
+  int max_attempts = 3;                   // runs that may lose their lease before FAILED
+  int lease_seconds = 30;                 // claim lease; heartbeat every third
+  int job_retention_days = 30;            // finished jobs older are purged; 0 = never
+  int job_retention_count = 100000;       // finished jobs kept at most; 0 = no cap
   std::string token_file;                 // bearer tokens (bearer_tokens.h); empty = no auth
   // Serve --token-file over plaintext on a non-loopback address anyway
   // (TLS terminated in front of the server); refused to start otherwise.
@@ -51,7 +58,16 @@ inline constexpr char kServerUsage[] =
     "  --output-root DIR      exports may be written only below these (repeatable, required)\n"
     "  --workers N            jobs run at once (default 1)\n"
     "  --queue-capacity N     jobs waiting beyond this are refused (default 16)\n"
-    "  --state-dir DIR        job journal (jobs survive restarts)\n"
+    "  --state-dir DIR        SQLite job store DIR/jobs.db (jobs survive restarts; one\n"
+    "                         server per dir); without it jobs are kept in memory\n"
+    "  --job-store S          sqlite (default: in --state-dir) | postgresql://... DSN shared\n"
+    "                         by several servers (default: $NEOBERT_JOB_STORE, else sqlite)\n"
+    "  --max-attempts N       runs of a job whose server died (lease lost) before it\n"
+    "                         FAILs (default 3)\n"
+    "  --lease-seconds N      a running job's lease in the store; renewed every N/3 s;\n"
+    "                         another server takes the job over once it expires (default 30)\n"
+    "  --job-retention-days N finished jobs older than N days are purged (default 30; 0: keep)\n"
+    "  --job-retention-count N  keep at most N finished jobs (default 100000; 0: no cap)\n"
     "  --token-file FILE      require 'authorization: Bearer <token>': one token per line\n"
     "                         (all accepted; blank lines, '#' comments ignored); re-read\n"
     "                         when the file changes (Secret rotation without a restart)\n"

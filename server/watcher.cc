@@ -366,10 +366,15 @@ int Watcher::ReportUnfinished(const FinalScanResult& final) {
     auto job = jobs_->Get(id);
     if (job.ok() && job->state == JobState::kSucceeded) continue;
     ++unfinished;
+    // A job the drain gave back stays queued in the job store.
+    const bool waiting = job.ok() && !IsTerminal(job->state);
     Log(WatchLogLevel::kError,
         absl::StrCat("watch: ", what, ": not exported: job ", id, " ",
                      job.ok() ? JobStateName(job->state) : "unknown",
-                     job.ok() && !job->error.ok() ? absl::StrCat(": ", job->error.message()) : ""));
+                     job.ok() && !job->error.ok() ? absl::StrCat(": ", job->error.message()) : "",
+                     waiting ? " (it stays in the job store: the next start, or another replica, "
+                               "exports it)"
+                             : ""));
   }
   return unfinished;
 }

@@ -3,7 +3,7 @@
 //
 // Why inside the server rather than a client-side `watch-dir` mode: the
 // watcher's exports are ordinary jobs of the server's own JobManager, so they
-// reuse its queue (bounded, FIFO, worker pool), its journal (a restart knows
+// reuse its queue (bounded, FIFO, worker pool), its job store (a restart knows
 // what was done), its path policy (watched folders must lie in an input root,
 // destinations in an output root, exactly like RPC jobs), its metrics, its
 // post-export hook, and they are visible and cancellable through ListJobs /

@@ -39,7 +39,7 @@ constexpr ReasonRow kReasons[] = {
     {ErrorReason::kJobFinished, "JOB_FINISHED", absl::StatusCode::kFailedPrecondition, false},
     {ErrorReason::kDeviceUnavailable, "DEVICE_UNAVAILABLE", absl::StatusCode::kFailedPrecondition,
      false},
-    {ErrorReason::kIdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED", absl::StatusCode::kInvalidArgument,
+    {ErrorReason::kIdempotencyKeyReused, "IDEMPOTENCY_KEY_REUSED", absl::StatusCode::kAlreadyExists,
      false},
 };
 

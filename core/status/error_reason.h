@@ -60,7 +60,7 @@ enum class ErrorReason {
   kJobNotFound = 14,           // NOT_FOUND: no such job id
   kJobFinished = 15,           // FAILED_PRECONDITION: cancelling a finished job
   kDeviceUnavailable = 16,     // FAILED_PRECONDITION: device refused by the server's policy
-  kIdempotencyKeyReused = 17,  // INVALID_ARGUMENT: the key names a different request
+  kIdempotencyKeyReused = 17,  // ALREADY_EXISTS: the key names a different request
 };
 
 // "CHECKPOINT_NOT_FOUND", ...; "REASON_UNSPECIFIED" for kUnspecified.

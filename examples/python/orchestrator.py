@@ -11,10 +11,14 @@ What it does:
   * SubmitExport with an idempotency key (default: derived from the request),
     so a resubmission after a crash or a lost reply returns the same job
     instead of starting a second export; a key whose job ended with a
-    retryable error (the server restarted under it) starts a new job.
-  * WatchJob until the job ends; a broken stream (server restart, network)
-    is reopened with `after_sequence` = the last event seen, so nothing is
-    replayed and nothing is missed.
+    retryable error (e.g. INTERRUPTED: its servers died under it on every
+    attempt) runs that job again.
+  * WatchJob until the job ends; a broken stream (server restart or drain,
+    network) is reopened with `after_sequence` = the last event seen, on
+    whichever replica answers: the job store keeps every event and sequences
+    only grow (across runs, restarts and replicas), so nothing is replayed
+    and nothing is missed. A server that restarts (or another replica) runs
+    an unfinished job again by itself.
   * Errors are classified by the machine-readable reason neobert-exportd puts
     into the standard `grpc-status-details-bin` trailer (google.rpc.Status
     with a google.rpc.ErrorInfo and, for QUEUE_FULL, a google.rpc.RetryInfo)
@@ -143,10 +147,6 @@ class Orchestrator:
             try:
                 for event in self.stub.WatchJob(request, metadata=self.metadata):
                     backoff.reset()
-                    if event.sequence < last_sequence:
-                        # A server without a shared job store restarted: the
-                        # job it recovered starts its sequence over.
-                        log(f"job {job_id}: sequence restarted at #{event.sequence}")
                     last_sequence = event.sequence
                     if event.stage:
                         log(f"job {job_id} #{event.sequence} {pb.JobState.Name(event.state)} "

@@ -15,10 +15,14 @@ Reasons: UNAUTHENTICATED, PATH_DENIED, INVALID_REQUEST, CHECKPOINT_NOT_FOUND
 DEVICE_UNAVAILABLE, IDEMPOTENCY_KEY_REUSED, CHECKPOINT_INVALID,
 CHECKPOINT_UNSUPPORTED (DeepSpeed ZeRO only), OUTPUT_EXISTS,
 VALIDATION_FAILED (keeping the failing checks), QUEUE_FULL (with its retry
-delay), CANCELLED, JOB_FINISHED, INTERNAL, DRAINING and INTERRUPTED (at
-shutdown). A validation whose checks fail is a SUCCEEDED job with
+delay), CANCELLED, JOB_FINISHED, INTERNAL and DRAINING (new work at
+shutdown, and the stream of a job the drain gave back to the job store: the
+next start runs it and a watch resuming after the last sequence seen follows
+it to SUCCEEDED). A validation whose checks fail is a SUCCEEDED job with
 passed: false and an OK stream, strict included; SubmitValidate and
-GetServerInfo answer.
+GetServerInfo answer (the SQLite job store, the replica id). INTERRUPTED
+(lost leases, in-memory shutdown) is tested in tests/server/job_outcome_test.cc
+and by the orchestrator example.
 
 CLI exit codes 0..6: ok, invalid input, usage, unreachable, validation
 failed, denied/unauthenticated, cancelled; with --json the result line says
@@ -154,7 +158,9 @@ class ErrorReasons(unittest.TestCase):
         self.assertEqual(list(info.input_roots), [os.path.realpath(os.path.join(self.tmp, "in"))])
         self.assertEqual((info.workers, info.queue_capacity, info.grace_seconds), (1, 1, 3))
         self.assertTrue(info.auth_required and info.accepting)
-        self.assertIn("journal", info.store)
+        self.assertEqual(info.store, "SQLite " + os.path.join(self.tmp, "state", "jobs.db"), info)
+        self.assertTrue(info.replica_id, info)
+        self.assertEqual(info.max_attempts, 3)
         self.assertTrue(info.version and info.device_policy.startswith("cpu"), info)
         self.assertEqual(list(info.gpus), [])
 
@@ -205,8 +211,9 @@ class ErrorReasons(unittest.TestCase):
         again = s.SubmitExport(self.export_request(self.ckpt, self.out("k1"), idempotency_key="k"),
                                metadata=self.md, timeout=30)
         self.assertEqual(first.job_id, again.job_id)
-        self.fails(s.SubmitExport, self.export_request(self.ckpt, self.out("k2"), idempotency_key="k"),
-                   "INVALID_ARGUMENT", "IDEMPOTENCY_KEY_REUSED")
+        d = self.fails(s.SubmitExport, self.export_request(self.ckpt, self.out("k2"), idempotency_key="k"),
+                       "ALREADY_EXISTS", "IDEMPOTENCY_KEY_REUSED")
+        self.assertEqual((d.metadata.get("field"), d.metadata.get("job_id")), ("output_dir", first.job_id), d)
         events, d = self.stream_to_end(s.WatchJob, pb.WatchJobRequest(job_id=first.job_id))
         self.assertIsNone(d, d)
         self.assertEqual(events[-1].state, pb.SUCCEEDED)
@@ -383,7 +390,7 @@ class ErrorReasons(unittest.TestCase):
         jobs = [json.loads(l) for l in self.cli("jobs", "-o", "json").stdout.splitlines()]
         self.assertEqual(len(jobs), len(table.stdout.splitlines()))
 
-    def test_z_draining_and_interrupted(self):
+    def test_z_draining_gives_the_job_back(self):
         s = self.stub
         self.gates.close("write")
         job = s.SubmitExport(self.export_request(self.ckpt, self.out("stopped")), metadata=self.md, timeout=30)
@@ -401,16 +408,46 @@ class ErrorReasons(unittest.TestCase):
             return None
         d = u.wait_for(draining, "DRAINING", timeout=30)
         self.assertEqual((d.code, d.retryable, d.retry_delay), ("UNAVAILABLE", True, 2.0), d)
+        # The grace period ends first: the job goes back to the job store and
+        # its stream ends with DRAINING (watch it again), not with a final event.
+        seen = []
         with self.assertRaises(grpc.RpcError) as cm:
-            for _ in watch:
-                pass
+            for e in watch:
+                seen.append(e)
         d = u.Details(cm.exception, status_pb2, error_details_pb2)
-        self.assertEqual((d.code, d.reason, d.retryable), ("CANCELLED", "INTERRUPTED", True), d)
+        self.assertEqual((d.code, d.reason, d.retryable), ("UNAVAILABLE", "DRAINING", True), d)
+        self.assertEqual(d.metadata.get("job_id"), job.job_id, d)
+        self.assertTrue(seen and not any(e.HasField("result") or e.HasField("error") for e in seen), seen)
         self.assertEqual(self.server.stop(), 0)
         self.gates.open("write")
         self.assertFalse(os.path.exists(self.out("stopped")))
         self.assertEqual(u.staging_leftovers(self.out("stopped")), [])
-
+        # The next start on the same state dir runs it; a watch resuming
+        # after the last sequence seen follows it to the end.
+        server = self.start("server-restarted")
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                stub = pb_grpc.ExportServiceStub(channel)
+                last = seen[-1].sequence
+                events = []
+                for e in stub.WatchJob(pb.WatchJobRequest(job_id=job.job_id, after_sequence=last),
+                                       metadata=self.md, timeout=300):
+                    events.append(e)
+                self.assertEqual(events[-1].state, pb.SUCCEEDED, events[-1])
+                self.assertGreater(events[0].sequence, last)
+                # Both streams together: every event once, in order; the job
+                # ran, was given back (QUEUED: the first stream may have
+                # delivered that event before it closed), and ran again.
+                both = seen + events
+                sequences = [e.sequence for e in both]
+                self.assertEqual(sequences, sorted(set(sequences)))
+                states = [e.state for e in both]
+                ran = states.index(pb.RUNNING)
+                requeued = states.index(pb.QUEUED, ran)
+                self.assertIn(pb.RUNNING, states[requeued:])
+                self.assertTrue(os.path.isfile(os.path.join(self.out("stopped"), "manifest.json")))
+        finally:
+            self.assertEqual(server.stop(), 0)
 
 if __name__ == "__main__":
     BIN, FIXTURES, STUBS = (os.path.abspath(a) for a in sys.argv[1:4])

@@ -3,11 +3,15 @@ bearer token), including a server crash and restart in the middle.
 
 1. Restart: the export pauses mid-write (pause gate, core/export/test_hooks.h);
    the server is SIGKILLed, the gate removed, and a new server started on the
-   same port and state dir. The example's WatchJob stream breaks, it
-   reconnects (resuming by sequence) once the server is back, finds the job
-   INTERRUPTED (retryable), resubmits with the same idempotency key (a new
-   job, as the key's job ended retryably) and follows it to SUCCEEDED. The
-   export is complete; the server lists the two jobs under one key.
+   same port and state dir (SQLite job store). The example's WatchJob stream
+   breaks, it reconnects once the server is back, resuming after the last
+   sequence it saw; the restarted server runs the job again by itself, and
+   the example follows it to SUCCEEDED with one submission: every sequence
+   it saw is larger than the one before (they persist across the restart).
+   The export is complete; the server lists one job under the key.
+   With --max-attempts 1 the restarted server FAILs the job instead
+   (INTERRUPTED, retryable: its server died under it on its only attempt);
+   the example resubmits the same key, which runs the same job again.
 2. Queue full: with one worker busy (gate) and a queue of one, the example's
    submission gets QUEUE_FULL with a retry delay; it waits and retries, and
    succeeds once the gate opens.
@@ -19,6 +23,7 @@ usage: /usr/bin/python3 test_orchestrator_example.py BIN_DIR FIXTURES_DIR STUBS_
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -79,7 +84,9 @@ class OrchestratorExample(unittest.TestCase):
         self.assertEqual(len(lines), 1, out + err)
         return json.loads(lines[0]), err
 
-    def test_restart_in_the_middle(self):
+    def restart_in_the_middle(self, *restart_flags):
+        """Kills the server while the example's job writes, restarts it on the
+        same port and state dir; returns (summary, stderr, server, jobs)."""
         out = os.path.join(self.tmp, "out", "run_100")
         self.gates.close("write")
         first = self.start()
@@ -88,27 +95,41 @@ class OrchestratorExample(unittest.TestCase):
         first.stop(signal.SIGKILL)
         self.gates.open("write")
         self.assertFalse(os.path.exists(out))
-        second = self.start(port=first.port)
+        second = self.start(port=first.port, extra=restart_flags)
         summary, err = self.finish(p)
         self.assertTrue(summary["ok"], err)
         self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(summary["submissions"], 2, err)  # the first job was INTERRUPTED
         self.assertGreaterEqual(summary["reconnects"], 1, err)
-        self.assertIn("INTERRUPTED (retryable)", err)
         with open(os.path.join(out, "manifest.json")) as f:
             manifest = json.load(f)
         for entry in manifest["files"]:
             self.assertEqual(os.path.getsize(os.path.join(out, entry["name"])), entry["size"])
+        # The events the example saw (it logs "job ID #SEQ ..."): sequences
+        # only grow, also across the restart (the run number is their high half).
+        seqs = [int(m) for m in re.findall(r"^orchestrator: job \S+ #(\d+) ", err, re.M)]
+        self.assertEqual(seqs, sorted(set(seqs)), err)
+        self.assertGreater(seqs[-1] >> 32, seqs[0] >> 32, err)
         r = subprocess.run([os.path.join(BIN, "neobert-export"), "jobs", "-o", "json", "--server",
                             second.address, "--token-file", self.token_file, "--tls-ca",
                             os.path.join(self.tmp, "pki", "ca.pem")],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         jobs = [json.loads(l) for l in r.stdout.splitlines()]
-        self.assertEqual([(j["state"], j["idempotency_key"]) for j in jobs],
-                         [("INTERRUPTED", "run-100"), ("SUCCEEDED", "run-100")], jobs)
-        self.assertEqual(summary["job_id"], jobs[1]["job_id"])
+        self.assertEqual([(j["state"], j["idempotency_key"]) for j in jobs], [("SUCCEEDED", "run-100")], jobs)
+        self.assertEqual(summary["job_id"], jobs[0]["job_id"])
         self.assertEqual(second.stop(), 0)
+        return summary, err
+
+    def test_restart_in_the_middle(self):
+        summary, err = self.restart_in_the_middle()
+        self.assertEqual(summary["submissions"], 1, err)  # the store ran it again
+        self.assertNotIn("INTERRUPTED", err)
+
+    def test_restart_in_the_middle_out_of_attempts(self):
+        summary, err = self.restart_in_the_middle("--max-attempts", "1")
+        self.assertEqual(summary["submissions"], 2, err)  # the job FAILED retryably once
+        self.assertIn("FAILED: INTERRUPTED", err)
+        self.assertIn("INTERRUPTED (retryable)", err)
 
     def test_queue_full_then_success_and_non_retryable(self):
         server = self.start(extra=("--queue-capacity", "1"))

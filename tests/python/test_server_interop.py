@@ -236,8 +236,13 @@ class ServerInterop(unittest.TestCase):
         with open(self.log_path) as f:
             err = f.read()
         self.assertIn("draining", err)
-        with open(os.path.join(self.tmp, "state", "jobs.jsonl")) as f:
-            self.assertGreaterEqual(len(f.read().splitlines()), 2)
+        # The jobs outlive the server in its SQLite store.
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.tmp, "state", "jobs.db"))
+        try:
+            self.assertGreaterEqual(db.execute("SELECT count(*) FROM jobs").fetchone()[0], 2)
+        finally:
+            db.close()
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ class TokenAuth(unittest.TestCase):
         secret = os.path.join(self.tmp, "secret")
         os.makedirs(os.path.join(secret, "..v1"))
         with open(os.path.join(secret, "..v1", "token"), "w") as f:
-            f.write("# rotated by the operator\n\n  token-a  \ntoken-b\n")
+            f.write("# rotated by the operator\n\n  tkA-7f3q9  \ntkB-2m8x4\n")
         os.symlink("..v1", os.path.join(secret, "..data"))
         os.symlink("..data/token", os.path.join(secret, "token"))
         log = os.path.join(self.tmp, "rotate.log")
@@ -124,10 +124,10 @@ class TokenAuth(unittest.TestCase):
         channel = grpc.insecure_channel(address)
         client = Client(self.pb, channel)
         try:
-            self.list_jobs(client, "token-a")
-            self.list_jobs(client, "token-b")
+            self.list_jobs(client, "tkA-7f3q9")
+            self.list_jobs(client, "tkB-2m8x4")
             self.assert_refused(client, "# rotated by the operator")
-            self.assert_refused(client, "token-c")
+            self.assert_refused(client, "tkC-5v1z6")
 
             def publish(version, text):
                 os.makedirs(os.path.join(secret, version))
@@ -137,19 +137,19 @@ class TokenAuth(unittest.TestCase):
                 os.symlink(version, tmp_link)
                 os.rename(tmp_link, os.path.join(secret, "..data"))  # atomic, as kubelet does
 
-            publish("..v2", "token-c\n")
-            self.list_jobs(client, "token-c")
-            self.assert_refused(client, "token-a")
-            self.assert_refused(client, "token-b")
+            publish("..v2", "tkC-5v1z6\n")
+            self.list_jobs(client, "tkC-5v1z6")
+            self.assert_refused(client, "tkA-7f3q9")
+            self.assert_refused(client, "tkB-2m8x4")
 
             # Mid-rotation glitches keep the last good tokens.
             publish("..v3", "\n# nothing yet\n")
-            self.list_jobs(client, "token-c")
+            self.list_jobs(client, "tkC-5v1z6")
             os.unlink(os.path.join(secret, "..data"))
-            self.list_jobs(client, "token-c")
+            self.list_jobs(client, "tkC-5v1z6")
             os.symlink("..v1", os.path.join(secret, "..data"))
-            self.list_jobs(client, "token-a")
-            self.assert_refused(client, "token-c")
+            self.list_jobs(client, "tkA-7f3q9")
+            self.assert_refused(client, "tkC-5v1z6")
             self.assertEqual(proc.poll(), None)  # one process all along
         finally:
             channel.close()
@@ -158,8 +158,8 @@ class TokenAuth(unittest.TestCase):
             text = f.read()
         self.assertIn("keeping the tokens read before", text)
         self.assertIn("re-read", text)
-        self.assertNotIn("token-a", text)
-        self.assertNotIn("token-c", text)
+        self.assertNotIn("tkA-7f3q9", text)  # tokens chosen so no temp path can hold them
+        self.assertNotIn("tkC-5v1z6", text)
 
 
 if __name__ == "__main__":

@@ -151,8 +151,9 @@ class WatchMode(unittest.TestCase):
             jobs = wait_for(lambda: (lambda js: js if len([j for j in js if j["state"] == "SUCCEEDED"]) >= 2
                                      else None)(server.jobs()), "the two existing steps")
             self.assertEqual(len(jobs), 2, jobs)
-            # Newest first: 200's job was submitted before 100's.
-            self.assertEqual(jobs[0]["checkpoint_dir"],
+            # Newest step first: 200's job was submitted before 100's (and
+            # `jobs` lists newest first, so it comes last).
+            self.assertEqual(jobs[-1]["checkpoint_dir"],
                              os.path.realpath(os.path.join(old, "model_checkpoints", "200")))
 
             # Old trainer: step 300 sits in 300.tmp (complete!) for > 2 settle

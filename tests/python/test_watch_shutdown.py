@@ -11,7 +11,9 @@ default). neobert-exportd must export it anyway.
 * ... and when the grace period cannot cover them (the first export is held
   at a pause gate, core/export/test_hooks.h, --grace-seconds 2), each one is
   reported in the log and counted (neobert_export_watch_steps_unexported_total
-  is printed into the summary line), and nothing half-done is left.
+  is printed into the summary line), and nothing half-done is left; their
+  jobs stay queued in the job store, and the next start (--once) exports
+  them all.
 * --once exports every complete step under the watched folders (both
   trainer layouts: model_checkpoints/<step>/state_dict.pt and
   checkpoints/<step>/model.safetensors whose keys carry interleaved
@@ -122,8 +124,17 @@ class WatchShutdown(unittest.TestCase):
         for s in steps:
             self.assertFalse(self.exported("r", s))
             self.assertEqual(u.staging_leftovers(os.path.join(self.out, f"r_{s}")), [])
-            self.assertRegex(log, rf"watch: step {s} of r \(.*\): not exported: job job-\w+ CANCELLED")
+            self.assertRegex(log, rf"watch: step {s} of r \(.*\): not exported: job job-\w+ QUEUED "
+                                  r"\(it stays in the job store")
         self.assertIn("5 step(s) had an export to finish, 5 did not finish in the grace period", log)
+        # They stayed queued in the job store: the next start (--once here)
+        # exports every one of them, each by its queued job.
+        self.start("--once")
+        self.assertEqual(self.server.proc.wait(timeout=600), 0, self.server.read_log())
+        self.server.stop()
+        for s in steps:
+            self.assertTrue(self.exported("r", s), f"step {s} not exported\n{self.server.read_log()}")
+        self.assertIn("once: 5 step(s) exported, 0 already exported, 0 not exported", self.server.read_log())
 
     def layouts(self):
         """run a: model_checkpoints/ + state_dict.pt (100, 200; 100 exported

@@ -4,6 +4,8 @@
 
 #include "gtest/gtest.h"
 #include "server/export_service_impl.h"
+#include "server/job_roots.h"
+#include "core/status/error_reason.h"
 #include "server/server_config.h"
 #include "server/status_mapping.h"
 #include "tests/server/server_test_util.h"
@@ -130,6 +132,49 @@ TEST(ServerFlags, ParseAndRequireRoots) {
   EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--bogus", "1"}).ok());
   EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--workers", "0"}).ok());
   EXPECT_FALSE(ParseServerFlags({"--input-root", "/a", "--output-root", "/c", "--log-format", "xml"}).ok());
+}
+
+}  // namespace
+}  // namespace neobert::server
+
+namespace neobert::server {
+namespace {
+
+// A job read back from the store holds paths only: the claiming server binds
+// them beneath its own roots, refusing what no longer resolves there.
+TEST_F(PathPolicyTest, StoredJobsAreBoundAgainBeneathTheRoots) {
+  JobSpec spec;
+  spec.export_options.checkpoint_dir = root_ + "/in/alias";
+  spec.export_options.output_dir = root_ + "/out/e1";
+  ASSERT_FALSE(spec.export_options.input_root.confined());
+  ASSERT_TRUE(BindJobRoots(*policy_, spec).ok());
+  EXPECT_TRUE(spec.export_options.input_root.confined());
+  EXPECT_TRUE(spec.export_options.output_root.confined());
+  EXPECT_EQ(spec.export_options.checkpoint_dir, fs::canonical(root_ + "/in/ckpt").string());
+
+  // Swapped for a link leading out after it was accepted: denied at the claim.
+  fs::remove(root_ + "/in/alias");
+  fs::create_directory_symlink(root_ + "/secret", root_ + "/in/alias");
+  spec.export_options.checkpoint_dir = root_ + "/in/alias";
+  EXPECT_EQ(BindJobRoots(*policy_, spec).code(), absl::StatusCode::kPermissionDenied);
+
+  // Pruned while it waited: the exporter's own reason.
+  JobSpec gone;
+  gone.export_options.checkpoint_dir = root_ + "/in/pruned";
+  gone.export_options.output_dir = root_ + "/out/e2";
+  const absl::Status s = BindJobRoots(*policy_, gone);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(core::DetailsOf(s).reason, core::ErrorReason::kCheckpointNotFound);
+
+  // A validation binds its folder (input or output root) and its source.
+  JobSpec v;
+  v.kind = JobKind::kValidate;
+  fs::create_directories(root_ + "/out/e3");
+  v.validate_dir = root_ + "/out/e3";
+  v.validate_source = root_ + "/in/ckpt";
+  ASSERT_TRUE(BindJobRoots(*policy_, v).ok());
+  EXPECT_TRUE(v.validate_root.confined());
+  EXPECT_TRUE(v.validate_source_root.confined());
 }
 
 }  // namespace

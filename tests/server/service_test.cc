@@ -7,6 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/export_service_impl.h"
+#include "server/job_roots.h"
 #include "tests/server/server_test_util.h"
 
 namespace neobert::server {
@@ -31,9 +32,10 @@ class TestServer {
     } else {
       jm.executor = std::make_unique<ThreadPoolExecutor>(1);
     }
-    jobs_ = std::move(*JobManager::Create(std::move(jm)));
     auto policy = PathPolicy::Create({root + "/in"}, {root + "/out"});
     EXPECT_TRUE(policy.ok()) << policy.status();
+    jm.runner = ConfinedJobRunner(*policy);  // as neobert-exportd runs jobs
+    jobs_ = std::move(*JobManager::Create(std::move(jm)));
     ServiceOptions so;
     if (!o.token.empty()) so.tokens = BearerTokens::Fixed({o.token});
     so.sync = false;

@@ -16,9 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-// $NEOBERT_FIXTURES, else <build>/fixtures: gtest_discover_tests keeps only
-// the first ENVIRONMENT entry neobert_test_binary passes, so under ctest the
-// variable is not set. Tests skip when neither exists.
+// $NEOBERT_FIXTURES (ctest sets it), else <build>/fixtures (a test binary
+// run by hand). Tests skip when neither exists.
 std::string FixtureDir(const std::string& variant) {
   const char* env = std::getenv("NEOBERT_FIXTURES");
   std::string root = env != nullptr && *env ? env : "";
