@@ -5,6 +5,8 @@
 
 namespace neobert::core {
 
+const char kToolName[] = "neobert-export " NEOBERT_VERSION;
+
 absl::StatusOr<std::optional<format::DType>> ExportDtype(const std::string& name) {
   if (name == "keep") return std::nullopt;
   const std::optional<format::DType> dtype = format::FromTorchName(name);

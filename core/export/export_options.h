@@ -19,8 +19,10 @@
 namespace neobert::core {
 
 // "neobert-export <version>": manifest.json's "tool", also one of its
-// output-affecting options (a new version re-exports).
-inline constexpr char kToolName[] = "neobert-export " NEOBERT_VERSION;
+// output-affecting options (a new version re-exports). Defined in the .cc:
+// NEOBERT_VERSION is neobert_export's compile definition, and this header
+// is also read by targets that do not link it (server/job.h's codec).
+extern const char kToolName[];
 
 struct ExportOptions {
   // The checkpoint directory (config.yaml, state_dict.pt or model.safetensors,
