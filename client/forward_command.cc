@@ -7,7 +7,6 @@
 #include "core/engine/engine.h"
 #include "core/engine/forward_request.h"
 #include "core/export/export_folder.h"
-#include "core/neobert/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::cli {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::base::internal {
 namespace {
@@ -76,7 +77,7 @@ class Walker {
         // O_PATH | O_NOFOLLOW opens a link itself rather than failing.
         if (fd.valid() && (r_.flags & O_PATH) && r_.follow_final &&
             ::fstat(fd.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
-          if (auto s = Expand(fd.get(), c.name); !s.ok()) return s;
+          RETURN_IF_ERROR(Expand(fd.get(), c.name));
           continue;
         }
         if (fd.valid()) return Walked{std::move(fd), Here(c.name), via_symlink_};
@@ -92,7 +93,7 @@ class Walker {
           }
           UniqueFd link(::openat(Top(), c.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
           if (!link.valid()) return ErrnoStatus(errno, r_.display);
-          if (auto s = Expand(link.get(), c.name); !s.ok()) return s;
+          RETURN_IF_ERROR(Expand(link.get(), c.name));
           continue;
         }
         return ErrnoStatus(e, r_.display);
@@ -109,7 +110,7 @@ class Walker {
       struct stat st {};
       if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, r_.display);
       if (S_ISLNK(st.st_mode) && (!last || r_.follow_final)) {
-        if (auto s = Expand(fd.get(), c.name); !s.ok()) return s;
+        RETURN_IF_ERROR(Expand(fd.get(), c.name));
         continue;
       }
       if (last) return Walked{std::move(fd), Here(c.name), via_symlink_};

@@ -69,7 +69,7 @@ struct ModelSpec {
 absl::Status ValidateModelSpec(const ModelSpec& spec);
 
 // From a parsed config.yaml. `decoder_bias`: whether the weights carry
-// decoder.bias (ExportPlan::decoder_bias).
+// decoder.bias (TensorMapping::decoder_bias).
 ModelSpec ModelSpecFromConfig(const core::NeoBertConfig& config, bool decoder_bias);
 
 // From an exported config.json (our RenderHfConfigJson output or the

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
 
 namespace neobert::engine {
 namespace {
@@ -109,11 +109,11 @@ absl::StatusOr<ForwardInput> FromJson(const Json& j, const std::string& origin) 
   return in;
 }
 
+// The request is the user's own file: errors say where, not what it holds.
 absl::StatusOr<Json> Parse(const std::string& text, const std::string& origin) {
-  if (core::JsonNestingDepth(text) > kMaxRequestDepth) return Bad(origin, "too deeply nested");
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Bad(origin, "not valid JSON");
-  return j;
+  return base::ParseJson(text, origin,
+                         {.max_bytes = kMaxForwardRequestBytes, .max_depth = kMaxRequestDepth},
+                         /*quote=*/false);
 }
 
 }  // namespace

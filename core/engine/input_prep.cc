@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
 
@@ -111,7 +112,7 @@ absl::StatusOr<PreparedInput> PrepareInput(const ModelSpec& spec, const ForwardI
 
   if (input.attention_mask.has_value()) {
     const auto& m = *input.attention_mask;
-    if (absl::Status s = CheckRectangular(m, "attention_mask", p.batch, p.seq); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckRectangular(m, "attention_mask", p.batch, p.seq));
     std::vector<double> flat;
     flat.reserve(tokens);
     for (const auto& row : m) flat.insert(flat.end(), row.begin(), row.end());
@@ -128,7 +129,7 @@ absl::StatusOr<PreparedInput> PrepareInput(const ModelSpec& spec, const ForwardI
   p.positions.reserve(tokens);
   if (input.position_ids.has_value()) {
     const auto& pos = *input.position_ids;
-    if (absl::Status s = CheckRectangular(pos, "position_ids", p.batch, p.seq); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckRectangular(pos, "position_ids", p.batch, p.seq));
     for (int64_t b = 0; b < p.batch; ++b) {
       for (int64_t j = 0; j < p.seq; ++j) {
         const int64_t v = pos[b][j];

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/engine/backend.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
@@ -30,7 +31,7 @@ const ModelSpec& NeoBertModel::spec() const { return impl_->spec; }
 absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     const ModelSpec& spec, const std::vector<format::TensorEntry>& tensors,
     const EngineOptions& options) {
-  if (absl::Status s = ValidateModelSpec(spec); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateModelSpec(spec));
   absl::StatusOr<std::map<std::string, const format::TensorEntry*>> by_name =
       CheckTensorSet(spec, tensors);
   if (!by_name.ok()) return by_name.status();

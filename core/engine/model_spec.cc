@@ -14,10 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
 #include "core/neobert/checkpoint_config.h"
-#include "core/neobert/file_util.h"
 #include "core/neobert/tensor_table.h"
 
 namespace neobert::engine {
@@ -132,15 +133,11 @@ ModelSpec ModelSpecFromConfig(const core::NeoBertConfig& c, bool decoder_bias) {
 
 absl::StatusOr<ModelSpec> ModelSpecFromHfConfigJson(absl::string_view text,
                                                     absl::string_view source) {
-  if (text.size() > kMaxHfConfigBytes || core::JsonNestingDepth(text) > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": too large or too deeply nested"));
-  }
-  const nlohmann::json j =
-      nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
-  if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": top level must be an object"));
-  }
+  // Callers that read the file through a symlink strip the excerpt
+  // (base::WithoutContent); the others may show it.
+  ASSIGN_OR_RETURN(const nlohmann::json j,
+                   base::ParseJsonObject(text, source, {.max_bytes = kMaxHfConfigBytes},
+                                         /*quote=*/true));
   auto find = [&](const char* key) -> const nlohmann::json* {
     auto it = j.find(key);
     return it == j.end() ? nullptr : &*it;

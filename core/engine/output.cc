@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 #include "core/engine/engine.h"
 #include "core/format/byte_source.h"
 #include "core/format/safetensors.h"
@@ -106,7 +107,7 @@ absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, ui
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckShape("logits", out->logits_shape, {2, len, vocab}); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckShape("logits", out->logits_shape, {2, len, vocab}));
   if (out->last_hidden_state.size() != static_cast<size_t>(2 * len * spec.hidden_size) ||
       out->logits.size() != static_cast<size_t>(2 * len * vocab)) {
     return absl::InternalError("sanity forward: output sizes do not match their shapes");

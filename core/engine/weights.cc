@@ -42,6 +42,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/status_macros.h"
 #include "core/engine/torch_internal.h"
 
 namespace neobert::engine {
@@ -106,7 +107,7 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
   if (t.storage.source == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(t.name, ": tensor has no storage source"));
   }
-  if (absl::Status s = format::ValidateTensorBounds(t); !s.ok()) return s;
+  RETURN_IF_ERROR(format::ValidateTensorBounds(t));
   try {
     absl::StatusOr<std::optional<at::Tensor>> mapped = MapTensor(t);
     if (!mapped.ok()) return mapped.status();
@@ -120,10 +121,8 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
       const uint64_t offset =
           t.storage.offset + static_cast<uint64_t>(t.storage_offset) * format::ElementSize(t.dtype);
       if (nbytes > 0) {
-        if (absl::Status s = t.storage.source->ReadAt(offset, absl::Span<uint8_t>(dst, nbytes));
-            !s.ok()) {
-          return absl::Status(s.code(), absl::StrCat(t.name, ": ", s.message()));
-        }
+        RETURN_IF_ERROR(t.storage.source->ReadAt(offset, absl::Span<uint8_t>(dst, nbytes)),
+                        t.name);
       }
     } else {
       uint64_t filled = 0;
@@ -140,7 +139,7 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
         s = absl::InternalError(absl::StrCat("strided read produced ", filled, " of ", nbytes,
                                              " bytes"));
       }
-      if (!s.ok()) return absl::Status(s.code(), absl::StrCat(t.name, ": ", s.message()));
+      RETURN_IF_ERROR(s, t.name);
     }
     return cpu.to(device, to);
   } catch (const c10::Error& e) {

@@ -8,9 +8,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "core/format/weights.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
+#include "core/format/weights.h"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
@@ -24,9 +25,8 @@ absl::StatusOr<engine::ModelSpec> ReadExportSpec(const base::FsRoot& root,
                                                  const std::string& export_dir) {
   const std::string path = (fs::path(export_dir) / "config.json").string();
   bool via_symlink = false;
-  auto text = root.ReadFile(path, kMaxConfigJsonBytes, &via_symlink);
-  if (!text.ok()) return text.status();
-  auto spec = engine::ModelSpecFromHfConfigJson(*text, path);
+  ASSIGN_OR_RETURN(const std::string text, root.ReadFile(path, kMaxConfigJsonBytes, &via_symlink));
+  auto spec = engine::ModelSpecFromHfConfigJson(text, path);
   if (via_symlink && !spec.ok()) return base::WithoutContent(spec.status(), path);
   return spec;
 }
@@ -35,31 +35,28 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(
     const base::FsRoot& root, const std::string& export_dir) {
   const fs::path dir(export_dir);
   std::vector<std::string> files;
-  auto single = root.StatIfExists((dir / "model.safetensors").string());
-  if (!single.ok()) return single.status();
-  auto index_st = root.StatIfExists((dir / "model.safetensors.index.json").string());
-  if (!index_st.ok()) return index_st.status();
-  if (single->has_value()) {
+  ASSIGN_OR_RETURN(const auto single, root.StatIfExists((dir / "model.safetensors").string()));
+  ASSIGN_OR_RETURN(const auto index_st,
+                   root.StatIfExists((dir / "model.safetensors.index.json").string()));
+  if (single.has_value()) {
     files.push_back("model.safetensors");
-  } else if (index_st->has_value()) {
-    bool via_symlink = false;
-    auto text = root.ReadFile((dir / "model.safetensors.index.json").string(), kMaxIndexJsonBytes,
-                              &via_symlink);
-    if (!text.ok()) return text.status();
-    if (JsonNestingDepth(*text) > 16) {
-      return absl::InvalidArgumentError("model.safetensors.index.json: too deeply nested");
+  } else if (index_st.has_value()) {
+    ASSIGN_OR_RETURN(const nlohmann::json index,
+                     base::ReadJsonObject(root, (dir / "model.safetensors.index.json").string(),
+                                          {.max_bytes = kMaxIndexJsonBytes, .max_depth = 16}));
+    const auto map = index.find("weight_map");
+    if (map == index.end() || !map->is_object()) {
+      return absl::InvalidArgumentError("model.safetensors.index.json: no weight_map object");
     }
-    try {
-      auto index = nlohmann::json::parse(*text);
-      std::set<std::string> shards;
-      for (const auto& [name, file] : index.at("weight_map").items()) {
-        shards.insert(file.get<std::string>());
+    std::set<std::string> shards;
+    for (const auto& [name, file] : map->items()) {
+      if (!file.is_string()) {
+        return absl::InvalidArgumentError(
+            "model.safetensors.index.json: weight_map values must be file names");
       }
-      files.assign(shards.begin(), shards.end());
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model.safetensors.index.json: ", JsonErrorText(e, *text, /*quote=*/!via_symlink)));
+      shards.insert(file.get<std::string>());
     }
+    files.assign(shards.begin(), shards.end());
   } else {
     return absl::NotFoundError(
         absl::StrCat(export_dir, ": no model.safetensors or model.safetensors.index.json"));
@@ -70,9 +67,8 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(
       return absl::InvalidArgumentError(
           absl::StrCat("index names an unsafe shard '", base::Excerpt(f), "'"));
     }
-    auto set = format::ReadWeights(root, (dir / f).string());
-    if (!set.ok()) return set.status();
-    out.insert(out.end(), set->tensors.begin(), set->tensors.end());
+    ASSIGN_OR_RETURN(const format::TensorSet set, format::ReadWeights(root, (dir / f).string()));
+    out.insert(out.end(), set.tensors.begin(), set.tensors.end());
   }
   return out;
 }
@@ -80,23 +76,19 @@ absl::StatusOr<std::vector<format::TensorEntry>> ReadExportWeights(
 absl::StatusOr<std::unique_ptr<engine::NeoBertModel>> LoadExportModel(
     const base::FsRoot& root, const std::string& export_dir,
     const engine::EngineOptions& options) {
-  auto spec = ReadExportSpec(root, export_dir);
-  if (!spec.ok()) return spec.status();
-  auto weights = ReadExportWeights(root, export_dir);
-  if (!weights.ok()) return weights.status();
-  return engine::NeoBertModel::Create(*spec, *weights, options);
+  ASSIGN_OR_RETURN(const engine::ModelSpec spec, ReadExportSpec(root, export_dir));
+  ASSIGN_OR_RETURN(const std::vector<format::TensorEntry> weights,
+                   ReadExportWeights(root, export_dir));
+  return engine::NeoBertModel::Create(spec, weights, options);
 }
 
 absl::StatusOr<ExportTokenizer> LoadExportTokenizer(const base::FsRoot& root,
                                                     const std::string& export_dir) {
   ExportTokenizer out;
-  auto tok =
-      tokenizer::Tokenizer::FromFile(root, (fs::path(export_dir) / "tokenizer.json").string());
-  if (!tok.ok()) return tok.status();
-  out.tokenizer = *std::move(tok);
-  auto special = ReadSpecialTokens(root, export_dir);
-  if (!special.ok()) return special.status();
-  out.special = *std::move(special);
+  ASSIGN_OR_RETURN(
+      out.tokenizer,
+      tokenizer::Tokenizer::FromFile(root, (fs::path(export_dir) / "tokenizer.json").string()));
+  ASSIGN_OR_RETURN(out.special, ReadSpecialTokens(root, export_dir));
   const std::pair<const std::string*, uint32_t*> slots[] = {
       {&out.special.cls, &out.cls_id}, {&out.special.sep, &out.sep_id},
       {&out.special.pad, &out.pad_id}, {&out.special.mask, &out.mask_id},

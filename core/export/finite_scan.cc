@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/status_macros.h"
 #include "core/format/crc32.h"
 
 namespace neobert::core {
@@ -74,15 +75,14 @@ absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
   ScanResult r;
   if (!t.is_contiguous()) {
     // Views are gathered; RecordedCrc32 never holds for them (want_crc false).
-    auto s = format::ForEachContiguousChunk(
+    RETURN_IF_ERROR(format::ForEachContiguousChunk(
         t,
         [&](absl::Span<const uint8_t> c) {
           r.non_finite += CountNonFinite(t.dtype, c);
           if (want_crc) r.crc = format::Crc32(r.crc, c);
           return absl::OkStatus();
         },
-        kScanPiece);
-    if (!s.ok()) return s;
+        kScanPiece));
     return r;
   }
   const uint64_t total = t.nbytes();
@@ -93,7 +93,7 @@ absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
   for (uint64_t done = 0; done < total;) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(total - done, kScanPiece));
     auto piece = absl::MakeSpan(buffer.data(), len);
-    if (auto s = t.storage.source->ReadAt(offset + done, piece); !s.ok()) return s;
+    RETURN_IF_ERROR(t.storage.source->ReadAt(offset + done, piece));
     if (floating) r.non_finite += CountNonFinite(t.dtype, piece);
     if (want_crc) r.crc = format::Crc32(r.crc, piece);
     done += len;
@@ -111,25 +111,24 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
   auto lane = [&](size_t start) -> absl::Status {
     std::vector<uint8_t> buffer;
     for (size_t i = start; i < tensors.size(); i += 2) {
-      if (auto c = cancel.Check(); !c.ok()) return c;
+      RETURN_IF_ERROR(cancel.Check());
       const TensorEntry& t = tensors[i];
       // The .bin writer copies these without reading them, trusting the
       // recorded CRC; this pass is what checks it. Non-floating tensors with
       // one are read for the check alone (they are few and small).
       const std::optional<uint32_t> recorded = format::RecordedCrc32(t);
       if (!format::IsFloatingPoint(t.dtype) && !recorded.has_value()) continue;
-      auto scan = ScanTensor(t, recorded.has_value(), buffer);
-      if (!scan.ok()) return scan.status();
-      if (recorded.has_value() && scan->crc != *recorded) {
+      ASSIGN_OR_RETURN(const ScanResult scan, ScanTensor(t, recorded.has_value(), buffer));
+      if (recorded.has_value() && scan.crc != *recorded) {
         crc_errors[i] = absl::StrFormat(
             "tensor '%s': storage record '%s' fails its CRC-32 check (recorded 0x%08x, computed "
             "0x%08x): the checkpoint file is corrupt",
             t.name, t.storage.record.empty() ? t.storage.key : t.storage.record, *recorded,
-            scan->crc);
+            scan.crc);
       }
-      if (scan->non_finite > 0) {
-        errors[i] = absl::StrCat("tensor '", t.name, "' has ", scan->non_finite, " NaN/Inf value",
-                                 scan->non_finite == 1 ? "" : "s", " (of ", t.numel(), ")");
+      if (scan.non_finite > 0) {
+        errors[i] = absl::StrCat("tensor '", t.name, "' has ", scan.non_finite, " NaN/Inf value",
+                                 scan.non_finite == 1 ? "" : "s", " (of ", t.numel(), ")");
       }
     }
     return absl::OkStatus();
@@ -137,8 +136,8 @@ absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelTo
   auto second = std::async(std::launch::async, lane, 1);
   absl::Status a = lane(0);
   absl::Status b = second.get();
-  if (!a.ok()) return a;
-  if (!b.ok()) return b;
+  RETURN_IF_ERROR(a);
+  RETURN_IF_ERROR(b);
   for (const auto& e : crc_errors) {
     if (!e.empty()) return absl::InvalidArgumentError(e);
   }

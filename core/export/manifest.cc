@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <future>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 #include "core/format/sha256.h"
-#include "core/neobert/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::core {
@@ -38,8 +40,9 @@ std::string ManifestToJson(const Manifest& m) {
 
 absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& origin,
                                        bool quote) {
+  ASSIGN_OR_RETURN(const nlohmann::json j,
+                   base::ParseJsonObject(text, origin, {.max_bytes = kMaxManifestBytes}, quote));
   try {
-    auto j = nlohmann::json::parse(text);
     if (j.value("manifest_version", 0) != 1) {
       return absl::InvalidArgumentError(absl::StrCat(origin, ": unsupported manifest_version"));
     }
@@ -54,9 +57,9 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::strin
                          f.at("sha256").get<std::string>()});
     }
     return m;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // a field missing or of another type
     return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": malformed manifest: ", JsonErrorText(e, text, quote)));
+        absl::StrCat(origin, ": malformed manifest: ", base::JsonErrorText(e, text, quote)));
   }
 }
 
@@ -67,7 +70,7 @@ absl::StatusOr<Manifest> ReadManifest(const base::FsRoot& root, const std::strin
   if (absl::IsNotFound(text.status())) {
     return absl::NotFoundError(absl::StrCat(p, ": no manifest"));
   }
-  if (!text.ok()) return text.status();
+  RETURN_IF_ERROR(text.status());
   return ParseManifest(*text, p, /*quote=*/!via_symlink);
 }
 
@@ -78,12 +81,11 @@ absl::StatusOr<std::string> SourceFingerprint(const base::FsRoot& root, const st
   format::Sha256 h;
   for (const auto& name : sorted) {
     std::string path = (fs::path(dir) / name).string();
-    auto found = root.StatIfExists(path);
-    if (!found.ok()) return found.status();
-    if (!found->has_value()) {
+    ASSIGN_OR_RETURN(const std::optional<struct stat> found, root.StatIfExists(path));
+    if (!found.has_value()) {
       return absl::NotFoundError(absl::StrCat(path, ": cannot stat input file"));
     }
-    const struct stat& st = **found;
+    const struct stat& st = *found;
     const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
     std::string line = absl::StrCat(name, "\t", st.st_size, "\t", mtime_ns, "\n");
     h.Update(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(line.data()), line.size()));
@@ -102,10 +104,9 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const base::FsRoot& root,
   for (size_t i = 0; i < names.size(); ++i) {
     order[i] = i;
     const std::string path = (fs::path(dir) / names[i]).string();
-    auto st = root.StatIfExists(path);
-    if (!st.ok()) return st.status();
-    if (!st->has_value()) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    sizes[i] = static_cast<uint64_t>((*st)->st_size);
+    ASSIGN_OR_RETURN(const std::optional<struct stat> st, root.StatIfExists(path));
+    if (!st.has_value()) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    sizes[i] = static_cast<uint64_t>(st->st_size);
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
   std::vector<size_t> lanes[2];
@@ -121,17 +122,17 @@ absl::StatusOr<std::vector<FileRecord>> HashFiles(const base::FsRoot& root,
   }
   auto work = [&](const std::vector<size_t>& lane) -> absl::Status {
     for (size_t i : lane) {
-      auto d = format::FileSha256(root, (fs::path(dir) / names[i]).string());
-      if (!d.ok()) return d.status();
-      out[i] = {names[i], sizes[i], *d};
+      ASSIGN_OR_RETURN(std::string digest,
+                       format::FileSha256(root, (fs::path(dir) / names[i]).string()));
+      out[i] = {names[i], sizes[i], std::move(digest)};
     }
     return absl::OkStatus();
   };
   auto second = std::async(std::launch::async, work, std::cref(lanes[1]));
   absl::Status first = work(lanes[0]);
   absl::Status other = second.get();
-  if (!first.ok()) return first;
-  if (!other.ok()) return other;
+  RETURN_IF_ERROR(first);
+  RETURN_IF_ERROR(other);
   return out;
 }
 
@@ -144,11 +145,10 @@ absl::Status VerifyManifestFiles(const base::FsRoot& root, const std::string& di
     }
     names.push_back(f.name);
   }
-  auto actual = HashFiles(root, dir, names);
-  if (!actual.ok()) return actual.status();
+  ASSIGN_OR_RETURN(const std::vector<FileRecord> actual, HashFiles(root, dir, names));
   for (size_t i = 0; i < m.files.size(); ++i) {
     const auto& want = m.files[i];
-    const auto& got = (*actual)[i];
+    const auto& got = actual[i];
     if (got.size != want.size) {
       return absl::DataLossError(absl::StrCat(want.name, ": size ", got.size,
                                               " differs from the manifest (", want.size, ")"));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/engine/engine.h"
 #include "core/neobert/checkpoint_config.h"
 
@@ -29,7 +30,7 @@ double ThreadCpuSeconds() {
 
 absl::Status Prefixed(const absl::Status& s) {
   if (absl::StartsWith(s.message(), "sanity forward")) return s;
-  return absl::Status(s.code(), absl::StrCat("sanity forward pass: ", s.message()));
+  return base::WithContext(s, "sanity forward pass");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/base/status_macros.h"
 #include "core/format/byte_source.h"
 
 namespace neobert::core {
@@ -49,15 +50,14 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
 // `dir` (links are not followed), folders after their contents.
 absl::Status ForEachBelow(const base::FsRoot& root, const std::string& dir,
                           const std::function<absl::Status(const std::string&, bool)>& fn) {
-  auto entries = root.ListDirectory(dir, kMaxStagingEntries);
-  if (!entries.ok()) return entries.status();
-  for (const auto& e : *entries) {
+  ASSIGN_OR_RETURN(const auto entries, root.ListDirectory(dir, kMaxStagingEntries));
+  for (const auto& e : entries) {
     const std::string path = absl::StrCat(dir, "/", e.name);
     if (e.type == S_IFDIR) {
-      if (auto s = ForEachBelow(root, path, fn); !s.ok()) return s;
-      if (auto s = fn(path, true); !s.ok()) return s;
+      RETURN_IF_ERROR(ForEachBelow(root, path, fn));
+      RETURN_IF_ERROR(fn(path, true));
     } else if (e.type == S_IFREG) {
-      if (auto s = fn(path, false); !s.ok()) return s;
+      RETURN_IF_ERROR(fn(path, false));
     }
   }
   return absl::OkStatus();
@@ -65,14 +65,12 @@ absl::Status ForEachBelow(const base::FsRoot& root, const std::string& dir,
 
 absl::Status FsyncPath(const base::FsRoot& root, const std::string& path, bool directory) {
   if (directory) {
-    auto fd = root.OpenDirectory(path);
-    if (!fd.ok()) return fd.status();
-    if (::fsync(fd->get()) != 0) return Errno("cannot fsync", path);
+    ASSIGN_OR_RETURN(const base::UniqueFd fd, root.OpenDirectory(path));
+    if (::fsync(fd.get()) != 0) return Errno("cannot fsync", path);
     return absl::OkStatus();
   }
-  auto f = root.OpenRegular(path);
-  if (!f.ok()) return f.status();
-  if (::fsync(f->fd.get()) != 0) return Errno("cannot fsync", path);
+  ASSIGN_OR_RETURN(const base::ReadableFile f, root.OpenRegular(path));
+  if (::fsync(f.fd.get()) != 0) return Errno("cannot fsync", path);
   return absl::OkStatus();
 }
 
@@ -110,9 +108,8 @@ absl::StatusOr<std::unique_ptr<StagingDir>> StagingDir::Create(const Options& op
     return absl::InvalidArgumentError(
         absl::StrCat("invalid output directory '", options.destination, "'"));
   }
-  auto exists = root.StatIfExists(dest.string());
-  if (!exists.ok()) return exists.status();
-  if (exists->has_value() && !options.overwrite) {
+  ASSIGN_OR_RETURN(const auto exists, root.StatIfExists(dest.string()));
+  if (exists.has_value() && !options.overwrite) {
     return absl::AlreadyExistsError(absl::StrCat(
         "output directory ", dest.string(), " already exists (pass --overwrite to replace it)"));
   }
@@ -158,19 +155,14 @@ void StagingDir::StartWriteback() const {
 absl::Status StagingDir::Commit() {
   if (committed_) return absl::FailedPreconditionError("staging directory already committed");
   if (sync_) {
-    if (auto s = ForEachBelow(root_, staging_,
-                              [&](const std::string& path, bool directory) {
-                                return FsyncPath(root_, path, directory);
-                              });
-        !s.ok()) {
-      return s;
-    }
-    if (auto s = FsyncPath(root_, staging_, true); !s.ok()) return s;
+    RETURN_IF_ERROR(ForEachBelow(root_, staging_, [&](const std::string& path, bool directory) {
+      return FsyncPath(root_, path, directory);
+    }));
+    RETURN_IF_ERROR(FsyncPath(root_, staging_, true));
   }
 
-  auto present = root_.StatIfExists(destination_);
-  if (!present.ok()) return present.status();
-  const bool exists = present->has_value();
+  ASSIGN_OR_RETURN(const auto present, root_.StatIfExists(destination_));
+  const bool exists = present.has_value();
   if (exists && !overwrite_) {
     return absl::AlreadyExistsError(
         absl::StrCat("output directory ", destination_, " appeared while exporting"));
@@ -195,12 +187,23 @@ absl::Status StagingDir::Commit() {
   return FsyncPath(root_, fs::path(destination_).parent_path().string(), true);
 }
 
+absl::Status StagingDir::CommitFile(const std::string& name) {
+  if (committed_) return absl::FailedPreconditionError("staging directory already committed");
+  const std::string staged = File(name);
+  if (sync_) RETURN_IF_ERROR(FsyncPath(root_, staged, false));
+  RETURN_IF_ERROR(root_.Rename(staged, destination_, overwrite_ ? 0 : RENAME_NOREPLACE),
+                  "cannot rename into place");
+  committed_ = true;
+  (void)root_.RemoveAll(staging_);  // empty now
+  if (!sync_) return absl::OkStatus();
+  return FsyncPath(root_, fs::path(destination_).parent_path().string(), true);
+}
+
 absl::Status WriteTextFile(const base::FsRoot& root, const std::string& path,
                            const std::string& content) {
-  auto f = format::OutputFile::Create(root, path);
-  if (!f.ok()) return f.status();
-  if (auto s = (*f)->Write(absl::string_view(content)); !s.ok()) return s;
-  return (*f)->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything
+  ASSIGN_OR_RETURN(auto f, format::OutputFile::Create(root, path));
+  RETURN_IF_ERROR(f->Write(absl::string_view(content)));
+  return f->Close(/*sync=*/false);  // StagingDir::Commit fsyncs everything
 }
 
 }  // namespace neobert::core

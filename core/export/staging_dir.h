@@ -28,7 +28,7 @@ class StagingDir {
  public:
   struct Options {
     std::string destination;  // the final directory path
-    base::FsRoot root;        // where it may be (default: the whole file system)
+    base::FsRoot root{};        // where it may be (default: the whole file system)
     bool overwrite = false;   // replace an existing destination
     bool sync = true;         // fsync on Commit (off only in benchmarks/tests)
   };
@@ -55,6 +55,12 @@ class StagingDir {
   // place (and the parent directory is fsynced). After success the object
   // owns nothing.
   absl::Status Commit();
+
+  // For a destination that is one file (`convert`): fsyncs the staged file
+  // `name` (unless !sync) and renames it to the destination (replacing an
+  // existing file only with overwrite), then removes the staging directory.
+  // After success the object owns nothing.
+  absl::Status CommitFile(const std::string& name);
 
   // Removes leftovers of earlier killed exports to `destination`.
   static void RemoveStale(const base::FsRoot& root, const std::string& destination);

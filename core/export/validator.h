@@ -40,8 +40,8 @@ struct ValidateOptions {
   std::string source_dir;  // optional checkpoint directory for source parity
   // Where each is read from (core/base/fs_root.h); default: the whole file
   // system (the CLI). The server confines both to its roots.
-  base::FsRoot root;
-  base::FsRoot source_root;
+  base::FsRoot root{};
+  base::FsRoot source_root{};
   std::string device = "auto";
   // Advisory checks (cosine_sanity) count as failures, as in the seed.
   bool strict = false;
@@ -65,6 +65,10 @@ struct ValidationReport {
     return !checks.empty();
   }
 };
+
+// "name (detail); ..." of the failed checks that count (not advisory): how
+// an export failing validation, the CLI and the server summarise a report.
+std::string FailedChecksSummary(const ValidationReport& report);
 
 // Returns a report (a failed check is not an error); an error status only
 // when the export directory cannot be examined at all.

@@ -13,7 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::core {
 namespace fs = std::filesystem;
@@ -65,14 +66,12 @@ std::string Replace(std::string text, const std::string& from, const std::string
 absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& root,
                                                           const std::string& export_dir,
                                                           const engine::ModelSpec* spec) {
-  auto loaded = LoadExportTokenizer(root, export_dir);
-  if (!loaded.ok()) return loaded.status();
-  TokenizerCheckResult r{.tokenizer = *std::move(loaded), .detail = ""};
+  ASSIGN_OR_RETURN(auto loaded, LoadExportTokenizer(root, export_dir));
+  TokenizerCheckResult r{.tokenizer = std::move(loaded), .detail = ""};
   const ExportTokenizer& t = r.tokenizer;
 
-  auto enc = t.tokenizer->Encode(kTokenizerText);
-  if (!enc.ok()) return enc.status();
-  if (enc->ids.empty()) return Fail(absl::StrCat("'", kTokenizerText, "' encodes to no ids"));
+  ASSIGN_OR_RETURN(auto enc, t.tokenizer->Encode(kTokenizerText));
+  if (enc.ids.empty()) return Fail(absl::StrCat("'", kTokenizerText, "' encodes to no ids"));
   std::vector<std::string> agree;
   if (spec != nullptr) {
     const size_t n = t.tokenizer->VocabSize();
@@ -80,7 +79,7 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& ro
       return Fail(absl::StrCat("tokenizer.json has ", n, " tokens, more than config.json vocab_size ",
                                spec->vocab_size));
     }
-    for (uint32_t id : enc->ids) {
+    for (uint32_t id : enc.ids) {
       if (id >= spec->vocab_size) {
         return Fail(absl::StrCat("'", kTokenizerText, "' encodes to id ", id,
                                  ", outside config.json vocab_size ", spec->vocab_size));
@@ -97,9 +96,10 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& ro
   // Other *_token_id fields config.json may carry (the original exporter's
   // configs can; ours writes pad_token_id only).
   {
-    auto text = root.ReadFile((fs::path(export_dir) / "config.json").string(), 1 << 20);
-    const nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false)
-                                       : nlohmann::json();
+    // A config.json that does not parse is the config check's finding.
+    auto read = base::ReadJsonObject(root, (fs::path(export_dir) / "config.json").string(),
+                                     {.max_bytes = 1 << 20});
+    const nlohmann::json j = read.ok() ? *std::move(read) : nlohmann::json();
     const std::pair<const char*, uint32_t> fields[] = {
         {"cls_token_id", t.cls_id}, {"sep_token_id", t.sep_id}, {"mask_token_id", t.mask_id},
         {"unk_token_id", t.unk_id}};
@@ -117,14 +117,13 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& ro
                              base::Excerpt(t.special.pad), "' (id ", t.pad_id, ")"));
   }
   const std::string masked = Replace(kMaskText, "[MASK]", t.special.mask);
-  auto menc = t.tokenizer->Encode(masked);
-  if (!menc.ok()) return menc.status();
-  if (std::count(menc->ids.begin(), menc->ids.end(), t.mask_id) != 1) {
+  ASSIGN_OR_RETURN(auto menc, t.tokenizer->Encode(masked));
+  if (std::count(menc.ids.begin(), menc.ids.end(), t.mask_id) != 1) {
     return Fail(absl::StrCat("'", base::Excerpt(masked, 80), "' does not encode the mask token '",
                              base::Excerpt(t.special.mask),
                              "' as exactly one id ", t.mask_id));
   }
-  r.detail = absl::StrCat("'", kTokenizerText, "' -> ", enc->ids.size(), " ids; cls/sep/pad/mask/unk ",
+  r.detail = absl::StrCat("'", kTokenizerText, "' -> ", enc.ids.size(), " ids; cls/sep/pad/mask/unk ",
                           t.cls_id, "/", t.sep_id, "/", t.pad_id, "/", t.mask_id, "/", t.unk_id,
                           agree.empty() ? "" : absl::StrCat(" agree with config.json ",
                                                             absl::StrJoin(agree, ", ")));
@@ -134,21 +133,19 @@ absl::StatusOr<TokenizerCheckResult> CheckExportTokenizer(const base::FsRoot& ro
 absl::StatusOr<std::string> CheckEndToEnd(const engine::NeoBertModel& model,
                                           const ExportTokenizer& tok) {
   const std::vector<std::string> texts(std::begin(kPipelineTexts), std::end(kPipelineTexts));
-  auto rows = tok.tokenizer->EncodeBatch(texts, /*pad=*/true, tok.pad_id);
-  if (!rows.ok()) return rows.status();
-  const engine::ForwardInput batch = ForwardInputFromEncodings(*rows);
-  auto out = model.Forward(batch);
-  if (!out.ok()) return out.status();
+  ASSIGN_OR_RETURN(auto rows, tok.tokenizer->EncodeBatch(texts, /*pad=*/true, tok.pad_id));
+  const engine::ForwardInput batch = ForwardInputFromEncodings(rows);
+  ASSIGN_OR_RETURN(auto out, model.Forward(batch));
   const int64_t b = static_cast<int64_t>(texts.size());
   const int64_t s = static_cast<int64_t>(batch.input_ids[0].size());
   const int64_t h = model.spec().hidden_size, v = model.spec().vocab_size;
-  if (out->hidden_shape != std::vector<int64_t>{b, s, h} ||
-      out->logits_shape != std::vector<int64_t>{b, s, v}) {
-    return Fail(absl::StrCat("shapes (", absl::StrJoin(out->hidden_shape, ", "), ") / (",
-                             absl::StrJoin(out->logits_shape, ", "), "), expected (", b, ", ", s,
+  if (out.hidden_shape != std::vector<int64_t>{b, s, h} ||
+      out.logits_shape != std::vector<int64_t>{b, s, v}) {
+    return Fail(absl::StrCat("shapes (", absl::StrJoin(out.hidden_shape, ", "), ") / (",
+                             absl::StrJoin(out.logits_shape, ", "), "), expected (", b, ", ", s,
                              ", ", h, ") / (", b, ", ", s, ", ", v, ")"));
   }
-  if (!AllFinite(out->last_hidden_state) || !AllFinite(out->logits)) {
+  if (!AllFinite(out.last_hidden_state) || !AllFinite(out.logits)) {
     return Fail("non-finite values in last_hidden_state or logits");
   }
   // Padding must not change the real tokens: each row against its text alone.
@@ -158,18 +155,16 @@ absl::StatusOr<std::string> CheckEndToEnd(const engine::NeoBertModel& model,
   double worst = 0, largest = 0;
   int compared = 0;
   for (int64_t r = 0; r < b; ++r) {
-    const auto& mask = (*rows)[r].attention_mask;
+    const auto& mask = rows[r].attention_mask;
     const int64_t first = std::find(mask.begin(), mask.end(), 1u) - mask.begin();
     if (first != 0 && model.spec().rope) continue;
-    auto alone_enc = tok.tokenizer->Encode(texts[r]);
-    if (!alone_enc.ok()) return alone_enc.status();
-    auto alone = model.Forward(ForwardInputFromEncodings({*alone_enc}));
-    if (!alone.ok()) return alone.status();
-    const int64_t n = static_cast<int64_t>(alone_enc->ids.size());
+    ASSIGN_OR_RETURN(auto alone_enc, tok.tokenizer->Encode(texts[r]));
+    ASSIGN_OR_RETURN(auto alone, model.Forward(ForwardInputFromEncodings({alone_enc})));
+    const int64_t n = static_cast<int64_t>(alone_enc.ids.size());
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t k = 0; k < h; ++k) {
-        const double a = out->last_hidden_state[(r * s + first + i) * h + k];
-        const double c = alone->last_hidden_state[i * h + k];
+        const double a = out.last_hidden_state[(r * s + first + i) * h + k];
+        const double c = alone.last_hidden_state[i * h + k];
         worst = std::max(worst, std::abs(a - c));
         largest = std::max(largest, std::abs(c));
       }
@@ -192,21 +187,19 @@ absl::StatusOr<CosineSanityResult> CheckCosineSanity(const engine::NeoBertModel&
   const int64_t h = model.spec().hidden_size;
   std::vector<std::vector<double>> mean, cls;
   for (const char* sentence : kCosineSentences) {
-    auto enc = tok.tokenizer->Encode(sentence);
-    if (!enc.ok()) return enc.status();
-    auto out = model.Forward(ForwardInputFromEncodings({*enc}));
-    if (!out.ok()) return out.status();
-    const size_t n = enc->ids.size();
+    ASSIGN_OR_RETURN(auto enc, tok.tokenizer->Encode(sentence));
+    ASSIGN_OR_RETURN(auto out, model.Forward(ForwardInputFromEncodings({enc})));
+    const size_t n = enc.ids.size();
     std::vector<double> m(h, 0.0), c(h, 0.0);
     double weight = 0;
     for (size_t i = 0; i < n; ++i) {
-      const double w = enc->attention_mask[i];
+      const double w = enc.attention_mask[i];
       weight += w;
-      for (int64_t k = 0; k < h; ++k) m[k] += w * out->last_hidden_state[i * h + k];
+      for (int64_t k = 0; k < h; ++k) m[k] += w * out.last_hidden_state[i * h + k];
     }
     // Σ(h·m) / max(Σm, 1), as the b4beb16+ seed pools.
     for (auto& x : m) x /= std::max(weight, 1.0);
-    for (int64_t k = 0; k < h; ++k) c[k] = out->last_hidden_state[k];
+    for (int64_t k = 0; k < h; ++k) c[k] = out.last_hidden_state[k];
     mean.push_back(std::move(m));
     cls.push_back(std::move(c));
   }

@@ -54,7 +54,7 @@ WeightFilesPlan PlanWeightFiles(const std::vector<format::TensorEntry>& tensors,
 
 struct WeightWriteOptions {
   std::string dir;    // directory to write into
-  base::FsRoot root;  // beneath which `dir` lies (default: anywhere)
+  base::FsRoot root{};  // beneath which `dir` lies (default: anywhere)
   bool sync = true;
   // Start disk writeback while writing (format::OutputFile's writeback mode);
   // for callers that fsync the files, here or later (the exporter's Commit).

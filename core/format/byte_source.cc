@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/format/sha256.h"
 
 namespace neobert::format {
@@ -92,7 +93,7 @@ absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t o
                                                    " bytes)"));
   }
   std::vector<uint8_t> out(n);
-  if (auto s = src.ReadAt(offset, absl::MakeSpan(out)); !s.ok()) return s;
+  RETURN_IF_ERROR(src.ReadAt(offset, absl::MakeSpan(out)));
   return out;
 }
 
@@ -152,7 +153,7 @@ absl::Status OutputFile::WriteAll(const uint8_t* data, size_t n) {
 }
 
 absl::Status OutputFile::Flush() {
-  if (auto s = WriteAll(buffer_.data(), buffer_.size()); !s.ok()) return s;
+  RETURN_IF_ERROR(WriteAll(buffer_.data(), buffer_.size()));
   buffer_.clear();
   return absl::OkStatus();
 }
@@ -160,12 +161,12 @@ absl::Status OutputFile::Flush() {
 absl::Status OutputFile::Write(absl::Span<const uint8_t> bytes) {
   if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": already closed"));
   if (buffer_.size() + bytes.size() > kBufferSize) {
-    if (auto s = Flush(); !s.ok()) return s;
+    RETURN_IF_ERROR(Flush());
   }
   if (hash_) hash_->Update(bytes);
   if (bytes.size() >= kBufferSize) {
     // Large writes bypass the buffer.
-    if (auto s = WriteAll(bytes.data(), bytes.size()); !s.ok()) return s;
+    RETURN_IF_ERROR(WriteAll(bytes.data(), bytes.size()));
   } else {
     buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
   }
@@ -183,7 +184,7 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
   // below reads, hashes (in Write) and writes them, one copy each way, as
   // cheap as pread plus copy_file_range would be.
   if (src.fd() >= 0 && !hash_) {
-    if (auto s = Flush(); !s.ok()) return s;
+    RETURN_IF_ERROR(Flush());
     loff_t in_off = static_cast<loff_t>(offset);
     uint64_t left = n;
     bool fallback = false;
@@ -212,14 +213,14 @@ absl::Status OutputFile::CopyFrom(const ByteSource& src, uint64_t offset, uint64
   }
   // Read, hash and write cache-sized pieces straight to the kernel (not
   // through buffer_: one copy fewer), reusing one buffer across calls.
-  if (auto s = Flush(); !s.ok()) return s;
+  RETURN_IF_ERROR(Flush());
   if (n > 0 && copy_buffer_.size() < kCopyPiece) copy_buffer_.resize(kCopyPiece);
   while (n > 0) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(n, kCopyPiece));
     auto piece = absl::MakeSpan(copy_buffer_.data(), len);
-    if (auto s = src.ReadAt(offset, piece); !s.ok()) return s;
+    RETURN_IF_ERROR(src.ReadAt(offset, piece));
     if (hash_) hash_->Update(piece);
-    if (auto s = WriteAll(piece.data(), len); !s.ok()) return s;
+    RETURN_IF_ERROR(WriteAll(piece.data(), len));
     position_ += len;
     offset += len;
     n -= len;
@@ -231,7 +232,7 @@ absl::Status OutputFile::WriteAt(uint64_t offset, absl::Span<const uint8_t> byte
   if (offset + bytes.size() > position_) {
     return absl::OutOfRangeError(absl::StrCat(path_, ": patch past the written end"));
   }
-  if (auto s = Flush(); !s.ok()) return s;
+  RETURN_IF_ERROR(Flush());
   hash_valid_ = false;  // the running hash saw the bytes before the patch
   size_t done = 0;
   while (done < bytes.size()) {

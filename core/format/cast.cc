@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/checked_math.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::format {
 
@@ -181,6 +182,21 @@ absl::StatusOr<TensorEntry> CastTensor(const TensorEntry& t, DType to) {
   out.storage = {source, 0, source->size(), t.name, std::nullopt, {}};
   out.storage_offset = 0;
   out.strides = ContiguousStrides(t.shape);
+  return out;
+}
+
+absl::StatusOr<std::vector<TensorEntry>> CastFloatingTensors(const std::vector<TensorEntry>& tensors,
+                                                             DType to) {
+  std::vector<TensorEntry> out;
+  out.reserve(tensors.size());
+  for (const TensorEntry& t : tensors) {
+    if (!IsFloatingPoint(t.dtype)) {
+      out.push_back(t);
+      continue;
+    }
+    ASSIGN_OR_RETURN(TensorEntry cast, CastTensor(t, to));
+    out.push_back(std::move(cast));
+  }
   return out;
 }
 

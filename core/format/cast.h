@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/format/tensor.h"
@@ -17,6 +18,12 @@ namespace neobert::format {
 // Fails (INVALID_ARGUMENT, naming the tensor) unless both dtypes are floating
 // point. Returns `t` unchanged when the dtype already matches.
 absl::StatusOr<TensorEntry> CastTensor(const TensorEntry& t, DType to);
+
+// Every floating-point tensor of `tensors` cast to `to` (CastTensor), the
+// others as they are; the export and `convert` both cast this way. `to` must
+// be floating point.
+absl::StatusOr<std::vector<TensorEntry>> CastFloatingTensors(const std::vector<TensorEntry>& tensors,
+                                                             DType to);
 
 // Scalar conversions (exposed for tests and the engine).
 float BFloat16ToFloat(uint16_t v);

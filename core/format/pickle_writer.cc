@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::format {
 namespace {
@@ -209,7 +210,7 @@ absl::StatusOr<std::string> PickleTensorDict(absl::Span<const PickledTensor> ten
                                              const PickleOptions& options) {
   std::set<absl::string_view> names;
   for (const PickledTensor& t : tensors) {
-    if (auto s = Check(t, names); !s.ok()) return s;
+    RETURN_IF_ERROR(Check(t, names));
   }
   if (!IsUtf8(options.location)) {
     return absl::InvalidArgumentError("pickle location is not valid UTF-8");

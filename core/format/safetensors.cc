@@ -351,8 +351,8 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
                        const SafetensorsWriteOptions& options) {
   uint8_t prefix[8];
   for (int i = 0; i < 8; ++i) prefix[i] = static_cast<uint8_t>(header.size() >> (8 * i));
-  if (auto s = out.Write(absl::MakeConstSpan(prefix, 8)); !s.ok()) return s;
-  if (auto s = out.Write(header); !s.ok()) return s;
+  RETURN_IF_ERROR(out.Write(absl::MakeConstSpan(prefix, 8)));
+  RETURN_IF_ERROR(out.Write(header));
   header.clear();
   uint64_t written = 0;
   for (const TensorEntry& t : tensors) {
@@ -367,15 +367,13 @@ absl::Status WriteBody(OutputFile& out, const std::vector<TensorEntry>& tensors,
     } else {
       s = ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) { return out.Write(c); });
     }
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("writing tensor '", t.name, "': ", s.message()));
-    }
+    RETURN_IF_ERROR(s, "writing tensor '", t.name, "'");
     written += t.nbytes();
     if (options.progress) {
-      if (auto p = options.progress(written); !p.ok()) return p;
+      RETURN_IF_ERROR(options.progress(written));
     }
   }
-  if (auto s = out.Close(options.sync); !s.ok()) return s;
+  RETURN_IF_ERROR(out.Close(options.sync));
   if (options.sha256 != nullptr) *options.sha256 = out.sha256();
   return absl::OkStatus();
 }

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "core/base/status_macros.h"
+
 namespace neobert::format {
 
 struct Sha256::State {
@@ -53,7 +55,7 @@ absl::StatusOr<std::string> FileSha256(const base::FsRoot& root, const std::stri
   std::vector<uint8_t> buf(std::min<uint64_t>((*src)->size(), 8 << 20));
   for (uint64_t off = 0; off < (*src)->size();) {
     size_t n = static_cast<size_t>(std::min<uint64_t>((*src)->size() - off, buf.size()));
-    if (auto s = (*src)->ReadAt(off, absl::MakeSpan(buf.data(), n)); !s.ok()) return s;
+    RETURN_IF_ERROR((*src)->ReadAt(off, absl::MakeSpan(buf.data(), n)));
     h.Update(absl::MakeConstSpan(buf.data(), n));
     off += n;
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/checked_math.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::format {
 namespace {
@@ -133,8 +134,8 @@ absl::Status ForEachContiguousChunk(const TensorEntry& t, const ChunkFn& fn, siz
     for (uint64_t done = 0; done < total;) {
       size_t len = static_cast<size_t>(std::min<uint64_t>(total - done, buf.size()));
       auto span = absl::MakeSpan(buf.data(), len);
-      if (auto s = t.storage.source->ReadAt(base + done, span); !s.ok()) return s;
-      if (auto s = fn(span); !s.ok()) return s;
+      RETURN_IF_ERROR(t.storage.source->ReadAt(base + done, span));
+      RETURN_IF_ERROR(fn(span));
       done += len;
     }
     return absl::OkStatus();
@@ -147,7 +148,7 @@ absl::Status ForEachContiguousChunk(const TensorEntry& t, const ChunkFn& fn, siz
     extent += static_cast<uint64_t>(t.shape[i] - 1) * static_cast<uint64_t>(t.strides[i]);
   }
   std::vector<uint8_t> window(extent * esize);
-  if (auto s = t.storage.source->ReadAt(base, absl::MakeSpan(window)); !s.ok()) return s;
+  RETURN_IF_ERROR(t.storage.source->ReadAt(base, absl::MakeSpan(window)));
   std::vector<uint8_t> out;
   out.reserve(std::min<uint64_t>(total, chunk_bytes));
   std::vector<int64_t> idx(t.shape.size(), 0);
@@ -158,7 +159,7 @@ absl::Status ForEachContiguousChunk(const TensorEntry& t, const ChunkFn& fn, siz
     const uint8_t* p = window.data() + off * esize;
     out.insert(out.end(), p, p + esize);
     if (out.size() + esize > chunk_bytes) {
-      if (auto s = fn(absl::MakeConstSpan(out)); !s.ok()) return s;
+      RETURN_IF_ERROR(fn(absl::MakeConstSpan(out)));
       out.clear();
     }
     for (size_t i = idx.size(); i-- > 0;) {

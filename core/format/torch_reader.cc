@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/format/pickle_reader.h"
 #include "core/format/zip_reader.h"
 
@@ -165,8 +166,8 @@ absl::StatusOr<TensorSet> TorchZipParser::Parse() {
   zip_ = std::move(*zip);
   out_.format = "torch-zip";
   out_.path = src_->name();
-  if (auto s = FindArchive(); !s.ok()) return s;
-  if (auto s = ReadVersionAndByteorder(); !s.ok()) return s;
+  RETURN_IF_ERROR(FindArchive());
+  RETURN_IF_ERROR(ReadVersionAndByteorder());
 
   const std::string pkl_name = absl::StrCat(archive_, "/data.pkl");
   auto pkl = zip_->ReadSmall(pkl_name, kMaxPickleBytes);
@@ -191,7 +192,7 @@ absl::StatusOr<TensorSet> TorchZipParser::Parse() {
     if (!names_.insert(k->text).second) {
       return Error(absl::StrCat(pkl_name, ": duplicate key ", Quote(k->text)));
     }
-    if (auto s = AddTensor(k->text, *v->tensor); !s.ok()) return s;
+    RETURN_IF_ERROR(AddTensor(k->text, *v->tensor));
   }
   return std::move(out_);
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/format/crc32.h"
 #include "core/format/pickle_writer.h"
 #include "core/format/zip_writer.h"
@@ -59,7 +60,7 @@ absl::Status WriteComputingCrc(ZipWriter& zip, const std::string& entry, const T
         kGatherChunk);
     if (!s.ok()) return s;
   }
-  if (auto s = zip.BeginEntry(entry, t.nbytes(), header_crc); !s.ok()) return s;
+  RETURN_IF_ERROR(zip.BeginEntry(entry, t.nbytes(), header_crc));
   absl::Status s;
   if (t.is_contiguous()) {
     // One byte range of the source: CRC it in cache-sized pieces and let
@@ -78,8 +79,8 @@ absl::Status WriteComputingCrc(ZipWriter& zip, const std::string& entry, const T
 absl::Status WriteArchive(ZipWriter& zip, const std::vector<TensorEntry>& tensors,
                           const std::string& pickle, const TorchWriteOptions& options) {
   const std::string prefix = options.archive_name + "/";
-  if (auto s = zip.AddEntry(prefix + "data.pkl", pickle); !s.ok()) return s;
-  if (auto s = zip.AddEntry(prefix + "byteorder", "little"); !s.ok()) return s;
+  RETURN_IF_ERROR(zip.AddEntry(prefix + "data.pkl", pickle));
+  RETURN_IF_ERROR(zip.AddEntry(prefix + "byteorder", "little"));
   uint64_t written = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorEntry& t = tensors[i];
@@ -95,15 +96,13 @@ absl::Status WriteArchive(ZipWriter& zip, const std::vector<TensorEntry>& tensor
     } else {
       s = WriteComputingCrc(zip, entry, t, /*crc_first=*/options.sha256 != nullptr);
     }
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("writing tensor '", t.name, "': ", s.message()));
-    }
+    RETURN_IF_ERROR(s, "writing tensor '", t.name, "'");
     written += t.nbytes();
     if (options.progress) {
-      if (auto p = options.progress(written); !p.ok()) return p;
+      RETURN_IF_ERROR(options.progress(written));
     }
   }
-  if (auto s = zip.AddEntry(prefix + "version", "3\n"); !s.ok()) return s;
+  RETURN_IF_ERROR(zip.AddEntry(prefix + "version", "3\n"));
   if (auto s = zip.AddEntry(prefix + ".data/serialization_id", SerializationId(tensors)); !s.ok()) {
     return s;
   }

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/format/safetensors.h"
 #include "core/format/torch_reader.h"
 
@@ -17,7 +18,7 @@ absl::StatusOr<TensorSet> ReadWeights(const base::FsRoot& root, const std::strin
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": file of ", (*src)->size(), " bytes is too small to be a weight file"));
   }
-  if (auto s = (*src)->ReadAt(0, absl::MakeSpan(magic)); !s.ok()) return s;
+  RETURN_IF_ERROR((*src)->ReadAt(0, absl::MakeSpan(magic)));
   if (magic == std::array<uint8_t, 4>{'P', 'K', 3, 4}) return ReadTorchCheckpoint(*src);
   return ReadSafetensors(*src);
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/format/crc32.h"
 #include "core/format/zip_layout.h"
 
@@ -122,13 +123,13 @@ absl::Status ZipWriter::AddEntry(const std::string& name, absl::string_view data
 absl::Status ZipWriter::AddEntry(const std::string& name, absl::Span<const uint8_t> data) {
   // The CRC is known up front, so the header is right when written and never
   // patched (which would cost the running SHA-256 of hash mode).
-  if (auto s = BeginEntry(name, data.size(), Crc32(0, data)); !s.ok()) return s;
-  if (auto s = WriteData(data); !s.ok()) return s;
+  RETURN_IF_ERROR(BeginEntry(name, data.size(), Crc32(0, data)));
+  RETURN_IF_ERROR(WriteData(data));
   return EndEntry();
 }
 
 absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint32_t header_crc) {
-  if (auto s = Ready(); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
   if (in_entry_) {
     return Poison(absl::FailedPreconditionError(
         absl::StrCat(path_, ": entry '", name, "' begun inside entry '", entries_.back().name, "'")));
@@ -180,9 +181,9 @@ absl::Status ZipWriter::BeginEntry(const std::string& name, uint64_t size, uint3
 
 absl::Status ZipWriter::CopyEntry(const std::string& name, const ByteSource& src, uint64_t offset,
                                   uint64_t n, uint32_t crc) {
-  if (auto s = Ready(); !s.ok()) return s;
-  if (auto s = CheckSourceRange(src, offset, n); !s.ok()) return s;
-  if (auto s = BeginEntry(name, n, crc); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
+  RETURN_IF_ERROR(CheckSourceRange(src, offset, n));
+  RETURN_IF_ERROR(BeginEntry(name, n, crc));
   const uint64_t start = out_->position();
   if (auto s = out_->CopyFrom(src, offset, n); !s.ok()) return Poison(s);
   // The CRC describes exactly n bytes: anything but the whole declared entry
@@ -198,7 +199,7 @@ absl::Status ZipWriter::CopyEntry(const std::string& name, const ByteSource& src
 }
 
 absl::Status ZipWriter::WriteData(absl::Span<const uint8_t> data) {
-  if (auto s = Ready(); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
   if (!in_entry_) {
     return Poison(absl::FailedPreconditionError(absl::StrCat(path_, ": data outside an entry")));
   }
@@ -214,7 +215,7 @@ absl::Status ZipWriter::WriteData(absl::Span<const uint8_t> data) {
 }
 
 absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_t n) {
-  if (auto s = Ready(); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
   if (!in_entry_) {
     return Poison(absl::FailedPreconditionError(absl::StrCat(path_, ": data outside an entry")));
   }
@@ -224,7 +225,7 @@ absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_
         path_, ": entry '", e.name, "' declared ", e.size, " bytes but more were written")));
   }
   if (n == 0) return absl::OkStatus();
-  if (auto s = CheckSourceRange(src, offset, n); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckSourceRange(src, offset, n));
   if (copy_buffer_.size() < std::min<uint64_t>(n, kCopyPiece)) {
     copy_buffer_.resize(std::min<uint64_t>(n, kCopyPiece));
   }
@@ -246,7 +247,7 @@ absl::Status ZipWriter::CopyData(const ByteSource& src, uint64_t offset, uint64_
 }
 
 absl::Status ZipWriter::EndEntry() {
-  if (auto s = Ready(); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
   if (!in_entry_) {
     return Poison(absl::FailedPreconditionError(absl::StrCat(path_, ": no entry to end")));
   }
@@ -299,7 +300,7 @@ absl::Status ZipWriter::WriteCentralDirectory() {
         .u32(offset32)
         .str(e.name)
         .append(zip64);
-    if (auto s = out_->Write(c.span()); !s.ok()) return s;
+    RETURN_IF_ERROR(out_->Write(c.span()));
   }
   const uint64_t cd_size = out_->position() - cd_offset;
   const uint64_t count = entries_.size();
@@ -334,7 +335,7 @@ absl::Status ZipWriter::WriteCentralDirectory() {
 }
 
 absl::Status ZipWriter::Finish() {
-  if (auto s = Ready(); !s.ok()) return s;
+  RETURN_IF_ERROR(Ready());
   if (in_entry_) {
     return Poison(absl::FailedPreconditionError(
         absl::StrCat(path_, ": Finish inside entry '", entries_.back().name, "'")));

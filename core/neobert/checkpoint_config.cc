@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
 
 namespace neobert::core {
 namespace {

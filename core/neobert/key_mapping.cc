@@ -63,10 +63,10 @@ std::string DTypeCounts(const std::map<DType, std::pair<int, std::string>>& by_d
 
 }  // namespace
 
-absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tensors,
-                                           const NeoBertConfig& config,
-                                           const MappingOptions& options,
-                                           const std::string& source) {
+absl::StatusOr<TensorMapping> MapCheckpointTensors(const std::vector<TensorEntry>& tensors,
+                                                   const NeoBertConfig& config,
+                                                   const MappingOptions& options,
+                                                   const std::string& source) {
   if (tensors.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": contains no tensors"));
   }
@@ -74,7 +74,7 @@ absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<TensorEntry>& tenso
     return absl::InvalidArgumentError(absl::StrCat(
         "target dtype ", format::TorchName(*options.target_dtype), " is not floating point"));
   }
-  ExportPlan plan;
+  TensorMapping plan;
 
   // (a) canonical names.
   std::map<std::string, Slot> by_name;

@@ -1,5 +1,6 @@
 // Training state dict → the tensors of the exported HF model (reference §4,
-// §5.2–§5.4), as a plan over byte views: nothing is read or copied here.
+// §5.2–§5.4), as a mapping over byte views (TensorMapping; the export's
+// plan, export_plan.h, holds one): nothing is read or copied here.
 //
 // Steps, in order:
 //  (a) Prefix canonicalisation: leading `module.` / `_orig_mod.` are
@@ -25,8 +26,8 @@
 //      dropped with a warning (logits change by the bias; R13).
 //  (e) dtype: every tensor must be floating point. Without `target_dtype`
 //      all tensors must share one dtype (mixed → INVALID_ARGUMENT naming
-//      the dtypes and an example tensor of each); that dtype is the plan's.
-//      With `target_dtype` mixed inputs are allowed and the plan's dtype is
+//      the dtypes and an example tensor of each); that dtype is the mapping's.
+//      With `target_dtype` mixed inputs are allowed and the mapping's dtype is
 //      the target: the writer casts each tensor whose dtype differs.
 //      float16 is accepted (the original refused it, R14): the HF model runs
 //      in fp16; a warning says activations may overflow.
@@ -58,7 +59,7 @@ struct MappingOptions {
   std::optional<format::DType> target_dtype;
 };
 
-struct ExportPlan {
+struct TensorMapping {
   // Final names, HF order, views into the input storages.
   std::vector<format::TensorEntry> tensors;
   // Parallel to `tensors`: the raw key each came from; unpacked halves read
@@ -77,10 +78,9 @@ struct ExportPlan {
   int64_t unpacked_w12_layers = 0;  // layers whose packed w12 was split
 };
 
-// Builds the plan. `source` names the weight file in error messages.
-absl::StatusOr<ExportPlan> BuildExportPlan(const std::vector<format::TensorEntry>& tensors,
-                                           const NeoBertConfig& config,
-                                           const MappingOptions& options = {},
-                                           const std::string& source = "weights");
+// Builds the mapping. `source` names the weight file in error messages.
+absl::StatusOr<TensorMapping> MapCheckpointTensors(
+    const std::vector<format::TensorEntry>& tensors, const NeoBertConfig& config,
+    const MappingOptions& options = {}, const std::string& source = "weights");
 
 }  // namespace neobert::core

@@ -15,7 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::core {
 namespace {
@@ -36,27 +37,19 @@ constexpr int kMaxJsonDepth = 128;
 constexpr const char* kSpecialKeys[] = {"cls_token", "sep_token", "pad_token", "mask_token",
                                         "unk_token"};
 
-// A JSON object read through the door. Errors name `shown`; a file reached
-// through a symbolic link quotes nothing (its later checks get `*quote`
-// false).
+// A JSON object read through the door (base/json.h's limits). Errors name
+// `shown`; a file reached through a symbolic link quotes nothing (its later
+// checks get `*quote` false).
 absl::StatusOr<Json> ParseJsonObject(const base::FsRoot& root, const std::string& path,
                                      const std::string& shown, uint64_t cap,
                                      std::string* text_out = nullptr, bool* quote = nullptr) {
   bool via_symlink = false;
   auto text = root.ReadFile(path, cap, &via_symlink);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat(shown, ": ", text.status().message()));
-  }
+  if (!text.ok()) return base::WithContext(text.status(), shown);
   if (quote != nullptr) *quote = !via_symlink;
-  if (JsonNestingDepth(*text) > kMaxJsonDepth) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": JSON nested too deeply"));
-  }
-  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(shown, ": not valid JSON"));
-  if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": top level must be an object"));
-  }
+  ASSIGN_OR_RETURN(Json j, base::ParseJsonObject(*text, shown,
+                                                 {.max_bytes = cap, .max_depth = kMaxJsonDepth},
+                                                 /*quote=*/!via_symlink));
   if (text_out != nullptr) *text_out = *std::move(text);
   return j;
 }

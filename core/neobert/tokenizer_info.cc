@@ -7,7 +7,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
-#include "core/neobert/file_util.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::core {
 namespace {
@@ -35,16 +36,9 @@ absl::StatusOr<std::vector<std::string>> CheckTokenizerInfo(
     warnings.push_back(absl::StrCat(source, " not found; skipping tokenizer/vocab checks"));
     return warnings;
   }
-  if (json_text->size() > kMaxTokenizerInfoBytes || JsonNestingDepth(*json_text) > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": too large or too deeply nested"));
-  }
-  nlohmann::json j = nlohmann::json::parse(*json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
-  }
-  if (!j.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": top level must be an object"));
-  }
+  ASSIGN_OR_RETURN(const nlohmann::json j,
+                   base::ParseJsonObject(*json_text, source,
+                                         {.max_bytes = kMaxTokenizerInfoBytes}, quote));
 
   if (auto it = j.find("vocab_size"); it != j.end() && !it->is_null()) {  // R5
     std::optional<int64_t> v = AsInt(*it);

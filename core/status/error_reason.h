@@ -87,9 +87,8 @@ absl::Status WithDefaultReason(absl::Status status, ErrorReason reason,
                                const ErrorMetadata& metadata = {});
 // Adds a RetryInfo payload (delay rounded to milliseconds).
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
-// The same status (code and every payload) with "`context`: " in front of
-// its message; what layers adding context must use, so reasons survive.
-absl::Status WithContext(const absl::Status& status, absl::string_view context);
+// Context is added with base::WithContext (core/base/status_macros.h), which
+// keeps the code and every payload, so reasons survive.
 
 struct ErrorDetails {
   ErrorReason reason = ErrorReason::kUnspecified;  // explicit, else ReasonForCode

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/unicode.h"
@@ -49,7 +50,7 @@ class Bpe : public Model {
       }
     }
     std::vector<Symbol> word;
-    if (absl::Status st = InitialSymbols(piece, &word); !st.ok()) return st;
+    RETURN_IF_ERROR(InitialSymbols(piece, &word));
     MergeAll(&word);
     for (const Symbol& s : word) {
       if (s.len == 0) continue;
@@ -226,7 +227,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
   }
 
   const std::string mw = Field(where, "merges");
-  if (absl::Status st = json_util::ExpectArray(*mj, mw); !st.ok()) return st;
+  RETURN_IF_ERROR(json_util::ExpectArray(*mj, mw));
   if (mj->size() > kMaxMerges) return json_util::Invalid(mw, "too many merges");
   const size_t prefix_len = opt.prefix.has_value() ? opt.prefix->size() : 0;
   absl::flat_hash_map<std::pair<uint32_t, uint32_t>, MergeInfo, PairHash> merges;

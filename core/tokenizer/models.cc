@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/unicode.h"
 #include <cstdint>
@@ -40,7 +41,7 @@ class WordLevel : public Model {
 }  // namespace
 
 absl::StatusOr<Vocab> ParseVocab(const Json& j, const std::string& where) {
-  if (absl::Status st = json_util::ExpectObject(j, where); !st.ok()) return st;
+  RETURN_IF_ERROR(json_util::ExpectObject(j, where));
   if (j.size() > kMaxVocabSize) {
     return json_util::Invalid(where, absl::StrCat(j.size(), " entries exceed the limit ", kMaxVocabSize));
   }
@@ -72,7 +73,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseWordLevel(const Json& j, const std::
 }
 
 absl::StatusOr<std::unique_ptr<Model>> ParseModel(const Json& j, const std::string& where) {
-  if (absl::Status st = json_util::ExpectObject(j, where); !st.ok()) return st;
+  RETURN_IF_ERROR(json_util::ExpectObject(j, where));
   std::string type;
   if (const Json* t = json_util::Find(j, "type"); t != nullptr) {
     if (!t->is_string()) return json_util::Invalid(json_util::Field(where, "type"), "expected a string");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/unicode.h"
 
@@ -318,7 +319,7 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& j, const
     const Json* list = json_util::Find(j, "normalizers");
     const std::string lw = Field(where, "normalizers");
     if (list == nullptr) return json_util::Invalid(lw, "missing");
-    if (absl::Status st = json_util::ExpectArray(*list, lw); !st.ok()) return st;
+    RETURN_IF_ERROR(json_util::ExpectArray(*list, lw));
     std::vector<std::unique_ptr<Normalizer>> parts;
     for (size_t i = 0; i < list->size(); ++i) {
       absl::StatusOr<std::unique_ptr<Normalizer>> p =

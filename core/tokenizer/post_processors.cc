@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include <cstdint>
 
@@ -102,11 +103,11 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParseTemplate(const Json& j, cons
   const Json* st = json_util::Find(j, "special_tokens");
   const std::string sw = Field(where, "special_tokens");
   if (st == nullptr) return json_util::Invalid(sw, "missing");
-  if (absl::Status s = json_util::ExpectObject(*st, sw); !s.ok()) return s;
+  RETURN_IF_ERROR(json_util::ExpectObject(*st, sw));
   const Json* single = json_util::Find(j, "single");
   const std::string tw = Field(where, "single");
   if (single == nullptr) return json_util::Invalid(tw, "missing");
-  if (absl::Status s = json_util::ExpectArray(*single, tw); !s.ok()) return s;
+  RETURN_IF_ERROR(json_util::ExpectArray(*single, tw));
   if (single->size() > kMaxTemplatePieces) return json_util::Invalid(tw, "too many pieces");
   std::vector<Piece> pieces;
   for (size_t i = 0; i < single->size(); ++i) {
@@ -174,7 +175,7 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const Json& j,
     const Json* list = json_util::Find(j, "processors");
     const std::string lw = json_util::Field(where, "processors");
     if (list == nullptr) return json_util::Invalid(lw, "missing");
-    if (absl::Status st = json_util::ExpectArray(*list, lw); !st.ok()) return st;
+    RETURN_IF_ERROR(json_util::ExpectArray(*list, lw));
     std::vector<std::unique_ptr<PostProcessor>> parts;
     size_t structural = 0;  // processors other than ByteLevel
     for (size_t i = 0; i < list->size(); ++i) {

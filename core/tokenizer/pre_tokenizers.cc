@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/normalizers.h"
 #include "core/tokenizer/unicode.h"
@@ -352,7 +353,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
     const Json* list = json_util::Find(j, "pretokenizers");
     const std::string lw = Field(where, "pretokenizers");
     if (list == nullptr) return json_util::Invalid(lw, "missing");
-    if (absl::Status st = json_util::ExpectArray(*list, lw); !st.ok()) return st;
+    RETURN_IF_ERROR(json_util::ExpectArray(*list, lw));
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (size_t i = 0; i < list->size(); ++i) {
       absl::StatusOr<std::unique_ptr<PreTokenizer>> p =

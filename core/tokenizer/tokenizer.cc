@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/json.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/added_vocabulary.h"
 #include "core/tokenizer/decoders.h"
 #include "core/tokenizer/json_util.h"
@@ -36,30 +38,8 @@ namespace {
 
 using json_util::Json;
 
-
-// Deepest [ / { nesting outside strings; refuses pathological files before
-// the parser sees them.
-int NestingDepth(const std::string& text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escape = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 absl::StatusOr<std::unique_ptr<TruncationParams>> ParseTruncation(const Json& j, const std::string& where) {
-  if (absl::Status st = json_util::ExpectObject(j, where); !st.ok()) return st;
+  RETURN_IF_ERROR(json_util::ExpectObject(j, where));
   auto t = std::make_unique<TruncationParams>();
   absl::StatusOr<uint64_t> max = json_util::GetUint(j, "max_length", where, std::nullopt, UINT64_MAX);
   if (!max.ok()) return max.status();
@@ -85,7 +65,7 @@ absl::StatusOr<std::unique_ptr<TruncationParams>> ParseTruncation(const Json& j,
 }
 
 absl::StatusOr<std::unique_ptr<PaddingParams>> ParsePadding(const Json& j, const std::string& where) {
-  if (absl::Status st = json_util::ExpectObject(j, where); !st.ok()) return st;
+  RETURN_IF_ERROR(json_util::ExpectObject(j, where));
   auto p = std::make_unique<PaddingParams>();
   const Json* s = json_util::Find(j, "strategy");
   const std::string sw = json_util::Field(where, "strategy");
@@ -142,18 +122,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const base::FsRoo
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const std::string& text,
                                                                const std::string& origin) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
-  if (absl::Status st = t->Load(text, origin); !st.ok()) return st;
+  RETURN_IF_ERROR(t->Load(text, origin));
   return t;
 }
 
 absl::Status Tokenizer::Load(const std::string& text, const std::string& origin) {
   origin_ = origin;
   const std::string root = absl::StrCat(origin, ": ");
-  if (text.size() > kMaxTokenizerJsonBytes) return json_util::Invalid(origin, "tokenizer.json too large");
-  if (NestingDepth(text) > 64) return json_util::Invalid(origin, "JSON nested too deeply");
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return json_util::Invalid(origin, "not valid JSON");
-  if (!j.is_object()) return json_util::Invalid(origin, "top level must be an object");
+  // FromFile strips the excerpt of a file reached through a symlink.
+  ASSIGN_OR_RETURN(const Json j, base::ParseJsonObject(text, origin,
+                                                       {.max_bytes = kMaxTokenizerJsonBytes},
+                                                       /*quote=*/true));
 
   if (const Json* v = json_util::Find(j, "version"); v != nullptr) {
     if (!v->is_string() || v->get<std::string>() != "1.0") {
@@ -195,12 +174,12 @@ absl::Status Tokenizer::Load(const std::string& text, const std::string& origin)
   std::vector<AddedTokenSpec> specs;
   const std::string aw = root + "added_tokens";
   if (const Json* a = json_util::Find(j, "added_tokens"); a != nullptr) {
-    if (absl::Status st = json_util::ExpectArray(*a, aw); !st.ok()) return st;
+    RETURN_IF_ERROR(json_util::ExpectArray(*a, aw));
     if (a->size() > kMaxVocabSize) return json_util::Invalid(aw, "too many added tokens");
     for (size_t i = 0; i < a->size(); ++i) {
       const Json& t = (*a)[i];
       const std::string tw = json_util::Index(aw, i);
-      if (absl::Status st = json_util::ExpectObject(t, tw); !st.ok()) return st;
+      RETURN_IF_ERROR(json_util::ExpectObject(t, tw));
       AddedTokenSpec s;
       absl::StatusOr<std::string> content = json_util::GetString(t, "content", tw, std::nullopt);
       if (!content.ok()) return content.status();
@@ -237,12 +216,10 @@ absl::StatusOr<Encoding> Tokenizer::Encode(const std::string& text, bool add_spe
     return absl::InvalidArgumentError(absl::StrCat(origin_, ": input text is not UTF-8 (byte ", bad, ")"));
   }
   PreTokenizedString pieces;
-  if (absl::Status st = added_->ExtractAndNormalize(normalizer_.get(),
-                                                    NormalizedString(std::move(chars), std::move(offsets)),
-                                                    &pieces);
-      !st.ok()) {
-    return absl::Status(st.code(), absl::StrCat(origin_, ": ", st.message()));
-  }
+  RETURN_IF_ERROR(added_->ExtractAndNormalize(
+                      normalizer_.get(), NormalizedString(std::move(chars), std::move(offsets)),
+                      &pieces),
+                  origin_);
   if (pre_tokenizer_ != nullptr) pre_tokenizer_->PreTokenize(&pieces);
 
   TokenSequence seq;
@@ -251,9 +228,7 @@ absl::StatusOr<Encoding> Tokenizer::Encode(const std::string& text, bool add_spe
       for (Token& t : *s.tokens) seq.tokens.push_back(std::move(t));
       continue;
     }
-    if (absl::Status st = model_->Tokenize(s.normalized.text(), &seq.tokens); !st.ok()) {
-      return absl::Status(st.code(), absl::StrCat(origin_, ": ", st.message()));
-    }
+    RETURN_IF_ERROR(model_->Tokenize(s.normalized.text(), &seq.tokens), origin_);
   }
   seq.type_ids.assign(seq.tokens.size(), 0);
 
@@ -328,9 +303,8 @@ absl::StatusOr<std::vector<Encoding>> Tokenizer::EncodeBatch(const std::vector<s
   std::vector<Encoding> out;
   out.reserve(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    absl::StatusOr<Encoding> e = Encode(texts[i], add_special_tokens);
-    if (!e.ok()) return absl::Status(e.status().code(), absl::StrCat("text ", i, ": ", e.status().message()));
-    out.push_back(std::move(*e));
+    ASSIGN_OR_RETURN(Encoding e, Encode(texts[i], add_special_tokens), "text ", i);
+    out.push_back(std::move(e));
   }
   if (!pad || out.empty()) return out;
   if (!pad_id.has_value() && padding_ != nullptr) pad_id = padding_->pad_id;

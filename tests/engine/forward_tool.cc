@@ -7,7 +7,7 @@
 //   neobert-forward-tool --weights FILE --config config.yaml --sanity [--seed N]
 //
 // With --config the training keys are mapped by the knowledge layer
-// (BuildExportPlan: prefixes, packed w12, decoder alias); with --hf-config
+// (MapCheckpointTensors: prefixes, packed w12, decoder alias); with --hf-config
 // the file must already use the exported names. Input JSON: the request
 // format of core/engine/forward_request.h (also read by `neobert-export
 // forward`, which runs an export folder; this tool exists for what the CLI
@@ -37,7 +37,6 @@
 #include "core/engine/forward_request.h"
 #include "core/format/weights.h"
 #include "core/neobert/checkpoint_config.h"
-#include "core/neobert/file_util.h"
 #include "core/neobert/key_mapping.h"
 
 namespace {
@@ -103,8 +102,8 @@ int main(int argc, char** argv) {
     absl::StatusOr<neobert::core::NeoBertConfig> config =
         neobert::core::LoadCheckpointConfig(neobert::base::FsRoot(), get("config"));
     if (!config.ok()) return Fail(config.status());
-    absl::StatusOr<neobert::core::ExportPlan> plan =
-        neobert::core::BuildExportPlan(weights->tensors, *config, {}, get("weights"));
+    absl::StatusOr<neobert::core::TensorMapping> plan =
+        neobert::core::MapCheckpointTensors(weights->tensors, *config, {}, get("weights"));
     if (!plan.ok()) return Fail(plan.status());
     spec = neobert::engine::ModelSpecFromConfig(*config, plan->decoder_bias);
     tensors = plan->tensors;

@@ -2,6 +2,7 @@
 // google.rpc wire format, defaults follow the code, context keeps payloads.
 #include "core/status/error_reason.h"
 
+#include "core/base/status_macros.h"
 #include "gtest/gtest.h"
 
 namespace neobert::core {
@@ -47,7 +48,7 @@ TEST(ErrorReason, PayloadCarriesReasonMetadataAndDelay) {
   EXPECT_EQ(bytes.substr(2, 20), "CHECKPOINT_NOT_FOUND");
 
   // Context in front of the message keeps code and payloads.
-  absl::Status c = WithContext(s, "export of step 100");
+  absl::Status c = base::WithContext(s, "export of step 100");
   EXPECT_EQ(c.message(), "export of step 100: step 100 is gone");
   EXPECT_EQ(ReasonOf(c), ErrorReason::kCheckpointNotFound);
   EXPECT_EQ(DetailsOf(c).retry_delay, absl::Milliseconds(2500));

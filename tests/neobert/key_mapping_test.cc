@@ -56,7 +56,7 @@ void Erase(std::vector<TensorEntry>& ts, const std::string& name) {
 
 absl::Status PlanError(const std::vector<TensorEntry>& ts, const NeoBertConfig& c,
                        const MappingOptions& o = {}) {
-  return BuildExportPlan(ts, c, o, "model.safetensors").status();
+  return MapCheckpointTensors(ts, c, o, "model.safetensors").status();
 }
 
 TEST(TensorTable, DefaultVariantNamesInModuleOrder) {
@@ -100,7 +100,7 @@ TEST(KeyMapping, HappyPathKeepsTableOrder) {
   NeoBertConfig c = TinyConfig();
   std::vector<TensorEntry> in = Checkpoint(c);
   std::reverse(in.begin(), in.end());  // file order must not matter
-  auto plan = BuildExportPlan(in, c);
+  auto plan = MapCheckpointTensors(in, c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::vector<std::string> expected;
   for (const auto& e : ExpectedTensors(c)) {
@@ -118,7 +118,7 @@ TEST(KeyMapping, HappyPathKeepsTableOrder) {
 
 TEST(KeyMapping, GeluLayerNormLearnedPositionsAccepted) {
   NeoBertConfig c = GeluLayerNormLearned();
-  auto plan = BuildExportPlan(Checkpoint(c), c);
+  auto plan = MapCheckpointTensors(Checkpoint(c), c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->tensors.size(), 21u);  // 2 + 8 per layer + 2 + decoder.weight
 }
@@ -129,7 +129,7 @@ TEST(KeyMapping, StripsWrapperPrefixesInAnyOrder) {
   in[0].name = "module._orig_mod." + in[0].name;
   in[1].name = "_orig_mod.module.module." + in[1].name;
   in[2].name = "module." + in[2].name;
-  auto plan = BuildExportPlan(in, c);
+  auto plan = MapCheckpointTensors(in, c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->tensors[0].name, "model.encoder.weight");
   EXPECT_EQ(plan->source_keys[0], "module._orig_mod.model.encoder.weight");
@@ -192,7 +192,7 @@ TEST(KeyMapping, UnpacksW12IntoRowViews) {
     Erase(in, stem + "w2.weight");
     in.push_back(PackedW12("module." + stem + "w12.weight", 16, 8, layer == 0 ? 0 : 4));
   }
-  auto plan = BuildExportPlan(in, c);
+  auto plan = MapCheckpointTensors(in, c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->unpacked_w12_layers, 2);
   EXPECT_THAT(plan->notes, ::testing::Contains("unpacked ffn.w12 for 2 layers"));
@@ -320,14 +320,14 @@ TEST(KeyMapping, UnexpectedLeftoversAreListed) {
 TEST(KeyMapping, DecoderBiasKeptOrDropped) {
   NeoBertConfig c = TinyConfig();
   std::vector<TensorEntry> in = Checkpoint(c, /*decoder_bias=*/true);
-  auto kept = BuildExportPlan(in, c);
+  auto kept = MapCheckpointTensors(in, c);
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_TRUE(kept->decoder_bias);
   EXPECT_EQ(kept->tensors.back().name, "decoder.bias");
   EXPECT_THAT(kept->notes, ::testing::Contains("decoder bias kept"));
   MappingOptions drop;
   drop.keep_decoder_bias = false;
-  auto dropped = BuildExportPlan(in, c, drop);
+  auto dropped = MapCheckpointTensors(in, c, drop);
   ASSERT_TRUE(dropped.ok());
   EXPECT_FALSE(dropped->decoder_bias);
   EXPECT_EQ(dropped->tensors.back().name, "decoder.weight");
@@ -340,7 +340,7 @@ TEST(KeyMapping, TiedDecoderIsRecordedByStorageIdentity) {
   TensorEntry shared = Find(in, "model.encoder.weight");
   shared.name = "decoder.weight";
   Find(in, "decoder.weight") = shared;
-  auto plan = BuildExportPlan(in, c);
+  auto plan = MapCheckpointTensors(in, c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->tied_decoder);
   EXPECT_EQ(plan->tensors.front().name, "model.encoder.weight");
@@ -350,7 +350,7 @@ TEST(KeyMapping, TiedDecoderIsRecordedByStorageIdentity) {
   Find(in, "decoder.weight").storage_offset = 1;
   Find(in, "decoder.weight").storage.source = std::make_shared<format::MemorySource>(
       std::vector<uint8_t>(16 * 8 * 4 + 4));
-  auto untied = BuildExportPlan(in, c);
+  auto untied = MapCheckpointTensors(in, c);
   ASSERT_TRUE(untied.ok()) << untied.status();
   EXPECT_FALSE(untied->tied_decoder);
 }
@@ -359,14 +359,14 @@ TEST(KeyMapping, ModelDecoderAliasIsDecoder) {
   NeoBertConfig c = TinyConfig();
   std::vector<TensorEntry> in = Checkpoint(c);
   Find(in, "decoder.weight").name = "model.decoder.weight";
-  auto plan = BuildExportPlan(in, c);
+  auto plan = MapCheckpointTensors(in, c);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->tensors.back().name, "decoder.weight");
   // Both spellings of the same view: one kept.
   TensorEntry alias = plan->tensors.back();
   in.push_back(Find(in, "model.decoder.weight"));
   in.back().name = "decoder.weight";
-  auto both = BuildExportPlan(in, c);
+  auto both = MapCheckpointTensors(in, c);
   ASSERT_TRUE(both.ok()) << both.status();
   EXPECT_EQ(both->tensors.size(), plan->tensors.size());
   // Different tensors under both spellings: refused.
@@ -378,7 +378,7 @@ TEST(KeyMapping, DtypeInference) {
   NeoBertConfig c = TinyConfig();
   std::vector<TensorEntry> in = Checkpoint(c);
   for (auto& t : in) t = MakeTensor(t.name, t.shape, DType::kBFloat16);
-  auto bf16 = BuildExportPlan(in, c);
+  auto bf16 = MapCheckpointTensors(in, c);
   ASSERT_TRUE(bf16.ok());
   EXPECT_EQ(bf16->dtype, DType::kBFloat16);
 
@@ -388,14 +388,14 @@ TEST(KeyMapping, DtypeInference) {
                                          "model.layer_norm.weight), bfloat16 (16 tensors"));
   MappingOptions cast;
   cast.target_dtype = DType::kBFloat16;
-  auto casted = BuildExportPlan(in, c, cast);
+  auto casted = MapCheckpointTensors(in, c, cast);
   ASSERT_TRUE(casted.ok()) << casted.status();
   EXPECT_EQ(casted->dtype, DType::kBFloat16);
   EXPECT_FALSE(casted->source_dtype.has_value());
   EXPECT_THAT(casted->notes, ::testing::Contains(HasSubstr("casting")));
 
   for (auto& t : in) t = MakeTensor(t.name, t.shape, DType::kFloat16);
-  auto fp16 = BuildExportPlan(in, c);
+  auto fp16 = MapCheckpointTensors(in, c);
   ASSERT_TRUE(fp16.ok());
   EXPECT_EQ(fp16->dtype, DType::kFloat16);
   EXPECT_THAT(fp16->warnings, ElementsAre(HasSubstr("float16")));
