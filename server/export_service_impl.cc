@@ -1,6 +1,7 @@
 #include "server/export_service_impl.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/export/export_options.h"
 #include "core/neobert/output_location.h"
 #include "core/status/error_reason.h"
 #include "server/output_pattern.h"
@@ -77,10 +78,9 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   spec.export_options = ExportOptionsFromProto(req);
   spec.export_options.sync = options_.sync;
   auto& o = spec.export_options;
-  if (o.dtype != "keep" && o.dtype != "float32" && o.dtype != "bfloat16" && o.dtype != "float16") {
-    return core::MakeError(ErrorReason::kInvalidRequest,
-                           absl::StrCat("dtype '", o.dtype,
-                                        "': expected keep, float32, bfloat16 or float16"));
+  // The one options check the CLI's local export runs too.
+  if (auto s = core::CheckExportOptions(o); !s.ok()) {
+    return core::WithDefaultReason(std::move(s), ErrorReason::kInvalidRequest);
   }
   // The requested device as is: the server that claims the job assigns it
   // (another replica may have the GPU this one lacks); JobManager::Submit
