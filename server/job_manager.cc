@@ -64,6 +64,10 @@ void EventStream::Push(JobEvent event) {
   absl::MutexLock lock(&mu_);
   // The first event may be a snapshot of a job with nothing stored yet (0).
   if (final_pushed_ || (event.sequence <= last_ && !event.final && (event.sequence != 0 || any_))) return;
+  // A final event older than what the stream has shown ends an earlier run
+  // of the job (one that failed retryably before the key ran it again): the
+  // stream waits for this run's own final event.
+  if (event.final && event.sequence != 0 && event.sequence < last_) return;
   any_ = true;
   if (queue_.size() >= kMaxQueued) {
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {
@@ -328,9 +332,13 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
       // Running here: its live state, then its events as they happen.
       JobEvent first = LiveEvent(*it->second);
       first.sequence = RunSequence(it->second->ref.run, it->second->n);
+      const uint64_t shown = first.sequence;
       stream->Push(std::move(first));
       auto& feed = feeds_[id];
       if (!feed) feed = std::make_unique<Feed>();
+      // Once the run leaves runs_ the poller reads the store from the cursor:
+      // from here, not from an earlier run's events.
+      feed->cursor = std::max(feed->cursor, shown);
       feed->watchers.push_back(stream);
       return stream;
     }
