@@ -64,10 +64,14 @@ void EventStream::Push(JobEvent event) {
   absl::MutexLock lock(&mu_);
   // The first event may be a snapshot of a job with nothing stored yet (0).
   if (final_pushed_ || (event.sequence <= last_ && !event.final && (event.sequence != 0 || any_))) return;
-  // A final event older than what the stream has shown ends an earlier run
-  // of the job (one that failed retryably before the key ran it again): the
-  // stream waits for this run's own final event.
-  if (event.final && event.sequence != 0 && event.sequence < last_) return;
+  // A final event of an earlier run than one this stream has already shown
+  // events of (a run that failed retryably before the key ran the job
+  // again) is stale: the stream waits for the current run's final event.
+  // (Only runs actually shown count: a client's after_sequence beyond the
+  // end still gets the final event. Sequences are run << 32 | n:
+  // RunSequence in job_manager_internal.h.)
+  if (event.final && event.sequence != 0 && (event.sequence >> 32) < (shown_ >> 32)) return;
+  shown_ = std::max(shown_, event.sequence);
   any_ = true;
   if (queue_.size() >= kMaxQueued) {
     for (auto it = queue_.begin(); it != queue_.end(); ++it) {

@@ -124,6 +124,7 @@ class EventStream {
   absl::Mutex mu_;
   std::deque<JobEvent> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ ABSL_GUARDED_BY(mu_);
+  uint64_t shown_ ABSL_GUARDED_BY(mu_) = 0;  // highest sequence pushed (not the after_sequence asked)
   bool any_ ABSL_GUARDED_BY(mu_) = false;
   bool final_pushed_ ABSL_GUARDED_BY(mu_) = false;
   bool final_taken_ ABSL_GUARDED_BY(mu_) = false;
