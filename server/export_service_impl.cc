@@ -4,6 +4,7 @@
 #include "core/export/export_options.h"
 #include "core/neobert/output_location.h"
 #include "core/status/error_reason.h"
+#include "server/job_roots.h"
 #include "server/output_pattern.h"
 #include "server/proto_convert.h"
 #include "server/status_mapping.h"
@@ -106,24 +107,14 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateRequest& req) const {
-  // An export folder is read, so it must lie in an input or an output root.
-  auto dir = policy_.ResolveInput(req.export_dir());
-  if (!dir.ok() && dir.status().code() == absl::StatusCode::kPermissionDenied) {
-    auto as_output = policy_.ResolveOutput(req.export_dir());
-    if (as_output.ok()) dir = *as_output;
-  }
-  if (!dir.ok()) return PathError(dir.status());
   JobSpec spec;
   spec.kind = JobKind::kValidate;
-  spec.validate_dir = dir->path;
-  spec.validate_root = dir->root;
+  spec.validate_dir = req.export_dir();
+  spec.validate_source = req.source_dir();
   spec.validate_strict = req.strict();
-  if (!req.source_dir().empty()) {
-    auto source = policy_.ResolveInput(req.source_dir());
-    if (!source.ok()) return PathError(source.status());
-    spec.validate_source = source->path;
-    spec.validate_source_root = source->root;
-  }
+  // Resolved as the claiming server binds it again (an export folder lies
+  // in an input or an output root; its source in an input root).
+  if (auto bound = BindJobRoots(policy_, spec); !bound.ok()) return PathError(bound);
   spec.export_options.device = req.device();  // as in ExportSpec
   spec.idempotency_key = req.idempotency_key();
   return spec;

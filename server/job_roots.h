@@ -17,7 +17,8 @@ namespace neobert::server {
 
 // Sets spec's roots (export_options.input_root/output_root, or
 // validate_root/validate_source_root) and canonical paths from `policy`.
-// The errors of PathPolicy::ResolveInput/ResolveOutput (PERMISSION_DENIED
+// Also resolves a ValidateRequest at submission. The errors of
+// PathPolicy::ResolveInput/ResolveOutput (PERMISSION_DENIED
 // naming the path or link, NOT_FOUND for a checkpoint gone meanwhile).
 absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec);
 
