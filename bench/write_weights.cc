@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/export/weight_files.h"
 #include "core/format/weights.h"
 
@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto t1 = Clock::now();
-  neobert::core::NullProgress progress;
-  neobert::core::CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   const auto plan = neobert::core::PlanWeightFiles(
       set->tensors, {.pytorch_bin_name = bin ? "pytorch_model.bin" : ""});
   auto files = neobert::core::WriteWeightFiles(set->tensors, plan,

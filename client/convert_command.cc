@@ -59,8 +59,8 @@ int RunConvert(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   o.root = *root;
-  core::NullProgress progress;
-  core::CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   auto result = core::ConvertWeights(o, progress, cancel);
   if (!result.ok()) {
     std::cerr << "error: " << result.status().message() << "\n";

@@ -38,7 +38,7 @@ constexpr char kUsage[] =
     "  --confine DIR           read the checkpoint and write the export only beneath DIR;\n"
     "                          symlinks may not lead out (default: links are followed)\n";
 
-core::CancelToken* g_cancel = nullptr;
+base::CancelToken* g_cancel = nullptr;
 void OnSignal(int) {
   if (g_cancel) g_cancel->Cancel();
 }
@@ -111,7 +111,7 @@ int RunExport(const std::vector<std::string>& args) {
   // (engine.h says why); --validate's passes then run on one thread too.
   if (o.sanity_check) engine::SetCpuThreads(1);
 
-  core::CancelToken cancel;
+  base::CancelToken cancel;
   g_cancel = &cancel;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

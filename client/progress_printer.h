@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <string>
 
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 
 namespace neobert::cli {
 
-class ProgressPrinter final : public core::ProgressSink {
+class ProgressPrinter final : public base::ProgressSink {
  public:
   enum class Mode { kBar, kLines, kJson };
   // kBar when stderr is a TTY and !json; kJson when json; else kLines.

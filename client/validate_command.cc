@@ -48,8 +48,8 @@ int RunValidate(const std::vector<std::string>& args) {
   o.root = *root;
   o.source_root = *root;
   const bool json = parsed->Has("json");
-  core::CancelToken cancel;
-  core::NullProgress quiet;
+  base::CancelToken cancel;
+  base::NullProgress quiet;
   auto report = core::ValidateExportDir(o, quiet, cancel);
   Outcome outcome;
   outcome.kind = "validate";

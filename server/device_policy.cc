@@ -1,35 +1,26 @@
 #include "server/device_policy.h"
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/device_name.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::server {
-namespace {
 
-// "cuda" → 0, "cuda:N" → N, anything else → -1.
-int CudaIndex(const std::string& name) {
-  if (name == "cuda") return 0;
-  int index = -1;
-  if (!absl::StartsWith(name, "cuda:") || !absl::SimpleAtoi(name.substr(5), &index)) return -1;
-  return index;
-}
-
-}  // namespace
+using base::DeviceName;
 
 absl::StatusOr<DevicePolicy> DevicePolicy::Create(const std::string& flag, int visible) {
-  if (flag == "auto") return DevicePolicy(Mode::kAuto, 0, visible);
-  if (flag == "cpu") return DevicePolicy(Mode::kCpu, 0, visible);
-  const int index = CudaIndex(flag);
-  if (index < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--device '", flag, "': expected auto, cpu, cuda or cuda:N"));
+  auto device = base::ParseDeviceName(flag);
+  if (!device.ok()) return base::WithContext(device.status(), "--device");
+  switch (device->kind) {
+    case DeviceName::Kind::kAuto: return DevicePolicy(Mode::kAuto, 0, visible);
+    case DeviceName::Kind::kCpu: return DevicePolicy(Mode::kCpu, 0, visible);
+    case DeviceName::Kind::kCuda: break;
   }
-  if (index >= visible) {
+  if (device->cuda_index >= visible) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--device ", flag, ": ", visible, " CUDA device(s) visible to this LibTorch build"));
   }
-  return DevicePolicy(Mode::kFixed, index, visible);
+  return DevicePolicy(Mode::kFixed, device->cuda_index, visible);
 }
 
 absl::StatusOr<std::string> DevicePolicy::Assign(const std::string& requested) {
@@ -42,23 +33,20 @@ absl::StatusOr<std::string> DevicePolicy::Assign(const std::string& requested) {
         return absl::StrCat("cuda:", next_.fetch_add(1) % static_cast<unsigned>(visible_));
     }
   }
-  if (absl::Status s = Check(requested); !s.ok()) return s;
-  if (requested == "cpu") return requested;
-  return absl::StrCat("cuda:", CudaIndex(requested));
+  RETURN_IF_ERROR(Check(requested));
+  // Canonical: "cuda" runs as "cuda:0".
+  return base::ParseDeviceName(requested)->ToString();
 }
 
 absl::Status DevicePolicy::Check(const std::string& requested) const {
-  if (requested.empty() || requested == "auto" || requested == "cpu") return absl::OkStatus();
-  const int index = CudaIndex(requested);
-  if (index < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("device '", requested, "': expected cpu, cuda or cuda:N"));
-  }
+  if (requested.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const DeviceName device, base::ParseDeviceName(requested));
+  if (device.kind != DeviceName::Kind::kCuda) return absl::OkStatus();
   if (mode_ == Mode::kCpu) {
     return absl::FailedPreconditionError(
         absl::StrCat("device '", requested, "' refused: the server runs with --device cpu"));
   }
-  if (index >= visible_) {
+  if (device.cuda_index >= visible_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "device '", requested, "': the server sees ", visible_, " CUDA device(s)"));
   }

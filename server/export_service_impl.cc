@@ -1,6 +1,7 @@
 #include "server/export_service_impl.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/export/export_options.h"
 #include "core/neobert/output_location.h"
 #include "core/status/error_reason.h"
@@ -73,20 +74,12 @@ grpc::Status ExportServiceImpl::Authenticate(const grpc::ServerContext* ctx) con
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& req) const {
-  JobSpec spec;
-  spec.kind = JobKind::kExport;
-  spec.idempotency_key = req.idempotency_key();
-  spec.export_options = ExportOptionsFromProto(req);
-  spec.export_options.sync = options_.sync;
-  auto& o = spec.export_options;
-  // The one options check the CLI's local export runs too.
-  if (auto s = core::CheckExportOptions(o); !s.ok()) {
-    return core::WithDefaultReason(std::move(s), ErrorReason::kInvalidRequest);
-  }
-  // The requested device as is: the server that claims the job assigns it
-  // (another replica may have the GPU this one lacks); JobManager::Submit
-  // checks that some server can.
-  o.device = req.device();
+  // The one options check (the CLI's local export runs it too), then the
+  // paths beneath this server's roots. The device stays as asked: the server
+  // that claims the job assigns it (another replica may have the GPU this
+  // one lacks); JobManager::Submit checks that some server can.
+  ASSIGN_OR_RETURN(core::ExportOptions o, ExportOptionsFromProto(req));
+  o.sync = options_.sync;
   auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok()) return PathError(ckpt.status());
   o.checkpoint_dir = ckpt->path;
@@ -103,20 +96,15 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   if (!resolved.ok()) return PathError(resolved.status());
   o.output_dir = resolved->path;
   o.output_root = resolved->root;
-  return spec;
+  return JobSpec{.options = std::move(o), .idempotency_key = req.idempotency_key()};
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateRequest& req) const {
-  JobSpec spec;
-  spec.kind = JobKind::kValidate;
-  spec.validate_dir = req.export_dir();
-  spec.validate_source = req.source_dir();
-  spec.validate_strict = req.strict();
+  ASSIGN_OR_RETURN(core::ValidateOptions v, ValidateOptionsFromProto(req));
+  JobSpec spec{.options = std::move(v), .idempotency_key = req.idempotency_key()};
   // Resolved as the claiming server binds it again (an export folder lies
   // in an input or an output root; its source in an input root).
   if (auto bound = BindJobRoots(policy_, spec); !bound.ok()) return PathError(bound);
-  spec.export_options.device = req.device();  // as in ExportSpec
-  spec.idempotency_key = req.idempotency_key();
   return spec;
 }
 

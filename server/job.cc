@@ -18,12 +18,16 @@ std::optional<JobState> JobStateFromName(const std::string& name) {
 
 bool IsTerminal(JobState s) { return s != JobState::kQueued && s != JobState::kRunning; }
 
+const char* JobKindName(JobKind kind) { return kind == JobKind::kExport ? "export" : "validate"; }
+
 std::string JobSource(const JobSpec& spec) {
-  return spec.kind == JobKind::kExport ? spec.export_options.checkpoint_dir : spec.validate_dir;
+  if (const auto* e = spec.export_options()) return e->checkpoint_dir;
+  return spec.validate_options()->export_dir;
 }
 
 std::string JobDestination(const JobSpec& spec) {
-  return spec.kind == JobKind::kExport ? spec.export_options.output_dir : std::string();
+  const auto* e = spec.export_options();
+  return e ? e->output_dir : std::string();
 }
 
 }  // namespace neobert::server

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "core/export/exporter.h"
+#include "core/export/validator.h"
 
 namespace neobert::server {
 
@@ -26,25 +28,46 @@ const char* JobStateName(JobState s);
 std::optional<JobState> JobStateFromName(const std::string& name);
 bool IsTerminal(JobState s);
 
+// What a job does: export a checkpoint or validate an export folder, with
+// that operation's own options (core/export/export_options.h,
+// core/export/validator.h). Paths are already resolved by the path policy,
+// and the options carry the roots they were resolved beneath
+// (ExportOptions::input_root/output_root, ValidateOptions::root/
+// source_root): the job reads and writes only through those. Both kinds run
+// forward passes on their options' device ("" or "auto": the server that
+// claims the job chooses, device_policy.h).
+using JobOptions = std::variant<core::ExportOptions, core::ValidateOptions>;
+
 struct JobSpec {
-  JobKind kind = JobKind::kExport;
-  // kExport: paths already resolved by the path policy, and the roots they
-  // were resolved beneath (export_options.input_root / output_root): the
-  // job reads and writes only through those.
-  core::ExportOptions export_options;
-  // kValidate: the export folder and the optional source checkpoint
-  // (resolved), and their roots. Both kinds run forward passes on
-  // export_options.device.
-  std::string validate_dir;
-  std::string validate_source;
-  base::FsRoot validate_root;
-  base::FsRoot validate_source_root;
-  // kValidate: advisory checks (cosine_sanity) count as failures.
-  bool validate_strict = false;
+  JobOptions options;
   std::string idempotency_key;  // empty: none
+
+  JobKind kind() const {
+    return std::holds_alternative<core::ExportOptions>(options) ? JobKind::kExport
+                                                                : JobKind::kValidate;
+  }
+  // The options of an export job, or of a validation job; null for the other kind.
+  const core::ExportOptions* export_options() const {
+    return std::get_if<core::ExportOptions>(&options);
+  }
+  core::ExportOptions* export_options() { return std::get_if<core::ExportOptions>(&options); }
+  const core::ValidateOptions* validate_options() const {
+    return std::get_if<core::ValidateOptions>(&options);
+  }
+  core::ValidateOptions* validate_options() { return std::get_if<core::ValidateOptions>(&options); }
+  // The forward-pass device, whichever the kind.
+  const std::string& device() const {
+    return std::visit([](const auto& o) -> const std::string& { return o.device; }, options);
+  }
+  void set_device(std::string device) {
+    std::visit([&](auto& o) { o.device = std::move(device); }, options);
+  }
 };
 
-// The input a job reads (checkpoint or export folder) and where it writes.
+const char* JobKindName(JobKind kind);  // "export" | "validate"
+
+// The input a job reads (checkpoint or export folder) and where it writes
+// (empty for a validation).
 std::string JobSource(const JobSpec& spec);
 std::string JobDestination(const JobSpec& spec);
 

@@ -50,8 +50,6 @@ void LogLine(LogFormat format, LogLevel level, const std::string& msg,
   spdlog::log(lvl, "{}", line);
 }
 
-const char* JobKindName(JobKind kind) { return kind == JobKind::kExport ? "export" : "validate"; }
-
 std::string LowerStateName(JobState state) {
   std::string s = JobStateName(state);
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -60,12 +58,12 @@ std::string LowerStateName(JobState state) {
 
 JobSummary SummarizeJob(const JobSnapshot& job, double run_seconds) {
   JobSummary s;
-  s.kind = JobKindName(job.spec.kind);
+  s.kind = JobKindName(job.spec.kind());
   s.state = LowerStateName(job.state);
   s.seconds = run_seconds;
   if (job.result) {
     const core::ExportResult& r = *job.result;
-    if (job.spec.kind == JobKind::kExport && job.state == JobState::kSucceeded && !r.dry_run &&
+    if (job.spec.kind() == JobKind::kExport && job.state == JobState::kSucceeded && !r.dry_run &&
         !r.skipped) {
       for (const auto& f : r.files) s.bytes_written += f.size;
     }
@@ -93,8 +91,8 @@ void JobLogger::Log(const JobSnapshot& job, LogLevel level, const std::string& m
 }
 
 void JobLogger::OnQueued(const JobSnapshot& job) {
-  std::vector<LogField> fields = {{"kind", JobKindName(job.spec.kind)}};
-  if (job.spec.kind == JobKind::kExport) fields.push_back({"output", JobDestination(job.spec)});
+  std::vector<LogField> fields = {{"kind", JobKindName(job.spec.kind())}};
+  if (job.spec.kind() == JobKind::kExport) fields.push_back({"output", JobDestination(job.spec)});
   Log(job, LogLevel::kInfo, "queued", std::move(fields));
 }
 

@@ -47,7 +47,6 @@ struct JobSummary {
 };
 
 JobSummary SummarizeJob(const JobSnapshot& job, double run_seconds);
-const char* JobKindName(JobKind kind);
 std::string LowerStateName(JobState state);
 
 // Logs each job's queueing, start, stages, warnings and one summary line.

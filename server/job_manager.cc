@@ -30,6 +30,11 @@ std::string HostName() {
 
 bool WantsGpu(const std::string& device) { return absl::StartsWith(device, "cuda"); }
 
+bool IsDryRun(const JobSpec& spec) {
+  const auto* e = spec.export_options();
+  return e != nullptr && e->dry_run;
+}
+
 // A key's job that a retry with the key runs again: one that ended without
 // running to the end (an old journal's INTERRUPTED; FAILED for lost leases,
 // reason INTERRUPTED) or with any other retryable error (INTERNAL: an I/O
@@ -237,7 +242,7 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
   if (!accepting()) {
     return core::MakeError(core::ErrorReason::kDraining, "the server is shutting down; not accepting jobs");
   }
-  const std::string& device = spec.export_options.device;
+  const std::string device = spec.device();
   if (options_.devices) {
     absl::Status here = options_.devices->Check(device);
     // Another server of a shared store may have the GPU this one lacks.
@@ -266,10 +271,10 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
     }
     const std::string dest = old.snap.result ? old.snap.result->output_dir : "";
     std::error_code ec;
-    const bool gone = old.snap.state == JobState::kSucceeded && !old.snap.spec.export_options.dry_run &&
+    const bool gone = old.snap.state == JobState::kSucceeded && !IsDryRun(old.snap.spec) &&
                       !dest.empty() && !std::filesystem::exists(dest, ec);
     // --overwrite asks for a fresh export: only an unfinished equal job is shared then.
-    const bool fresh = asked.kind == JobKind::kExport && asked.export_options.overwrite &&
+    const bool fresh = asked.export_options() && asked.export_options()->overwrite &&
                        old.snap.state == JobState::kSucceeded;
     return gone || fresh ? SubmitAction::kCreateNew : SubmitAction::kReturnExisting;
   };

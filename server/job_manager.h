@@ -24,7 +24,7 @@
 // the exporter checks between tensors).
 //
 // Outcomes: a failed or cancelled job keeps what its run found (the runner's
-// ProgressSink::OnPartialResult: notes, warnings, failing checks) as its
+// JobProgress::OnPartialResult: notes, warnings, failing checks) as its
 // result, and its error whole, reason payloads included
 // (core/status/error_reason.h); both are stored, so every server and every
 // restart sees them.
@@ -62,7 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "server/device_policy.h"
 #include "server/executor.h"
 #include "server/job.h"
@@ -70,9 +70,19 @@
 
 namespace neobert::server {
 
+// What a running job reports to its manager: progress
+// (core/base/progress.h), and, when it is about to fail, what it found by then.
+class JobProgress : public base::ProgressSink {
+ public:
+  // A job that is about to fail hands over what it found by then (notes,
+  // warnings, a failed validation report), so the failure keeps them. At
+  // most once, just before the runner returns its error. Default: ignored.
+  virtual void OnPartialResult(const core::ExportResult& /*partial*/) {}
+};
+
 // Does the work of one job (export or validation). Must honour `cancel`.
 using JobRunner = std::function<absl::StatusOr<core::ExportResult>(
-    const JobSpec&, core::ProgressSink&, const core::CancelToken&)>;
+    const JobSpec&, JobProgress&, const base::CancelToken&)>;
 
 // Told about the jobs this server accepts and runs: for logs and metrics.
 // Called without the manager's lock, on whichever thread made the change
@@ -155,7 +165,7 @@ struct JobManagerOptions {
   // on the job's thread while the job is still RUNNING (stage
   // "post-export-hook"); its outcome is stored in the job (JobSnapshot::hook)
   // and does not change the job's state (see post_export_hook.h). Null: none.
-  std::function<HookOutcome(const JobSnapshot& job, const core::CancelToken& cancel)> post_export;
+  std::function<HookOutcome(const JobSnapshot& job, const base::CancelToken& cancel)> post_export;
   // Assigns each job's device when a worker here claims it, and says whether
   // this server has a GPU (only then does it claim jobs asking for CUDA).
   // Null: the requested device as is ("" → "auto"), no GPU claims.
@@ -283,7 +293,7 @@ class JobManager {
 // validator (core::ValidateExportDir) for validations. A validation whose
 // checks fail is a result (the report, ExportResult::validation), not an
 // error. A failing run hands what it found to progress.OnPartialResult.
-absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, core::ProgressSink& progress,
-                                                  const core::CancelToken& cancel);
+absl::StatusOr<core::ExportResult> RunJobWithCore(const JobSpec& spec, JobProgress& progress,
+                                                  const base::CancelToken& cancel);
 
 }  // namespace neobert::server

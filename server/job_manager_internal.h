@@ -16,7 +16,7 @@ struct JobManager::Run {
   RunRef ref;
   JobSnapshot snap;  // live: stage and percent move with the job
   int attempt = 0;
-  core::CancelToken cancel;
+  base::CancelToken cancel;
   bool release = false;  // draining: give the job back instead of finishing it
   bool lost = false;     // taken over elsewhere: its outcome is not ours to store
   bool shutdown = false; // cancelled by CancelAll (the server stops): INTERRUPTED

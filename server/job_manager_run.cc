@@ -20,7 +20,7 @@ constexpr absl::Duration kFinishRetry = absl::Milliseconds(500);
 // --- Progress of a running job ---------------------------------------------
 
 // Adapts core progress calls to job events (called on the job's thread).
-class JobManager::Sink final : public core::ProgressSink {
+class JobManager::Sink final : public JobProgress {
  public:
   Sink(JobManager* m, std::shared_ptr<Run> run) : m_(m), run_(std::move(run)) {}
   void OnStage(const std::string& stage, const std::string& message, uint64_t total) override {
@@ -68,7 +68,7 @@ class JobManager::Sink final : public core::ProgressSink {
     m_->Publish(*run_, std::move(e), false);
   }
   void OnPartialResult(const core::ExportResult& partial) override { partial_ = partial; }
-  // What a failing run found (see core::ProgressSink::OnPartialResult).
+  // What a failing run found (see JobProgress::OnPartialResult).
   std::optional<core::ExportResult> partial() { return std::move(partial_); }
 
  private:
@@ -148,7 +148,7 @@ void JobManager::RunClaimed(StoredJob claimed) {
 
   // The device is chosen here, by the server that runs the job.
   JobSpec spec = claimed.snap.spec;
-  const std::string asked = spec.export_options.device;
+  const std::string asked = spec.device();
   absl::StatusOr<std::string> device =
       options_.devices ? options_.devices->Assign(asked) : absl::StatusOr<std::string>(asked.empty() ? "auto" : asked);
   absl::StatusOr<core::ExportResult> result = absl::UnknownError("not run");
@@ -157,13 +157,13 @@ void JobManager::RunClaimed(StoredJob claimed) {
     result = core::WithDefaultReason(device.status(), core::ErrorReason::kDeviceUnavailable,
                                      {{"device", asked}});
   } else {
-    spec.export_options.device = *device;
+    spec.set_device(*device);
     Sink sink(this, run);
     result = options_.runner(spec, sink, run->cancel);
     if (!result.ok()) partial = sink.partial();
   }
   HookOutcome hook;
-  if (result.ok() && options_.post_export && spec.kind == JobKind::kExport && !result->skipped &&
+  if (result.ok() && options_.post_export && spec.kind() == JobKind::kExport && !result->skipped &&
       !result->dry_run) {
     JobEvent e;
     JobSnapshot snap;

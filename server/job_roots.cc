@@ -6,27 +6,30 @@
 
 namespace neobert::server {
 
-absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec) {
-  if (spec.kind == JobKind::kValidate) {
-    // As at submission: an export folder lies in an input or an output root.
-    auto dir = policy.ResolveInput(spec.validate_dir);
-    if (!dir.ok() && dir.status().code() == absl::StatusCode::kPermissionDenied) {
-      if (auto as_output = policy.ResolveOutput(spec.validate_dir); as_output.ok()) {
-        dir = *std::move(as_output);
-      }
+namespace {
+
+// As at submission: an export folder lies in an input or an output root; its
+// source checkpoint in an input root.
+absl::Status Bind(const PathPolicy& policy, core::ValidateOptions& v) {
+  auto dir = policy.ResolveInput(v.export_dir);
+  if (!dir.ok() && dir.status().code() == absl::StatusCode::kPermissionDenied) {
+    if (auto as_output = policy.ResolveOutput(v.export_dir); as_output.ok()) {
+      dir = *std::move(as_output);
     }
-    if (!dir.ok()) return dir.status();
-    spec.validate_dir = dir->path;
-    spec.validate_root = dir->root;
-    if (!spec.validate_source.empty()) {
-      auto source = policy.ResolveInput(spec.validate_source);
-      if (!source.ok()) return source.status();
-      spec.validate_source = source->path;
-      spec.validate_source_root = source->root;
-    }
-    return absl::OkStatus();
   }
-  core::ExportOptions& o = spec.export_options;
+  if (!dir.ok()) return dir.status();
+  v.export_dir = dir->path;
+  v.root = dir->root;
+  if (!v.source_dir.empty()) {
+    auto source = policy.ResolveInput(v.source_dir);
+    if (!source.ok()) return source.status();
+    v.source_dir = source->path;
+    v.source_root = source->root;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Bind(const PathPolicy& policy, core::ExportOptions& o) {
   auto ckpt = policy.ResolveInput(o.checkpoint_dir);
   if (!ckpt.ok() && ckpt.status().code() == absl::StatusCode::kNotFound) {
     // A step pruned while its job waited, as the exporter itself says it.
@@ -43,9 +46,15 @@ absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status BindJobRoots(const PathPolicy& policy, JobSpec& spec) {
+  return std::visit([&](auto& options) { return Bind(policy, options); }, spec.options);
+}
+
 JobRunner ConfinedJobRunner(PathPolicy policy) {
-  return [policy = std::move(policy)](const JobSpec& stored, core::ProgressSink& progress,
-                                      const core::CancelToken& cancel)
+  return [policy = std::move(policy)](const JobSpec& stored, JobProgress& progress,
+                                      const base::CancelToken& cancel)
              -> absl::StatusOr<core::ExportResult> {
     JobSpec spec = stored;
     if (auto bound = BindJobRoots(policy, spec); !bound.ok()) return bound;

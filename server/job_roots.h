@@ -15,8 +15,8 @@
 
 namespace neobert::server {
 
-// Sets spec's roots (export_options.input_root/output_root, or
-// validate_root/validate_source_root) and canonical paths from `policy`.
+// Sets the roots in spec's options (ExportOptions::input_root/output_root,
+// or ValidateOptions::root/source_root) and canonical paths from `policy`.
 // Also resolves a ValidateRequest at submission. The errors of
 // PathPolicy::ResolveInput/ResolveOutput (PERMISSION_DENIED
 // naming the path or link, NOT_FOUND for a checkpoint gone meanwhile).

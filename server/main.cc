@@ -112,11 +112,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
 
 // --post-export-hook: its output lines go to the log tagged with the job.
 std::function<neobert::server::HookOutcome(const neobert::server::JobSnapshot&,
-                                           const neobert::core::CancelToken&)>
+                                           const neobert::base::CancelToken&)>
 MakePostExportHook(const ServerConfig& c) {
   namespace srv = neobert::server;
   return [command = c.post_export_hook, timeout = absl::Seconds(c.post_export_hook_timeout_seconds)](
-             const srv::JobSnapshot& job, const neobert::core::CancelToken& cancel) {
+             const srv::JobSnapshot& job, const neobert::base::CancelToken& cancel) {
     srv::PostExportHookOptions o;
     o.command = command;
     o.timeout = timeout;
@@ -125,7 +125,7 @@ MakePostExportHook(const ServerConfig& c) {
     };
     const std::string dir = job.result ? job.result->output_dir : "";
     srv::HookOutcome h = srv::RunPostExportHook(
-        o, {dir, job.spec.export_options.checkpoint_dir, job.id}, cancel);
+        o, {dir, srv::JobSource(job.spec), job.id}, cancel);
     Log(h.exit_code == 0 ? spdlog::level::info : spdlog::level::warn,
         absl::StrCat("job ", job.id, " post-export hook ", h.message, " (", dir, ")"));
     return h;

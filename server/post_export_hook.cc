@@ -67,7 +67,7 @@ bool Drain(int fd, LineSplitter& lines) {
 }  // namespace
 
 HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookContext& ctx,
-                              const core::CancelToken& cancel) {
+                              const base::CancelToken& cancel) {
   HookOutcome out;
   if (options.command.empty()) return out;
   out.ran = true;

@@ -26,7 +26,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "server/job.h"
 
 namespace neobert::server {
@@ -50,6 +50,6 @@ struct HookContext {
 // Runs the hook to completion (or timeout / cancellation) and reports what
 // happened. Thread-safe; blocks the calling thread.
 HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookContext& context,
-                              const core::CancelToken& cancel);
+                              const base::CancelToken& cancel);
 
 }  // namespace neobert::server

@@ -1,10 +1,19 @@
 #include "server/proto_convert.h"
 
+#include "core/status/error_reason.h"
 #include "server/status_mapping.h"
 
 namespace neobert::server {
 
-core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req) {
+namespace {
+
+absl::Status InvalidRequest(absl::Status s) {
+  return core::WithDefaultReason(std::move(s), core::ErrorReason::kInvalidRequest);
+}
+
+}  // namespace
+
+absl::StatusOr<core::ExportOptions> ExportOptionsFromProto(const pb::ExportRequest& req) {
   core::ExportOptions o;
   o.checkpoint_dir = req.checkpoint_dir();
   o.output_dir = req.output_dir();
@@ -16,8 +25,19 @@ core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req) {
   o.drop_decoder_bias = req.drop_decoder_bias();
   o.prefer_newest_file = req.prefer_newest_file();
   o.validate = req.has_validate() ? req.validate() : true;
-  // device: assigned by the service's DevicePolicy, not copied from here.
+  o.device = req.device();
+  if (auto s = core::CheckExportOptions(o); !s.ok()) return InvalidRequest(std::move(s));
   return o;
+}
+
+absl::StatusOr<core::ValidateOptions> ValidateOptionsFromProto(const pb::ValidateRequest& req) {
+  core::ValidateOptions v;
+  v.export_dir = req.export_dir();
+  v.source_dir = req.source_dir();
+  v.device = req.device();
+  v.strict = req.strict();
+  if (auto s = core::CheckValidateOptions(v); !s.ok()) return InvalidRequest(std::move(s));
+  return v;
 }
 
 pb::JobState ToProto(JobState s) {
@@ -107,7 +127,7 @@ pb::JobEvent ToProto(const JobEvent& e) {
 pb::Job ToProto(const JobSnapshot& j) {
   pb::Job out;
   out.set_job_id(j.id);
-  out.set_kind(j.spec.kind == JobKind::kExport ? pb::EXPORT : pb::VALIDATE);
+  out.set_kind(j.spec.kind() == JobKind::kExport ? pb::EXPORT : pb::VALIDATE);
   out.set_state(ToProto(j.state));
   out.set_checkpoint_dir(JobSource(j.spec));
   out.set_output_dir(JobDestination(j.spec));

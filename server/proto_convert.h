@@ -9,8 +9,13 @@ namespace neobert::server {
 
 namespace pb = ::neobert::exporter::v1;
 
-// Options only (paths copied verbatim; the caller resolves them).
-core::ExportOptions ExportOptionsFromProto(const pb::ExportRequest& req);
+// A request's options, checked by the one options check of core
+// (CheckExportOptions / CheckValidateOptions): INVALID_ARGUMENT with reason
+// INVALID_REQUEST naming the field otherwise. Paths are copied verbatim (the
+// caller resolves them beneath its roots); the device as asked ("": the
+// server that runs the job chooses).
+absl::StatusOr<core::ExportOptions> ExportOptionsFromProto(const pb::ExportRequest& req);
+absl::StatusOr<core::ValidateOptions> ValidateOptionsFromProto(const pb::ValidateRequest& req);
 pb::JobState ToProto(JobState s);
 std::optional<JobState> FromProto(pb::JobState s);
 pb::JobResult ToProto(const core::ExportResult& r, const HookOutcome& hook = {});

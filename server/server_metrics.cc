@@ -122,7 +122,7 @@ void ServerMetrics::OnFinished(const JobSnapshot& job, JobState was, double run_
   }
   // A job cancelled in the queue never ran: it has no duration to observe.
   if (was == JobState::kRunning) {
-    (job.spec.kind == JobKind::kExport ? export_seconds_ : validation_seconds_)
+    (job.spec.kind() == JobKind::kExport ? export_seconds_ : validation_seconds_)
         ->Observe({s.state}, run_seconds);
   }
   if (s.bytes_written > 0) {
@@ -131,7 +131,7 @@ void ServerMetrics::OnFinished(const JobSnapshot& job, JobState was, double run_
     last_throughput_->Set({}, s.mb_per_s);
   }
   // Validation jobs name their device too, but run no sanity pass.
-  if (job.spec.kind == JobKind::kExport && !s.device.empty()) {
+  if (job.spec.kind() == JobKind::kExport && !s.device.empty()) {
     sanity_seconds_->Observe({s.device}, s.sanity_seconds);
   }
 }

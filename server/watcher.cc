@@ -259,21 +259,21 @@ Watcher::Outcome Watcher::HandleStep(const StepDir& step, std::optional<absl::Ti
   }
   auto out = policy_.ResolveOutput(dest);
   if (!out.ok()) return give_up(out.status());
-  JobSpec spec;
-  spec.kind = JobKind::kExport;
-  spec.export_options.checkpoint_dir = ckpt->path;
-  spec.export_options.input_root = ckpt->root;
-  spec.export_options.output_dir = out->path;
-  spec.export_options.output_root = out->root;
-  spec.export_options.sync = options_.sync;
-  auto current = core::ExportIsCurrent(spec.export_options);
+  core::ExportOptions o;
+  o.checkpoint_dir = ckpt->path;
+  o.input_root = ckpt->root;
+  o.output_dir = out->path;
+  o.output_root = out->root;
+  o.sync = options_.sync;
+  auto current = core::ExportIsCurrent(o);
   if (current.ok() && *current) {
     Log(WatchLogLevel::kInfo, absl::StrCat("watch: ", what, ": already exported to ", out->path));
     handled_[step.path] = {step.signature, ""};
     return Outcome::kAlreadyExported;
   }
   const bool replaces = ExportedFromStep(*out, *ckpt);
-  spec.export_options.overwrite = replaces;
+  o.overwrite = replaces;
+  const JobSpec spec{.options = std::move(o), .idempotency_key = ""};
   bool deduplicated = false;
   auto job = jobs_->Submit(spec, &deduplicated);
   // The last scan waits for room (jobs finish meanwhile); a periodic one

@@ -42,6 +42,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/device_name.h"
 #include "core/base/status_macros.h"
 #include "core/engine/torch_internal.h"
 
@@ -174,36 +175,24 @@ int VisibleCudaDeviceCount() {
 }
 
 absl::StatusOr<c10::Device> ResolveDevice(const std::string& name) {
+  ASSIGN_OR_RETURN(const base::DeviceName device, base::ParseDeviceName(name));
   const bool has_cuda = torch::cuda::is_available();
   const int visible = has_cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
-  if (name == "auto") {
-    return visible > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  switch (device.kind) {
+    case base::DeviceName::Kind::kAuto:
+      return visible > 0 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    case base::DeviceName::Kind::kCpu: return c10::Device(c10::kCPU);
+    case base::DeviceName::Kind::kCuda: break;
   }
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  const absl::string_view n(name);
-  if (n == "cuda" || absl::StartsWith(n, "cuda:")) {
-    int index = 0;
-    if (n.size() > 5) {
-      const absl::string_view digits = n.substr(5);
-      if (digits.find_first_not_of("0123456789") != absl::string_view::npos ||
-          !absl::SimpleAtoi(digits, &index) || index > 127) {
-        return absl::InvalidArgumentError(absl::StrCat("device '", name, "': bad CUDA index"));
-      }
-    } else if (n.size() == 5) {
-      return absl::InvalidArgumentError(absl::StrCat("device '", name, "': missing CUDA index"));
-    }
-    if (!has_cuda) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "device '", name, "': CUDA is not available (LibTorch built without CUDA, or no device)"));
-    }
-    if (index >= visible) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "device '", name, "': ", visible, " CUDA device(s) visible"));
-    }
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+  if (!has_cuda) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device '", name, "': CUDA is not available (LibTorch built without CUDA, or no device)"));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown device '", name, "'; expected auto, cpu, cuda or cuda:N"));
+  if (device.cuda_index >= visible) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("device '", name, "': ", visible, " CUDA device(s) visible"));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(device.cuda_index));
 }
 
 }  // namespace neobert::engine

@@ -29,8 +29,8 @@ absl::StatusOr<std::optional<format::DType>> ConvertDtype(const std::string& nam
   return dtype;
 }
 
-absl::StatusOr<ConvertResult> ConvertWeights(const ConvertOptions& o, ProgressSink& progress,
-                                             const CancelToken& cancel) {
+absl::StatusOr<ConvertResult> ConvertWeights(const ConvertOptions& o, base::ProgressSink& progress,
+                                             const base::CancelToken& cancel) {
   ASSIGN_OR_RETURN(format::TensorSet set, format::ReadWeights(o.root, o.input));
   std::vector<format::TensorEntry> tensors = std::move(set.tensors);
   if (o.dtype) {

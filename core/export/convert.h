@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/base/fs_root.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/format/dtype.h"
 
 namespace neobert::core {
@@ -40,7 +40,7 @@ struct ConvertResult {
 };
 
 absl::StatusOr<ConvertResult> ConvertWeights(const ConvertOptions& options,
-                                             ProgressSink& progress, const CancelToken& cancel);
+                                             base::ProgressSink& progress, const base::CancelToken& cancel);
 
 // The output format `convert` infers from a file name: .safetensors, or
 // .bin / .pt for a torch zip; nullopt otherwise.

@@ -21,7 +21,7 @@ std::string DestinationLock::LockPathFor(const std::string& destination) {
 }
 
 absl::StatusOr<std::unique_ptr<DestinationLock>> DestinationLock::Acquire(
-    const base::FsRoot& root, const std::string& destination, const CancelToken& cancel,
+    const base::FsRoot& root, const std::string& destination, const base::CancelToken& cancel,
     absl::Duration timeout,
     const std::function<void(const std::string&)>& on_wait) {
   fs::path dest(destination);

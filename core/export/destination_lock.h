@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/base/fs_root.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 
 namespace neobert::core {
 
@@ -33,7 +33,7 @@ class DestinationLock {
   // destination's parent folders and the lock file beneath `root`
   // (core/base/fs_root.h; a symlink in the lock file's place is refused).
   static absl::StatusOr<std::unique_ptr<DestinationLock>> Acquire(
-      const base::FsRoot& root, const std::string& destination, const CancelToken& cancel,
+      const base::FsRoot& root, const std::string& destination, const base::CancelToken& cancel,
       absl::Duration timeout = absl::InfiniteDuration(),
       const std::function<void(const std::string& lock_path)>& on_wait = nullptr);
   ~DestinationLock();  // releases

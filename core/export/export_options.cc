@@ -1,6 +1,7 @@
 #include "core/export/export_options.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/device_name.h"
 #include "core/base/status_macros.h"
 
 namespace neobert::core {
@@ -19,7 +20,9 @@ absl::StatusOr<std::optional<format::DType>> ExportDtype(const std::string& name
 }
 
 absl::Status CheckExportOptions(const ExportOptions& options) {
-  return ExportDtype(options.dtype).status();
+  RETURN_IF_ERROR(ExportDtype(options.dtype).status());
+  if (!options.device.empty()) RETURN_IF_ERROR(base::ParseDeviceName(options.device).status());
+  return absl::OkStatus();
 }
 
 std::map<std::string, std::string> OutputAffectingOptions(const ExportOptions& o) {

@@ -62,7 +62,8 @@ struct ExportOptions {
   // padded position; sanity_pass.h says why that is enough) beside the writes,
   // and publish only if logits are (2, S, V) and finite.
   bool sanity_check = true;
-  // Device for the sanity pass: auto (CUDA when available) | cpu | cuda[:N].
+  // Device for the sanity pass: auto (CUDA when available) | cpu | cuda[:N]
+  // (core/base/device_name.h).
   std::string device = "auto";
   // Run the validator (validator.h, with this checkpoint as the parity
   // source) on the staged folder before publishing: a failed check aborts
@@ -97,8 +98,12 @@ struct ExportResult {
 // accepted names otherwise.
 absl::StatusOr<std::optional<format::DType>> ExportDtype(const std::string& name);
 
-// Every check of an ExportOptions' values that needs no file (today: the
-// dtype, ExportDtype). INVALID_ARGUMENT naming the option.
+// Every check of an ExportOptions' values that needs no file: the dtype
+// (ExportDtype) and the device name (core/base/device_name.h; "" stands for
+// "the server that runs the job chooses"). INVALID_ARGUMENT naming the
+// option. The one check: the exporter runs it (so the CLI's local export),
+// and the server's request conversion (server/proto_convert.h) before a job
+// is queued.
 absl::Status CheckExportOptions(const ExportOptions& options);
 
 // The manifest "options" map for `options` (what makes two exports equal).

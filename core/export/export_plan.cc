@@ -174,8 +174,8 @@ absl::Status CastTensors(ExportPlan& plan) {
 // The NaN/Inf (and CRC) scan reads every weight byte; it runs on a second
 // thread while the tokenizer is planned, and is awaited before planning ends.
 // The sanity pass starts here too and keeps running (ExportPlan::sanity).
-absl::Status ScanAndPlanTokenizer(ExportPlan& plan, ProgressSink& progress,
-                                  const CancelToken& cancel) {
+absl::Status ScanAndPlanTokenizer(ExportPlan& plan, base::ProgressSink& progress,
+                                  const base::CancelToken& cancel) {
   const std::vector<TensorEntry>& tensors = plan.tensors;
   // An early return waits for the scan (the future's destructor).
   std::future<absl::Status> finite =
@@ -240,7 +240,7 @@ void PlanSteps(ExportPlan& plan) {
   add(Kind::kManifest, {kManifestName}, StageStart{"commit", "hashing files and publishing"});
 }
 
-absl::Status PlanInto(ExportPlan& plan, ProgressSink& progress, const CancelToken& cancel) {
+absl::Status PlanInto(ExportPlan& plan, base::ProgressSink& progress, const base::CancelToken& cancel) {
   const ExportOptions& o = plan.options;
   plan.result.dry_run = o.dry_run;
   ASSIGN_OR_RETURN(const std::optional<DType> target, ExportDtype(o.dtype));
@@ -316,8 +316,8 @@ absl::StatusOr<bool> DestinationHoldsPlan(ExportPlan& plan) {
 }
 
 absl::StatusOr<std::unique_ptr<ExportPlan>> PlanExport(const ExportOptions& options,
-                                                       ProgressSink& progress,
-                                                       const CancelToken& cancel,
+                                                       base::ProgressSink& progress,
+                                                       const base::CancelToken& cancel,
                                                        ExportResult* partial) {
   auto plan = std::make_unique<ExportPlan>();
   plan->start = std::chrono::steady_clock::now();
@@ -329,7 +329,7 @@ absl::StatusOr<std::unique_ptr<ExportPlan>> PlanExport(const ExportOptions& opti
   return plan;
 }
 
-absl::Status AwaitSanityPass(ExportPlan& plan, ProgressSink& progress) {
+absl::Status AwaitSanityPass(ExportPlan& plan, base::ProgressSink& progress) {
   if (!plan.sanity.valid()) return absl::OkStatus();
   if (plan.sanity.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
     progress.OnStage("sanity", "waiting for the forward pass", 0);

@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "core/export/export_options.h"
 #include "core/export/manifest.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/export/sanity_pass.h"
 #include "core/export/weight_files.h"
 #include "core/format/tensor.h"
@@ -35,7 +35,7 @@
 
 namespace neobert::core {
 
-// A progress stage a step begins (ProgressSink::OnStage's arguments).
+// A progress stage a step begins (base::ProgressSink::OnStage's arguments).
 struct StageStart {
   std::string stage;    // "write" | "commit"
   std::string message;  // what is being written
@@ -100,8 +100,8 @@ struct ExportPlan {
 // `partial` (when given) receives what planning had found by then (notes,
 // warnings). Cancellation is checked between stages and during the scan.
 absl::StatusOr<std::unique_ptr<ExportPlan>> PlanExport(const ExportOptions& options,
-                                                       ProgressSink& progress,
-                                                       const CancelToken& cancel,
+                                                       base::ProgressSink& progress,
+                                                       const base::CancelToken& cancel,
                                                        ExportResult* partial = nullptr);
 
 // Whether the destination of a plan now holds an identical export (true:
@@ -112,7 +112,7 @@ absl::StatusOr<bool> DestinationHoldsPlan(ExportPlan& plan);
 
 // Waits for the sanity pass started by PlanExport (no-op without one) and
 // adds its timing note to plan.result. Its error when the pass failed.
-absl::Status AwaitSanityPass(ExportPlan& plan, ProgressSink& progress);
+absl::Status AwaitSanityPass(ExportPlan& plan, base::ProgressSink& progress);
 
 // The dry run's answer: plan.result with every planned file (size 0).
 ExportResult DryRunResult(const ExportPlan& plan);

@@ -24,12 +24,12 @@ namespace {
 
 // What the steps share while they run.
 struct Writing {
-  Writing(ExportPlan& p, StagingDir& s, ProgressSink& pr, const CancelToken& c)
+  Writing(ExportPlan& p, StagingDir& s, base::ProgressSink& pr, const base::CancelToken& c)
       : plan(p), staging(s), progress(pr), cancel(c) {}
   ExportPlan& plan;
   StagingDir& staging;
-  ProgressSink& progress;
-  const CancelToken& cancel;
+  base::ProgressSink& progress;
+  const base::CancelToken& cancel;
   std::vector<std::string> written;                  // file names, in order
   std::map<std::string, std::string> weight_sha256;  // hashed while written
 };
@@ -139,11 +139,11 @@ absl::Status WriteStep(Writing& w, const ExportStep& step) {
 }
 
 // The validator on the staged folder, with the checkpoint as parity source.
-absl::Status ValidateStaged(ExportPlan& plan, StagingDir& staging, ProgressSink& progress,
-                            const CancelToken& cancel) {
+absl::Status ValidateStaged(ExportPlan& plan, StagingDir& staging, base::ProgressSink& progress,
+                            const base::CancelToken& cancel) {
   progress.OnStage("validate", "checking the staged export against the checkpoint", 0);
   TestPausePoint("validate", cancel);
-  NullProgress quiet;  // the validator's own stages would reset the bar
+  base::NullProgress quiet;  // the validator's own stages would reset the bar
   ASSIGN_OR_RETURN(ValidationReport report,
                    ValidateExportDir({.export_dir = staging.path(),
                                       .source_dir = plan.layout.dir,
@@ -162,8 +162,8 @@ absl::Status ValidateStaged(ExportPlan& plan, StagingDir& staging, ProgressSink&
 
 }  // namespace
 
-absl::Status WriteExport(ExportPlan& plan, StagingDir& staging, ProgressSink& progress,
-                         const CancelToken& cancel) {
+absl::Status WriteExport(ExportPlan& plan, StagingDir& staging, base::ProgressSink& progress,
+                         const base::CancelToken& cancel) {
   Writing w(plan, staging, progress, cancel);
   for (const ExportStep& step : plan.steps) RETURN_IF_ERROR(WriteStep(w, step));
   RETURN_IF_ERROR(AwaitSanityPass(plan, progress));

@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "core/export/export_plan.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/export/staging_dir.h"
 
 namespace neobert::core {
@@ -21,7 +21,7 @@ namespace neobert::core {
 // sanity fields and its validation report. Errors: a write or hash failure, cancellation, the sanity
 // pass's failure, VALIDATION_FAILED (the failing report stays in
 // plan.result.validation).
-absl::Status WriteExport(ExportPlan& plan, StagingDir& staging, ProgressSink& progress,
-                         const CancelToken& cancel);
+absl::Status WriteExport(ExportPlan& plan, StagingDir& staging, base::ProgressSink& progress,
+                         const base::CancelToken& cancel);
 
 }  // namespace neobert::core

@@ -46,7 +46,7 @@ absl::Status CheckpointStillThere(const ExportPlan& plan) {
 }
 
 // Under the destination lock: stage the plan's files, then publish them.
-absl::Status WriteAndPublish(ExportPlan& plan, ProgressSink& progress, const CancelToken& cancel) {
+absl::Status WriteAndPublish(ExportPlan& plan, base::ProgressSink& progress, const base::CancelToken& cancel) {
   const ExportOptions& o = plan.options;
   ASSIGN_OR_RETURN(auto staging, StagingDir::Create({.destination = plan.output_dir,
                                                      .root = o.output_root,
@@ -63,7 +63,7 @@ absl::Status WriteAndPublish(ExportPlan& plan, ProgressSink& progress, const Can
 // Everything after planning. One writer per destination, across processes
 // and replicas; whoever waited looks at the destination again (the other may
 // have published it meanwhile).
-absl::Status Execute(ExportPlan& plan, ProgressSink& progress, const CancelToken& cancel) {
+absl::Status Execute(ExportPlan& plan, base::ProgressSink& progress, const base::CancelToken& cancel) {
   if (plan.done) return absl::OkStatus();
   if (plan.options.dry_run) {
     RETURN_IF_ERROR(AwaitSanityPass(plan, progress));
@@ -90,8 +90,8 @@ absl::Status Execute(ExportPlan& plan, ProgressSink& progress, const CancelToken
 
 }  // namespace
 
-absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, ProgressSink& progress,
-                                              const CancelToken& cancel, ExportResult* partial) {
+absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& o, base::ProgressSink& progress,
+                                              const base::CancelToken& cancel, ExportResult* partial) {
   auto plan = PlanExport(o, progress, cancel, partial);
   if (!plan.ok()) return ExplainVanishedCheckpoint(o, plan.status());
   absl::Status s = Execute(**plan, progress, cancel);

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/export/export_options.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 
 namespace neobert::core {
 
@@ -27,8 +27,8 @@ namespace neobert::core {
 // CHECKPOINT_NOT_FOUND when the checkpoint folder was removed before or
 // during the export (nothing is published then) and VALIDATION_FAILED.
 absl::StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options,
-                                              ProgressSink& progress,
-                                              const CancelToken& cancel,
+                                              base::ProgressSink& progress,
+                                              const base::CancelToken& cancel,
                                               ExportResult* partial = nullptr);
 
 // True when the destination of `options` (output_dir, or the default one)

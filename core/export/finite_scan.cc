@@ -103,7 +103,7 @@ absl::StatusOr<ScanResult> ScanTensor(const TensorEntry& t, bool want_crc,
 
 }  // namespace
 
-absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const CancelToken& cancel) {
+absl::Status CheckFinite(const std::vector<TensorEntry>& tensors, const base::CancelToken& cancel) {
   // Per tensor: a CRC failure and a NaN/Inf finding; reported in tensor
   // order, CRC failures first (a corrupt record explains any NaN in it).
   std::vector<std::string> crc_errors(tensors.size());

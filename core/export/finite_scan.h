@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/format/tensor.h"
 
 namespace neobert::core {
@@ -17,6 +17,6 @@ namespace neobert::core {
 // reading: a mismatch is INVALID_ARGUMENT naming the tensor and the record,
 // and takes precedence over NaN/Inf findings. Uses two threads.
 absl::Status CheckFinite(const std::vector<format::TensorEntry>& tensors,
-                         const CancelToken& cancel);
+                         const base::CancelToken& cancel);
 
 }  // namespace neobert::core

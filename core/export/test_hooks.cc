@@ -9,7 +9,7 @@
 
 namespace neobert::core {
 
-void TestPausePoint(const char* point, const CancelToken& cancel) {
+void TestPausePoint(const char* point, const base::CancelToken& cancel) {
   static const char* const dir = std::getenv("NEOBERT_EXPORT_TEST_PAUSE_DIR");
   if (dir == nullptr || *dir == '\0') return;
   namespace fs = std::filesystem;

@@ -16,10 +16,10 @@
 // Thread-safety: any thread; every export reaching P pauses.
 #pragma once
 
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 
 namespace neobert::core {
 
-void TestPausePoint(const char* point, const CancelToken& cancel);
+void TestPausePoint(const char* point, const base::CancelToken& cancel);
 
 }  // namespace neobert::core

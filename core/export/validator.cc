@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/base/device_name.h"
 #include "core/base/excerpt.h"
 #include "core/base/json.h"
 #include "core/base/status_macros.h"
@@ -78,11 +79,11 @@ std::string DiffText(absl::string_view what, const Diff& d) {
 
 // One validation run: what the checks share, in the order they fill it.
 struct Validation {
-  Validation(const ValidateOptions& o, ProgressSink& p)
+  Validation(const ValidateOptions& o, base::ProgressSink& p)
       : options(o), dir(o.export_dir), progress(p) {}
   const ValidateOptions& options;
   const fs::path dir;
-  ProgressSink& progress;
+  base::ProgressSink& progress;
   ValidationReport report;
   std::optional<engine::ModelSpec> spec;             // config.json, when it passed
   std::optional<ExportTokenizer> tokenizer;          // when the tokenizer check passed
@@ -266,7 +267,7 @@ void CheckMaskParity(Validation& v, const engine::ForwardInput& batch) {
 }
 
 // end_to_end and cosine_sanity: the seed's sample texts through the model.
-absl::Status CheckTexts(Validation& v, const CancelToken& cancel) {
+absl::Status CheckTexts(Validation& v, const base::CancelToken& cancel) {
   if (!v.tokenizer) {
     v.Add("end_to_end", false, "not run: the tokenizer check failed");
     v.Add("cosine_sanity", false, "not run: the tokenizer check failed");
@@ -328,7 +329,7 @@ absl::StatusOr<std::string> SourceParity(const Validation& v, const engine::Forw
 }
 
 // Everything that needs the model: forward, masks, texts, source parity.
-absl::Status CheckModel(Validation& v, const CancelToken& cancel) {
+absl::Status CheckModel(Validation& v, const base::CancelToken& cancel) {
   v.progress.OnStage("forward", "MLM forward and attention-mask parity", 0);
   const auto batch = PaddedBatch(v.spec->vocab_size, v.spec->max_position_embeddings);
   const auto out = v.model->Forward(batch);
@@ -345,6 +346,12 @@ absl::Status CheckModel(Validation& v, const CancelToken& cancel) {
 
 }  // namespace
 
+absl::Status CheckValidateOptions(const ValidateOptions& o) {
+  if (o.export_dir.empty()) return absl::InvalidArgumentError("export_dir: no export folder named");
+  if (!o.device.empty()) RETURN_IF_ERROR(base::ParseDeviceName(o.device).status());
+  return absl::OkStatus();
+}
+
 std::string FailedChecksSummary(const ValidationReport& report) {
   std::vector<std::string> failed;
   for (const auto& c : report.checks) {
@@ -354,8 +361,9 @@ std::string FailedChecksSummary(const ValidationReport& report) {
 }
 
 absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& o,
-                                                   ProgressSink& progress,
-                                                   const CancelToken& cancel) {
+                                                   base::ProgressSink& progress,
+                                                   const base::CancelToken& cancel) {
+  RETURN_IF_ERROR(CheckValidateOptions(o));
   ASSIGN_OR_RETURN(std::optional<struct stat> st, o.root.StatIfExists(o.export_dir));
   if (!st.has_value() || !S_ISDIR(st->st_mode)) {
     return absl::NotFoundError(absl::StrCat(o.export_dir, ": no such export directory"));

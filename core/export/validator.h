@@ -31,7 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/base/fs_root.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 
 namespace neobert::core {
 
@@ -66,6 +66,13 @@ struct ValidationReport {
   }
 };
 
+// Every check of a ValidateOptions' values that needs no file: an export
+// folder is named, and the device name parses (core/base/device_name.h; ""
+// stands for "the server that runs the job chooses"). INVALID_ARGUMENT
+// naming the option. Run by ValidateExportDir (so the CLI) and by the
+// server's request conversion (server/proto_convert.h).
+absl::Status CheckValidateOptions(const ValidateOptions& options);
+
 // "name (detail); ..." of the failed checks that count (not advisory): how
 // an export failing validation, the CLI and the server summarise a report.
 std::string FailedChecksSummary(const ValidationReport& report);
@@ -73,7 +80,7 @@ std::string FailedChecksSummary(const ValidationReport& report);
 // Returns a report (a failed check is not an error); an error status only
 // when the export directory cannot be examined at all.
 absl::StatusOr<ValidationReport> ValidateExportDir(const ValidateOptions& options,
-                                                   ProgressSink& progress,
-                                                   const CancelToken& cancel);
+                                                   base::ProgressSink& progress,
+                                                   const base::CancelToken& cancel);
 
 }  // namespace neobert::core

@@ -36,7 +36,7 @@ struct WriteProgress {
 // The pytorch_model.bin on its own thread; it only checks cancellation.
 std::future<absl::Status> StartTorchBin(const std::vector<TensorEntry>& tensors,
                                         const std::string& path, const WeightWriteOptions& options,
-                                        const CancelToken& cancel, WriteProgress& shared,
+                                        const base::CancelToken& cancel, WriteProgress& shared,
                                         std::string* sha256) {
   return std::async(std::launch::async, [&tensors, path, &options, &cancel, &shared, sha256]() {
     format::TorchWriteOptions o;
@@ -55,8 +55,8 @@ std::future<absl::Status> StartTorchBin(const std::vector<TensorEntry>& tensors,
 
 // The safetensors shards, one after the other, on the calling thread.
 absl::Status WriteShards(const std::vector<TensorEntry>& tensors, const WeightFilesPlan& plan,
-                         const WeightWriteOptions& options, ProgressSink& progress,
-                         const CancelToken& cancel, WriteProgress& shared,
+                         const WeightWriteOptions& options, base::ProgressSink& progress,
+                         const base::CancelToken& cancel, WriteProgress& shared,
                          std::vector<std::string>* digests) {
   uint64_t base = 0;  // bytes of the shards before this one
   for (size_t i = 0; i < plan.shards.size(); ++i) {
@@ -135,8 +135,8 @@ WeightFilesPlan PlanWeightFiles(const std::vector<TensorEntry>& tensors,
 absl::StatusOr<std::vector<std::string>> WriteWeightFiles(const std::vector<TensorEntry>& tensors,
                                                           const WeightFilesPlan& plan,
                                                           const WeightWriteOptions& options,
-                                                          ProgressSink& progress,
-                                                          const CancelToken& cancel) {
+                                                          base::ProgressSink& progress,
+                                                          const base::CancelToken& cancel) {
   WriteProgress shared;
   // Digests computed while writing; each writer fills its own slots.
   std::string bin_sha256;

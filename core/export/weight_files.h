@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/base/fs_root.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "core/format/tensor.h"
 
 namespace neobert::core {
@@ -70,6 +70,6 @@ struct WeightWriteOptions {
 // files already written stay (the caller's staging directory removes them).
 absl::StatusOr<std::vector<std::string>> WriteWeightFiles(
     const std::vector<format::TensorEntry>& tensors, const WeightFilesPlan& plan,
-    const WeightWriteOptions& options, ProgressSink& progress, const CancelToken& cancel);
+    const WeightWriteOptions& options, base::ProgressSink& progress, const base::CancelToken& cancel);
 
 }  // namespace neobert::core

@@ -87,9 +87,17 @@ class Reader {
   absl::Status status_;
 };
 
+// The row's layout predates typed specs and is kept as it was: every field
+// of both kinds, the other kind's at their defaults, so that replicas of the
+// previous version read rows this one writes during a rolling update.
 json SpecJson(const JobSpec& s) {
-  const auto& o = s.export_options;
-  return {{"kind", s.kind == JobKind::kExport ? "export" : "validate"},
+  static const core::ExportOptions kNoExport;
+  static const core::ValidateOptions kNoValidate;
+  const auto* e = s.export_options();
+  const auto* v = s.validate_options();
+  const core::ExportOptions& o = e ? *e : kNoExport;
+  const core::ValidateOptions& val = v ? *v : kNoValidate;
+  return {{"kind", JobKindName(s.kind())},
           {"checkpoint_dir", o.checkpoint_dir},
           {"output_dir", o.output_dir},
           {"dtype", o.dtype},
@@ -101,16 +109,17 @@ json SpecJson(const JobSpec& s) {
           {"prefer_newest_file", o.prefer_newest_file},
           {"sync", o.sync},
           {"validate", o.validate},
-          {"device", o.device},
-          {"validate_dir", s.validate_dir},
-          {"validate_source", s.validate_source},
-          {"validate_strict", s.validate_strict},
+          {"device", s.device()},
+          {"validate_dir", val.export_dir},
+          {"validate_source", val.source_dir},
+          {"validate_strict", val.strict},
           {"idempotency_key", s.idempotency_key}};
 }
 
 absl::StatusOr<JobSpec> SpecFrom(const json& j) {
+  core::ExportOptions o;
+  core::ValidateOptions v;
   JobSpec s;
-  auto& o = s.export_options;
   Reader r(j, "spec");
   std::string kind;
   r.Get("kind", &kind, true);
@@ -126,15 +135,19 @@ absl::StatusOr<JobSpec> SpecFrom(const json& j) {
   r.Get("sync", &o.sync);
   r.Get("validate", &o.validate);
   r.Get("device", &o.device);
-  r.Get("validate_dir", &s.validate_dir);
-  r.Get("validate_source", &s.validate_source);
-  r.Get("validate_strict", &s.validate_strict);
+  r.Get("validate_dir", &v.export_dir);
+  r.Get("validate_source", &v.source_dir);
+  r.Get("validate_strict", &v.strict);
   r.Get("idempotency_key", &s.idempotency_key);
   if (!r.status().ok()) return r.status();
-  if (kind != "export" && kind != "validate") {
+  if (kind == "export") {
+    s.options = std::move(o);
+  } else if (kind == "validate") {
+    v.device = std::move(o.device);
+    s.options = std::move(v);
+  } else {
     return absl::InvalidArgumentError(absl::StrCat("spec: unknown kind '", kind, "'"));
   }
-  s.kind = kind == "export" ? JobKind::kExport : JobKind::kValidate;
   return s;
 }
 
@@ -323,14 +336,14 @@ absl::StatusOr<T> ParseAnd(std::string_view text, const char* what, F from) {
 // names. A field added to ExportRequest / ValidateRequest that changes the
 // output joins this table.
 std::vector<std::pair<const char*, std::string>> Identity(const JobSpec& s) {
-  const auto& o = s.export_options;
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
-  if (s.kind == JobKind::kValidate) {
+  if (const auto* v = s.validate_options()) {
     return {{"kind", "validate"},
-            {"export_dir", s.validate_dir},
-            {"source_dir", s.validate_source},
-            {"strict", b(s.validate_strict)}};
+            {"export_dir", v->export_dir},
+            {"source_dir", v->source_dir},
+            {"strict", b(v->strict)}};
   }
+  const core::ExportOptions& o = *s.export_options();
   return {{"kind", "export"},
           {"checkpoint_dir", o.checkpoint_dir},
           {"output_dir", o.output_dir},

@@ -279,7 +279,7 @@ class SqlStore final : public JobStore {
                        " stage, created_ms, last_sequence) VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, 'queued',"
                        " {now}, 1) RETURNING ",
                        kJobColumns),
-          {req.id, req.spec.kind == JobKind::kExport ? "export" : "validate", JobSource(req.spec),
+          {req.id, JobKindName(req.spec.kind()), JobSource(req.spec),
            key.empty() ? Value() : Value(key), req.spec_key, EncodeSpec(req.spec), req.needs_gpu});
       if (!row.ok()) return row.status();
       out.job = **row;

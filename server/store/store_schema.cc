@@ -136,7 +136,7 @@ absl::Status ImportJob(Connection& c, JobSnapshot j) {
       "INSERT INTO jobs (id, kind, state, source, idempotency_key, spec_key, spec, needs_gpu, stage,"
       " percent, created_ms, finished_ms, result, hook, error, last_sequence)"
       " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, COALESCE(?, {now}), ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING",
-      {j.id, j.spec.kind == JobKind::kExport ? "export" : "validate", JobStateName(j.state),
+      {j.id, JobKindName(j.spec.kind()), JobStateName(j.state),
        JobSource(j.spec), key, SpecKey(j.spec), EncodeSpec(j.spec), j.stage,
        absl::StrCat(j.percent), j.created_unix_ms,
        // Retention counts from when a job finished; an old journal may not say.

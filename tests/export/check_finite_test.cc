@@ -73,7 +73,7 @@ TEST(CheckFiniteTest, IntactCheckpointPasses) {
   auto set = CorruptCheckpoint(dir, Sample(1.0f), "", 0);
   ASSERT_TRUE(set.ok()) << set.status();
   for (const auto& t : set->tensors) ASSERT_TRUE(t.storage.crc32.has_value()) << t.name;
-  CancelToken cancel;
+  base::CancelToken cancel;
   EXPECT_TRUE(CheckFinite(set->tensors, cancel).ok());
 }
 
@@ -82,7 +82,7 @@ TEST(CheckFiniteTest, FlippedByteInAFloatRecordFailsItsCrc) {
   // A mantissa bit: the value stays finite, only the CRC can tell.
   auto set = CorruptCheckpoint(dir, Sample(1.0f), "archive/data/0", 1001);
   ASSERT_TRUE(set.ok()) << set.status();
-  CancelToken cancel;
+  base::CancelToken cancel;
   auto s = CheckFinite(set->tensors, cancel);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("tensor 'w': storage record 'archive/data/0' fails its CRC-32 "
@@ -101,7 +101,7 @@ TEST(CheckFiniteTest, FlippedByteInAnIntegerRecordFailsItsCrc) {
   ScratchDir dir;
   auto set = CorruptCheckpoint(dir, Sample(1.0f), "archive/data/1", 3);
   ASSERT_TRUE(set.ok()) << set.status();
-  CancelToken cancel;
+  base::CancelToken cancel;
   auto s = CheckFinite(set->tensors, cancel);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("tensor 'ids': storage record 'archive/data/1' fails its CRC-32"),
@@ -114,7 +114,7 @@ TEST(CheckFiniteTest, CrcFailureIsReportedBeforeNaN) {
   auto set = CorruptCheckpoint(dir, Sample(std::numeric_limits<float>::quiet_NaN()),
                                "archive/data/2", 0);
   ASSERT_TRUE(set.ok()) << set.status();
-  CancelToken cancel;
+  base::CancelToken cancel;
   auto s = CheckFinite(set->tensors, cancel);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("'archive/data/2' fails its CRC-32"), absl::string_view::npos) << s;
@@ -124,7 +124,7 @@ TEST(CheckFiniteTest, NaNStillFoundWithAndWithoutRecordedCrc) {
   ScratchDir dir;
   auto set = CorruptCheckpoint(dir, Sample(std::numeric_limits<float>::infinity()), "", 0);
   ASSERT_TRUE(set.ok()) << set.status();
-  CancelToken cancel;
+  base::CancelToken cancel;
   auto s = CheckFinite(set->tensors, cancel);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("tensor 'w' has 1 NaN/Inf value (of 4096)"), absl::string_view::npos)
@@ -144,7 +144,7 @@ TEST(CheckFiniteTest, ViewsOfACorruptStorageAreNotCrcChecked) {
   std::vector<TensorEntry> half = {set->tensors[0]};
   half[0].shape = {32, 64};
   half[0].storage_offset = 32 * 64;
-  CancelToken cancel;
+  base::CancelToken cancel;
   EXPECT_TRUE(CheckFinite(half, cancel).ok());
 }
 

@@ -30,8 +30,8 @@ std::string FixtureWeights() {
 }
 
 absl::StatusOr<ConvertResult> Convert(const ConvertOptions& o) {
-  NullProgress progress;
-  CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   return ConvertWeights(o, progress, cancel);
 }
 
@@ -71,8 +71,8 @@ TEST(ConvertTest, WritesWhatTheExportersWriterWrites) {
   auto cast = format::CastFloatingTensors(set->tensors, format::DType::kBFloat16);
   ASSERT_TRUE(cast.ok());
   fs::create_directories(dir.file("w"));
-  NullProgress progress;
-  CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   auto files = WriteWeightFiles(*cast, PlanWeightFiles(*cast, {.pytorch_bin_name = ""}),
                                 {.dir = dir.file("w"), .sync = false}, progress, cancel);
   ASSERT_TRUE(files.ok()) << files.status();

@@ -24,7 +24,7 @@ class DestinationLockTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(root_); }
   fs::path root_;
   std::string dest_;
-  CancelToken no_cancel_;
+  base::CancelToken no_cancel_;
 };
 
 TEST_F(DestinationLockTest, CreatesParentsAndAHiddenLockFileBesideTheDestination) {
@@ -50,7 +50,7 @@ TEST_F(DestinationLockTest, SecondHolderTimesOutWhileTheFirstHoldsIt) {
 TEST_F(DestinationLockTest, CancelStopsTheWait) {
   auto first = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, no_cancel_);
   ASSERT_TRUE(first.ok());
-  CancelToken cancel;
+  base::CancelToken cancel;
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     cancel.Cancel();
@@ -86,7 +86,7 @@ TEST_F(DestinationLockTest, ALockHeldByAnotherProcessIsHonouredAndDiesWithIt) {
   ASSERT_EQ(::pipe(ready), 0);
   pid_t pid = ::fork();
   if (pid == 0) {
-    CancelToken none;
+    base::CancelToken none;
     auto held = DestinationLock::Acquire(neobert::base::FsRoot(), dest_, none);
     char c = held.ok() ? 'y' : 'n';
     (void)!::write(ready[1], &c, 1);

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "core/export/export_options.h"
-#include "core/export/progress.h"
+#include "core/base/progress.h"
 #include "tests/format/writer_test_util.h"
 
 namespace neobert::core::testing {
@@ -65,8 +65,8 @@ class ExportTest : public ::testing::Test {
     return o;
   }
   CheckpointCopy c;
-  NullProgress progress;
-  CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
 };
 
 // The names of the entries of `dir` (empty when it does not exist).

@@ -34,7 +34,7 @@ class ExportWriterTest : public testing::ExportTest {};
 class ExportCheckpointTest : public testing::ExportTest {};
 
 // Records the stages a job reports, in order.
-class StageRecorder : public ProgressSink {
+class StageRecorder : public base::ProgressSink {
  public:
   void OnStage(const std::string& stage, const std::string& message, uint64_t) override {
     stages.push_back(stage + ": " + message);

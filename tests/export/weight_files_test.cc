@@ -81,8 +81,8 @@ TEST(WeightFilesWriteTest, BothFormatsReadBackWithTheirDigests) {
   const std::vector<TensorEntry> tensors = Tensors();
   const WeightFilesPlan plan = PlanWeightFiles(tensors, {.max_shard_bytes = 900});
   std::map<std::string, std::string> sha256;
-  NullProgress progress;
-  CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   auto files = WriteWeightFiles(tensors, plan, {.dir = dir.path(), .sync = false,
                                                 .writeback = false, .sha256 = &sha256},
                                 progress, cancel);
@@ -114,8 +114,8 @@ TEST(WeightFilesWriteTest, BothFormatsReadBackWithTheirDigests) {
 TEST(WeightFilesWriteTest, CancelStopsTheWrite) {
   ScratchDir dir;
   const std::vector<TensorEntry> tensors = Tensors();
-  NullProgress progress;
-  CancelToken cancel;
+  base::NullProgress progress;
+  base::CancelToken cancel;
   cancel.Cancel();
   auto files = WriteWeightFiles(tensors, PlanWeightFiles(tensors, {}),
                                 {.dir = dir.path(), .sync = false, .writeback = false}, progress,

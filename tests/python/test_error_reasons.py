@@ -152,6 +152,11 @@ class ErrorReasons(unittest.TestCase):
         self.fails(s.WatchJob, pb.WatchJobRequest(job_id="job-nope"), "NOT_FOUND", "JOB_NOT_FOUND")
         self.fails(s.SubmitExport, self.export_request(self.ckpt, self.out("x"), device="cuda:0"),
                    "FAILED_PRECONDITION", "DEVICE_UNAVAILABLE")
+        # A malformed device name is the request's fault, not a missing device.
+        self.fails(s.SubmitExport, self.export_request(self.ckpt, self.out("x"), device="gpu7"),
+                   "INVALID_ARGUMENT", "INVALID_REQUEST")
+        self.fails(s.SubmitValidate, pb.ValidateRequest(export_dir=self.out("x"), device="cuda:x"),
+                   "INVALID_ARGUMENT", "INVALID_REQUEST")
         self.fails(s.SubmitValidate, pb.ValidateRequest(export_dir=outside), "PERMISSION_DENIED",
                    "PATH_DENIED")
         info = s.GetServerInfo(pb.GetServerInfoRequest(), metadata=self.md, timeout=30)

@@ -183,7 +183,7 @@ TEST(JobManager, Idempotency) {
   auto d = h.jobs->Submit(ExportSpec("/in/a", out + "/x"));
   EXPECT_EQ(c->id, d->id);
   auto other_dtype = ExportSpec("/in/a", out + "/x");
-  other_dtype.export_options.dtype = "bfloat16";
+  other_dtype.export_options()->dtype = "bfloat16";
   auto e = h.jobs->Submit(other_dtype);
   EXPECT_NE(e->id, c->id);
   h.exec->RunAll();
@@ -205,7 +205,7 @@ TEST(JobManager, OverwriteDoesNotReuseAFinishedExport) {
   Harness h = Make(gate.AsRunner());
   std::string out = testing::MakeTempDir("overwrite");
   auto spec = ExportSpec("/in/a", out);
-  spec.export_options.overwrite = true;
+  spec.export_options()->overwrite = true;
   auto a = h.jobs->Submit(spec);
   auto b = h.jobs->Submit(spec);
   EXPECT_EQ(a->id, b->id);  // still queued: shared

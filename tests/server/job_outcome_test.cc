@@ -42,8 +42,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, OutcomeTest, ::testing::Values("sqlite", "pos
 
 // A validation that fails after finding things, with a reason, metadata and
 // a retry hint on its error.
-absl::StatusOr<core::ExportResult> FailWithFindings(const JobSpec&, core::ProgressSink& sink,
-                                                    const core::CancelToken&) {
+absl::StatusOr<core::ExportResult> FailWithFindings(const JobSpec&, JobProgress& sink,
+                                                    const base::CancelToken&) {
   core::ExportResult partial;
   partial.output_dir = "/out/x";
   partial.notes.push_back("stripped prefix 'module.' from 3 keys");
@@ -73,11 +73,10 @@ void ExpectFindings(const std::optional<core::ExportResult>& result, const absl:
 }
 
 TEST_P(OutcomeTest, FailedJobKeepsWhatItFoundForEveryServer) {
-  JobSpec spec;
-  spec.kind = JobKind::kValidate;
-  spec.validate_dir = "/out/x";
-  spec.validate_strict = true;
-  spec.idempotency_key = "key-strict";
+  core::ValidateOptions strict;
+  strict.export_dir = "/out/x";
+  strict.strict = true;
+  JobSpec spec{.options = strict, .idempotency_key = "key-strict"};
   auto first = Make(Options(FailWithFindings, std::make_unique<ThreadPoolExecutor>(1), "first"));
   ASSERT_TRUE(first);
   auto job = first->Submit(spec);
@@ -101,7 +100,9 @@ TEST_P(OutcomeTest, FailedJobKeepsWhatItFoundForEveryServer) {
   got = other->Get(job->id);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->state, JobState::kFailed);
-  EXPECT_TRUE(got->spec.validate_strict);
+  ASSERT_EQ(got->spec.kind(), JobKind::kValidate);
+  EXPECT_TRUE(got->spec.validate_options()->strict);
+  EXPECT_EQ(got->spec.validate_options()->export_dir, "/out/x");
   ExpectFindings(got->result, got->error);
   for (uint64_t after : {uint64_t{0}, uint64_t{1}}) {
     auto w = other->Watch(job->id, after);
@@ -119,7 +120,7 @@ TEST_P(OutcomeTest, FailedJobKeepsWhatItFoundForEveryServer) {
   EXPECT_TRUE(dedup);
   EXPECT_EQ(again->id, job->id);
   EXPECT_EQ(again->state, JobState::kFailed);
-  spec.validate_strict = false;
+  spec.validate_options()->strict = false;
   auto reused = other->Submit(spec);
   EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
   const core::ErrorDetails d = core::DetailsOf(reused.status());
@@ -251,10 +252,10 @@ TEST_P(OutcomeTest, DrainGivesTheJobBackAndAWatcherResumesOnTheNextServer) {
 TEST_P(OutcomeTest, KeyOfARetryableFailureRunsTheJobAgain) {
   std::atomic<int> calls{0}, io_calls{0};
   auto jobs = Make(Options(
-      [&](const JobSpec& spec, core::ProgressSink&, const core::CancelToken&)
+      [&](const JobSpec& spec, JobProgress&, const base::CancelToken&)
           -> absl::StatusOr<core::ExportResult> {
         ++calls;
-        if (spec.export_options.output_dir == "/out/io") {
+        if (spec.export_options()->output_dir == "/out/io") {
           if (io_calls++ == 0) return absl::InternalError("disk full");  // INTERNAL by its code
           core::ExportResult r;
           r.output_dir = "/out/io";

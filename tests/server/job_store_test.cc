@@ -52,7 +52,7 @@ class JobStoreTest : public testing::BackendTest {
     SubmitRequest r;
     r.id = "job-" + std::to_string(next_id_++) + "-" + std::to_string(::getpid());
     r.spec_key = SpecKey(spec);
-    r.needs_gpu = spec.export_options.device.rfind("cuda", 0) == 0;
+    r.needs_gpu = spec.device().rfind("cuda", 0) == 0;
     r.queue_capacity = capacity;
     r.spec = std::move(spec);
     auto out = store.Submit(r, [](const StoredJob&, bool) { return SubmitAction::kReturnExisting; });
@@ -181,7 +181,7 @@ TEST_P(JobStoreTest, QueueCapacityIsStoreWideAndGpuJobsWaitForAGpu) {
   ASSERT_TRUE(store);
   Submit(*store, ExportSpec("/in/a", "/out/1"), 2);
   auto gpu = ExportSpec("/in/a", "/out/2");
-  gpu.export_options.device = "cuda:0";
+  gpu.export_options()->device = "cuda:0";
   StoredJob g = Submit(*store, gpu, 2);
   SubmitRequest r;
   r.id = "job-third";

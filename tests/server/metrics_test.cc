@@ -204,13 +204,13 @@ TEST(ServerMetrics, JobLifecycleMovesGaugesCountersAndHistograms) {
   o.executor = std::move(exec);
   o.observer = std::make_shared<Both>(sm, std::make_shared<JobLogger>(LogFormat::kJson));
   int calls = 0;
-  o.runner = [&calls](const JobSpec& spec, core::ProgressSink& sink,
-                      const core::CancelToken&) -> absl::StatusOr<core::ExportResult> {
+  o.runner = [&calls](const JobSpec& spec, JobProgress& sink,
+                      const base::CancelToken&) -> absl::StatusOr<core::ExportResult> {
     if (++calls == 2) return absl::InvalidArgumentError("config.yaml: bad (test)");
     sink.OnStage("write", "writing", 0);
     sink.OnWarning("vocab mismatch (test)");
     core::ExportResult r;
-    r.output_dir = spec.export_options.output_dir;
+    r.output_dir = spec.export_options()->output_dir;
     r.files = {{"config.json", 1000, ""}, {"model.safetensors", 2'000'000, ""}};
     r.sanity_device = "cpu";
     r.sanity_seconds = 0.2;

@@ -144,37 +144,38 @@ namespace {
 // them beneath its own roots, refusing what no longer resolves there.
 TEST_F(PathPolicyTest, StoredJobsAreBoundAgainBeneathTheRoots) {
   JobSpec spec;
-  spec.export_options.checkpoint_dir = root_ + "/in/alias";
-  spec.export_options.output_dir = root_ + "/out/e1";
-  ASSERT_FALSE(spec.export_options.input_root.confined());
+  spec.export_options()->checkpoint_dir = root_ + "/in/alias";
+  spec.export_options()->output_dir = root_ + "/out/e1";
+  ASSERT_FALSE(spec.export_options()->input_root.confined());
   ASSERT_TRUE(BindJobRoots(*policy_, spec).ok());
-  EXPECT_TRUE(spec.export_options.input_root.confined());
-  EXPECT_TRUE(spec.export_options.output_root.confined());
-  EXPECT_EQ(spec.export_options.checkpoint_dir, fs::canonical(root_ + "/in/ckpt").string());
+  EXPECT_TRUE(spec.export_options()->input_root.confined());
+  EXPECT_TRUE(spec.export_options()->output_root.confined());
+  EXPECT_EQ(spec.export_options()->checkpoint_dir, fs::canonical(root_ + "/in/ckpt").string());
 
   // Swapped for a link leading out after it was accepted: denied at the claim.
   fs::remove(root_ + "/in/alias");
   fs::create_directory_symlink(root_ + "/secret", root_ + "/in/alias");
-  spec.export_options.checkpoint_dir = root_ + "/in/alias";
+  spec.export_options()->checkpoint_dir = root_ + "/in/alias";
   EXPECT_EQ(BindJobRoots(*policy_, spec).code(), absl::StatusCode::kPermissionDenied);
 
   // Pruned while it waited: the exporter's own reason.
   JobSpec gone;
-  gone.export_options.checkpoint_dir = root_ + "/in/pruned";
-  gone.export_options.output_dir = root_ + "/out/e2";
+  gone.export_options()->checkpoint_dir = root_ + "/in/pruned";
+  gone.export_options()->output_dir = root_ + "/out/e2";
   const absl::Status s = BindJobRoots(*policy_, gone);
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(core::DetailsOf(s).reason, core::ErrorReason::kCheckpointNotFound);
 
   // A validation binds its folder (input or output root) and its source.
-  JobSpec v;
-  v.kind = JobKind::kValidate;
   fs::create_directories(root_ + "/out/e3");
-  v.validate_dir = root_ + "/out/e3";
-  v.validate_source = root_ + "/in/ckpt";
+  core::ValidateOptions vo;
+  vo.export_dir = root_ + "/out/e3";
+  vo.source_dir = root_ + "/in/ckpt";
+  JobSpec v{.options = vo, .idempotency_key = ""};
   ASSERT_TRUE(BindJobRoots(*policy_, v).ok());
-  EXPECT_TRUE(v.validate_root.confined());
-  EXPECT_TRUE(v.validate_source_root.confined());
+  EXPECT_TRUE(v.validate_options()->root.confined());
+  EXPECT_TRUE(v.validate_options()->source_root.confined());
+  EXPECT_EQ(v.validate_options()->export_dir, fs::canonical(root_ + "/out/e3").string());
 }
 
 }  // namespace

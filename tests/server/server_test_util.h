@@ -105,8 +105,8 @@ class ManualExecutor final : public Executor {
 class GatedRunner {
  public:
   JobRunner AsRunner() {
-    return [this](const JobSpec& spec, core::ProgressSink& sink,
-                  const core::CancelToken& cancel) -> absl::StatusOr<core::ExportResult> {
+    return [this](const JobSpec& spec, JobProgress& sink,
+                  const base::CancelToken& cancel) -> absl::StatusOr<core::ExportResult> {
       sink.OnStage("write", "writing", 100);
       sink.OnBytes(50);
       sink.OnWarning("a warning");
@@ -117,7 +117,7 @@ class GatedRunner {
       if (fail_) return absl::InvalidArgumentError("bad checkpoint (test)");
       sink.OnBytes(100);
       core::ExportResult r;
-      r.output_dir = spec.export_options.output_dir;
+      r.output_dir = spec.export_options()->output_dir;
       r.files.push_back({"config.json", 3, "abc"});
       r.notes.push_back("note");
       return r;
@@ -189,12 +189,10 @@ class ManagerBackendTest : public BackendTest {
 
 inline JobSpec ExportSpec(const std::string& ckpt, const std::string& out,
                           const std::string& key = "") {
-  JobSpec s;
-  s.kind = JobKind::kExport;
-  s.export_options.checkpoint_dir = ckpt;
-  s.export_options.output_dir = out;
-  s.idempotency_key = key;
-  return s;
+  core::ExportOptions o;
+  o.checkpoint_dir = ckpt;
+  o.output_dir = out;
+  return JobSpec{.options = std::move(o), .idempotency_key = key};
 }
 
 }  // namespace neobert::server::testing

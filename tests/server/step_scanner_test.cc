@@ -233,11 +233,11 @@ class WatcherRoundTest : public StepScannerTest {
     auto exec = std::make_unique<testing::ManualExecutor>();
     exec_ = exec.get();
     o.executor = std::move(exec);
-    o.runner = [this](const JobSpec& spec, core::ProgressSink&,
-                      const core::CancelToken&) -> absl::StatusOr<core::ExportResult> {
-      ran_.push_back(spec.export_options.checkpoint_dir + " -> " + spec.export_options.output_dir);
+    o.runner = [this](const JobSpec& spec, JobProgress&,
+                      const base::CancelToken&) -> absl::StatusOr<core::ExportResult> {
+      ran_.push_back(spec.export_options()->checkpoint_dir + " -> " + spec.export_options()->output_dir);
       core::ExportResult r;
-      r.output_dir = spec.export_options.output_dir;
+      r.output_dir = spec.export_options()->output_dir;
       return r;
     };
     auto m = JobManager::Create(std::move(o));
@@ -334,7 +334,7 @@ TEST(PostExportHookTest, ArgsEnvExitCodeAndTimeout) {
   PostExportHookOptions o;
   o.command = "echo \"dir=$1\"; echo \"env=$NEOBERT_EXPORT_DIR $NEOBERT_CHECKPOINT_DIR $NEOBERT_JOB_ID\" >&2; exit 3";
   o.log_line = [&](const std::string& l) { lines.push_back(l); };
-  core::CancelToken cancel;
+  base::CancelToken cancel;
   HookOutcome h = RunPostExportHook(o, {"/x/export dir", "/x/ckpt", "job-1"}, cancel);
   EXPECT_TRUE(h.ran);
   EXPECT_EQ(h.exit_code, 3);

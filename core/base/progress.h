@@ -1,6 +1,7 @@
-// How a long-running job reports progress and learns it was cancelled.
-// Core code knows nothing of RPC: the server adapts these to JobEvents, the
-// CLI to a progress bar or JSON lines.
+// How a long-running operation (an export, a validation, a conversion)
+// reports progress and learns it was cancelled. Core code knows nothing of
+// RPC: the server adapts these to JobEvents, the CLI to a progress bar or
+// JSON lines.
 #pragma once
 
 #include <atomic>
@@ -9,12 +10,10 @@
 
 #include "absl/status/status.h"
 
-namespace neobert::core {
+namespace neobert::base {
 
-struct ExportResult;
-
-// Receives progress from one job. Called from the job's thread only; an
-// implementation shared between jobs must synchronise itself.
+// Receives progress from one operation. Called from the operation's thread
+// only; an implementation shared between operations must synchronise itself.
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;
@@ -26,10 +25,6 @@ class ProgressSink {
   virtual void OnBytes(uint64_t bytes_done) = 0;
   // A non-fatal finding the user should see (e.g. a vocab-size mismatch).
   virtual void OnWarning(const std::string& message) = 0;
-  // A job that is about to fail hands over what it found by then (notes,
-  // warnings, a failed validation report), so the failure keeps them. At
-  // most once, just before the job returns its error. Default: ignored.
-  virtual void OnPartialResult(const ExportResult& /*partial*/) {}
 };
 
 // Discards everything.
@@ -40,8 +35,8 @@ class NullProgress final : public ProgressSink {
   void OnWarning(const std::string&) override {}
 };
 
-// Cooperative cancellation: the job polls Check() between tensors/files.
-// Thread-safe.
+// Cooperative cancellation: the operation polls Check() between tensors or
+// files. Thread-safe.
 class CancelToken {
  public:
   void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
@@ -54,4 +49,4 @@ class CancelToken {
   std::atomic<bool> cancelled_{false};
 };
 
-}  // namespace neobert::core
+}  // namespace neobert::base
