@@ -1,13 +1,11 @@
 #include "client/export_command.h"
 
 #include <csignal>
-#include <cstdint>
 #include <iostream>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "client/cli_args.h"
+#include "client/job_flags.h"
 #include "client/outcome.h"
 #include "client/progress_printer.h"
 #include "core/engine/engine.h"
@@ -45,60 +43,19 @@ void OnSignal(int) {
 
 }  // namespace
 
-uint64_t ParseByteSize(const std::string& text) {
-  std::string t = absl::AsciiStrToUpper(text);
-  struct Unit {
-    const char* suffix;
-    uint64_t mult;
-  };
-  static const Unit kUnits[] = {{"GIB", 1ull << 30}, {"MIB", 1ull << 20}, {"KIB", 1ull << 10},
-                                {"GB", 1000000000ull}, {"MB", 1000000ull}, {"KB", 1000ull},
-                                {"B", 1}};
-  uint64_t mult = 1;
-  for (const auto& u : kUnits) {
-    const std::string suffix = u.suffix;
-    if (t.size() > suffix.size() && t.compare(t.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      t.resize(t.size() - suffix.size());
-      mult = u.mult;
-      break;
-    }
-  }
-  uint64_t n = 0;
-  if (!absl::SimpleAtoi(t, &n) || n == 0 || n > UINT64_MAX / mult) return 0;
-  return n * mult;
-}
-
 int RunExport(const std::vector<std::string>& args) {
-  FlagSpec spec{.boolean = {"help", "no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
-                            "json", "no-fsync", "prefer-newest-file", "no-sanity", "validate"},
-                .valued = {"output", "dtype", "max-shard-size", "device", "confine"},
-                .short_names = {{'o', "output"}, {'h', "help"}}};
-  auto parsed = ParseArgs(args, spec);
+  auto parsed = ParseArgs(args, ExportFlags(JobMode::kLocal));
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
     if (!parsed.ok()) std::cerr << "neobert-export export: " << parsed.status().message() << "\n";
     std::cerr << kUsage;
     return parsed.ok() && parsed->Has("help") ? kExitOk : kExitUsage;
   }
-  core::ExportOptions o;
-  o.checkpoint_dir = parsed->positional[0];
-  o.output_dir = parsed->Value("output").value_or("");
-  o.dtype = parsed->Value("dtype").value_or("keep");
-  o.write_pytorch_bin = !parsed->Has("no-pytorch-bin");
-  o.drop_decoder_bias = parsed->Has("drop-decoder-bias");
-  o.overwrite = parsed->Has("overwrite");
-  o.dry_run = parsed->Has("dry-run");
-  o.sync = !parsed->Has("no-fsync");
-  o.prefer_newest_file = parsed->Has("prefer-newest-file");
-  o.sanity_check = !parsed->Has("no-sanity");
-  o.device = parsed->Value("device").value_or("auto");
-  o.validate = parsed->Has("validate");
-  if (auto s = parsed->Value("max-shard-size")) {
-    o.max_shard_bytes = ParseByteSize(*s);
-    if (o.max_shard_bytes == 0) {
-      std::cerr << "neobert-export export: invalid --max-shard-size '" << *s << "'\n";
-      return kExitUsage;
-    }
+  auto options = ExportOptionsFromFlags(*parsed, JobMode::kLocal);
+  if (!options.ok()) {
+    std::cerr << "neobert-export export: " << options.status().message() << "\n";
+    return kExitUsage;
   }
+  core::ExportOptions& o = *options;
   const bool json = parsed->Has("json");
   auto root = CommandRoot(*parsed);
   if (!root.ok()) {

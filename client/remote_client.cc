@@ -179,6 +179,32 @@ absl::Status FromProto(const pb::Status& status) {
   return out;
 }
 
+pb::ExportRequest ToExportRequest(const core::ExportOptions& o, const std::string& idempotency_key) {
+  pb::ExportRequest req;
+  req.set_checkpoint_dir(o.checkpoint_dir);
+  req.set_output_dir(o.output_dir);
+  req.set_dtype(o.dtype);
+  req.set_max_shard_bytes(o.max_shard_bytes);
+  req.set_write_pytorch_bin(o.write_pytorch_bin);
+  req.set_overwrite(o.overwrite);
+  req.set_dry_run(o.dry_run);
+  req.set_drop_decoder_bias(o.drop_decoder_bias);
+  req.set_prefer_newest_file(o.prefer_newest_file);
+  req.set_validate(o.validate);
+  req.set_device(o.device);
+  req.set_idempotency_key(idempotency_key);
+  return req;
+}
+
+pb::ValidateRequest ToValidateRequest(const core::ValidateOptions& o) {
+  pb::ValidateRequest req;
+  req.set_export_dir(o.export_dir);
+  req.set_source_dir(o.source_dir);
+  req.set_device(o.device);
+  req.set_strict(o.strict);
+  return req;
+}
+
 core::ExportResult FromProto(const pb::JobResult& p) {
   core::ExportResult r;
   r.output_dir = p.output_dir();

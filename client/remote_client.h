@@ -61,6 +61,12 @@ void PrepareUnary(const RemoteTarget& target, grpc::ClientContext* ctx);
 // google.rpc.ErrorInfo and maybe a RetryInfo); without details, the
 // code's default reason (a transport failure: UNAVAILABLE, i.e. DRAINING).
 absl::Status FromGrpcStatus(const grpc::Status& status);
+// A job's options as a request (the inverse of the server's
+// ExportOptionsFromProto / ValidateOptionsFromProto; the options come from
+// job_flags.h). Roots, fsync and the sanity pass are the server's: not sent.
+pb::ExportRequest ToExportRequest(const core::ExportOptions& o, const std::string& idempotency_key);
+pb::ValidateRequest ToValidateRequest(const core::ValidateOptions& o);
+
 // A job's error and result as the server sent them.
 absl::Status FromProto(const pb::Status& status);
 core::ExportResult FromProto(const pb::JobResult& result);

@@ -18,7 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli_args.h"
-#include "client/export_command.h"
+#include "client/job_flags.h"
 #include "client/interrupt.h"
 #include "client/outcome.h"
 #include "client/progress_printer.h"
@@ -64,13 +64,6 @@ std::string ToJson(const google::protobuf::Message& m) {
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   return out;
-}
-
-std::string Absolute(const std::string& path) {
-  if (path.empty()) return path;
-  std::error_code ec;
-  auto p = std::filesystem::absolute(path, ec);
-  return ec ? path : p.lexically_normal().string();
 }
 
 std::string Millis(int64_t unix_ms) {
@@ -299,38 +292,15 @@ constexpr char kValidateUsage[] =
     "  --strict                advisory checks (cosine_sanity) count as failures\n"
     "  --cancel-on-interrupt   Ctrl-C cancels the job instead of asking\n";
 
-FlagSpec ExportFlags() {
-  return FlagSpec{.boolean = {"no-pytorch-bin", "drop-decoder-bias", "overwrite", "dry-run",
-                              "prefer-newest-file", "validate", "no-validate",
-                              "cancel-on-interrupt"},
-                  .valued = {"output", "dtype", "max-shard-size", "idempotency-key", "device"},
-                  .short_names = {{'o', "output"}}};
-}
-
-// Returns -1 to go on, or the exit code.
+// The request of `export --server` / `submit`: the flags through the one
+// flags → options function (job_flags.h). Returns -1 to go on, or the exit code.
 int BuildExportRequest(const ParsedArgs& parsed, pb::ExportRequest* req) {
-  req->set_checkpoint_dir(Absolute(parsed.positional[0]));
-  req->set_output_dir(Absolute(parsed.Value("output").value_or("")));
-  req->set_dtype(parsed.Value("dtype").value_or("keep"));
-  req->set_write_pytorch_bin(!parsed.Has("no-pytorch-bin"));
-  req->set_drop_decoder_bias(parsed.Has("drop-decoder-bias"));
-  req->set_overwrite(parsed.Has("overwrite"));
-  req->set_dry_run(parsed.Has("dry-run"));
-  req->set_prefer_newest_file(parsed.Has("prefer-newest-file"));
-  req->set_idempotency_key(parsed.Value("idempotency-key").value_or(""));
-  req->set_device(parsed.Value("device").value_or(""));
-  if (parsed.Has("validate") && parsed.Has("no-validate")) {
-    std::cerr << "neobert-export: --validate and --no-validate contradict each other\n";
+  auto o = ExportOptionsFromFlags(parsed, JobMode::kRemote);
+  if (!o.ok()) {
+    std::cerr << "neobert-export: " << o.status().message() << "\n";
     return kExitUsage;
   }
-  req->set_validate(!parsed.Has("no-validate"));
-  if (auto s = parsed.Value("max-shard-size")) {
-    req->set_max_shard_bytes(ParseByteSize(*s));
-    if (req->max_shard_bytes() == 0) {
-      std::cerr << "neobert-export: invalid --max-shard-size '" << *s << "'\n";
-      return kExitUsage;
-    }
-  }
+  *req = ToExportRequest(*o, parsed.Value("idempotency-key").value_or(""));
   return -1;
 }
 
@@ -339,7 +309,7 @@ int BuildExportRequest(const ParsedArgs& parsed, pb::ExportRequest* req) {
 int RunRemoteExport(const std::vector<std::string>& args) {
   InterruptGuard guard;
   Session s;
-  if (int rc = Open(args, ExportFlags(), kExportUsage, 1, &s); rc >= 0) return rc;
+  if (int rc = Open(args, ExportFlags(JobMode::kRemote), kExportUsage, 1, &s); rc >= 0) return rc;
   pb::ExportRequest req;
   if (int rc = BuildExportRequest(s.parsed, &req); rc >= 0) return rc;
   return FollowJob(s, guard, [](const std::string&) { return pb::EXPORT; },
@@ -350,7 +320,7 @@ int RunRemoteExport(const std::vector<std::string>& args) {
 
 int RunSubmit(const std::vector<std::string>& args) {
   Session s;
-  if (int rc = Open(args, ExportFlags(), kExportUsage, 1, &s); rc >= 0) return rc;
+  if (int rc = Open(args, ExportFlags(JobMode::kRemote), kExportUsage, 1, &s); rc >= 0) return rc;
   pb::ExportRequest req;
   if (int rc = BuildExportRequest(s.parsed, &req); rc >= 0) return rc;
   grpc::ClientContext ctx;
@@ -369,13 +339,11 @@ int RunSubmit(const std::vector<std::string>& args) {
 int RunRemoteValidate(const std::vector<std::string>& args) {
   InterruptGuard guard;
   Session s;
-  FlagSpec spec{.boolean = {"cancel-on-interrupt", "strict"}, .valued = {"source", "device"}};
-  if (int rc = Open(args, spec, kValidateUsage, 1, &s); rc >= 0) return rc;
-  pb::ValidateRequest req;
-  req.set_export_dir(Absolute(s.parsed.positional[0]));
-  req.set_source_dir(Absolute(s.parsed.Value("source").value_or("")));
-  req.set_device(s.parsed.Value("device").value_or(""));
-  req.set_strict(s.parsed.Has("strict"));
+  if (int rc = Open(args, ValidateFlags(JobMode::kRemote), kValidateUsage, 1, &s); rc >= 0) {
+    return rc;
+  }
+  const pb::ValidateRequest req =
+      ToValidateRequest(ValidateOptionsFromFlags(s.parsed, JobMode::kRemote));
   return FollowJob(s, guard, [](const std::string&) { return pb::VALIDATE; },
                    [&](grpc::ClientContext* ctx) {
     return s.conn.stub->ValidateExport(ctx, req);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "client/cli_args.h"
+#include "client/job_flags.h"
 #include "client/outcome.h"
 #include "client/progress_printer.h"
 #include "core/export/validator.h"
@@ -26,20 +27,13 @@ constexpr char kUsage[] =
 }  // namespace
 
 int RunValidate(const std::vector<std::string>& args) {
-  FlagSpec spec{.boolean = {"help", "json", "strict"},
-                .valued = {"source", "device", "confine"},
-                .short_names = {{'h', "help"}}};
-  auto parsed = ParseArgs(args, spec);
+  auto parsed = ParseArgs(args, ValidateFlags(JobMode::kLocal));
   if (!parsed.ok() || parsed->Has("help") || parsed->positional.size() != 1) {
     if (!parsed.ok()) std::cerr << "neobert-export validate: " << parsed.status().message() << "\n";
     std::cerr << kUsage;
     return parsed.ok() && parsed->Has("help") ? kExitOk : kExitUsage;
   }
-  core::ValidateOptions o;
-  o.export_dir = parsed->positional[0];
-  o.source_dir = parsed->Value("source").value_or("");
-  o.device = parsed->Value("device").value_or("auto");
-  o.strict = parsed->Has("strict");
+  core::ValidateOptions o = ValidateOptionsFromFlags(*parsed, JobMode::kLocal);
   auto root = CommandRoot(*parsed);
   if (!root.ok()) {
     std::cerr << "neobert-export validate: " << root.status().message() << "\n";
