@@ -9,6 +9,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/json.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::server {
@@ -21,14 +22,11 @@ constexpr size_t kMaxJson = 8 << 20;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// A stored column, read as every JSON input is (core/base/json.h): capped in
+// size and nesting before it is parsed. Nothing of a corrupt row is quoted.
 absl::StatusOr<json> Parse(std::string_view text, const char* what) {
-  if (text.size() > kMaxJson) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", text.size(), " bytes (corrupt)"));
-  }
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError(absl::StrCat(what, ": not JSON"));
-  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat(what, ": not a JSON object"));
-  return j;
+  return base::ParseJsonObject(absl::string_view(text.data(), text.size()), what,
+                               {.max_bytes = kMaxJson, .max_depth = 64}, /*quote=*/false);
 }
 
 // Typed field access that never throws: a wrong type is an error naming the
