@@ -243,6 +243,7 @@ void PlanSteps(ExportPlan& plan) {
 absl::Status PlanInto(ExportPlan& plan, base::ProgressSink& progress, const base::CancelToken& cancel) {
   const ExportOptions& o = plan.options;
   plan.result.dry_run = o.dry_run;
+  RETURN_IF_ERROR(CheckExportOptions(o));  // the one options check, before any file is read
   ASSIGN_OR_RETURN(const std::optional<DType> target, ExportDtype(o.dtype));
   progress.OnStage("inspect", o.checkpoint_dir, 0);
   TestPausePoint("inspect", cancel);

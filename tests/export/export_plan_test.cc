@@ -113,6 +113,13 @@ TEST_F(ExportPlanTest, BadOptionsAndInputsFailBeforeAnythingIsWritten) {
   EXPECT_THAT(bad_dtype.status().message(), HasSubstr("unknown dtype 'int8'"));
 
   o = Options();
+  o.device = "gpu7";
+  o.dry_run = true;  // the sanity pass never runs, the name is still refused
+  auto bad_device = PlanExport(o, progress, cancel);
+  EXPECT_EQ(bad_device.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_device.status().message(), HasSubstr("device 'gpu7'"));
+
+  o = Options();
   testing::WriteText(c.ckpt() + "/tokenizer_info.json", R"({"pad_token_id": 12345})");
   ExportResult partial;
   auto bad_info = PlanExport(o, progress, cancel, &partial);
