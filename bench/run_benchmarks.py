@@ -23,6 +23,14 @@ Cases (each run in a fresh process; N rounds over all cases, median shown):
           of the same fsync policy.
   export  `neobert-export export CKPT -o OUT --json` with and without
           --no-fsync; the time of each stage is taken from its JSON events.
+          With --sanity also the default export (the sanity forward pass on
+          the CPU beside the writes).
+
+Side by side (--baseline-bin DIR): every export case runs again with DIR's
+neobert-export in the same rounds (this, baseline, this, baseline, ...), and
+the table ends with this/baseline: the median of the per-round ratios of wall
+and CPU time. That is how a change that must not slow the export is checked
+(e.g. a refactoring of core/export, against a build of the commit before).
 
 Timing is wall clock around the child process. Peak RSS is ru_maxrss of the
 measured process tree, read with getrusage(RUSAGE_CHILDREN) in a small
@@ -231,6 +239,11 @@ def main():
     ap.add_argument("--only", choices=["format", "export"], help="run one group only")
     ap.add_argument("--report-only", action="store_true",
                     help="exit 0 even when a target is missed (the CMake bench target)")
+    ap.add_argument("--baseline-bin", default=None,
+                    help="directory of another build's neobert-export: each export case "
+                         "runs with both, side by side, and their ratio is printed")
+    ap.add_argument("--sanity", action="store_true",
+                    help="also the default export (with the CPU sanity forward pass)")
     ap.add_argument("--clean", action="store_true",
                     help="also delete the generated checkpoint at the end")
     args = ap.parse_args()
@@ -298,6 +311,17 @@ def main():
                  [exe, "export", ckpt, "-o", hf, "--json", "--no-sanity", "--no-fsync"], rm(hf),
                  time_target=True),
         ]
+        if args.sanity:
+            cases.append(Case("export +sanity", "export-sanity", [exe, "export", ckpt, "-o", hf, "--json"],
+                              rm(hf), baseline="cp x2 + sync"))
+        if args.baseline_bin:
+            other = os.path.abspath(os.path.join(args.baseline_bin, "neobert-export"))
+            if not os.access(other, os.X_OK):
+                print(f"error: {other} is not an executable", file=sys.stderr)
+                return 2
+            cases += [Case(c.name + " [baseline]", "baseline", [other] + c.argv[1:], c.cleanup,
+                           baseline=c.baseline)
+                      for c in cases if c.group.startswith("export")]
 
     # Rounds over all cases rather than N runs of one case: the disk and the
     # CPUs of a shared machine drift, and this spreads the drift over every case.
@@ -340,6 +364,17 @@ def main():
           f"{MIN_SPEEDUP_VS_PYTHON}x faster than the Python path with the same fsync policy; "
           f"peak RSS of the tool <= {MAX_RSS_MIB} MiB; export (--no-sanity) <= "
           f"{MAX_RATIO_VS_CP}x its cp baseline and the same RSS.")
+    pairs = [(c, by_name[c.name + " [baseline]"]) for c in cases
+             if c.name + " [baseline]" in by_name]
+    if pairs:
+        print(f"\nside by side with {args.baseline_bin}: this/baseline, median of the "
+              f"{args.repeat} per-round ratios (min - max)")
+        for this, base in pairs:
+            for what, key in (("wall", lambda r: r["wall"]),
+                              ("cpu", lambda r: r["utime"] + r["stime"])):
+                ratios = [key(a) / key(b) for a, b in zip(this.runs, base.runs)]
+                print(f"  {this.name:22s} {what:4s} {statistics.median(ratios):5.2f}x "
+                      f"({min(ratios):.2f} - {max(ratios):.2f})")
     for name in ("export", "export --no-fsync"):
         if name in by_name:
             print(f"\n{name}: median seconds per stage")
