@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/base/fs_root.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::server {
 namespace {
@@ -58,7 +59,7 @@ absl::StatusOr<std::shared_ptr<BearerTokens>> BearerTokens::FromFile(const std::
   t->path_ = path;
   t->log_ = std::move(log);
   absl::MutexLock lock(&t->mu_);
-  if (auto s = t->Load(StatVersion(path)); !s.ok()) return s;
+  RETURN_IF_ERROR(t->Load(StatVersion(path)));
   return t;
 }
 
@@ -70,15 +71,11 @@ std::shared_ptr<BearerTokens> BearerTokens::Fixed(const std::vector<std::string>
 }
 
 absl::Status BearerTokens::Load(const Version& version) {
-  auto text = base::FsRoot::Unconfined().ReadFile(path_, kMaxTokenFileBytes);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("token file: ", text.status().message()));
-  }
-  auto tokens = ParseTokenFile(*text, path_);
-  if (!tokens.ok()) return tokens.status();
+  ASSIGN_OR_RETURN(const std::string text,
+                   base::FsRoot::Unconfined().ReadFile(path_, kMaxTokenFileBytes), "token file");
+  ASSIGN_OR_RETURN(auto tokens, ParseTokenFile(text, path_));
   std::vector<Digest> digests;
-  for (const auto& token : *tokens) digests.push_back(DigestOf("Bearer " + token));
+  for (const auto& token : tokens) digests.push_back(DigestOf("Bearer " + token));
   digests_ = std::move(digests);
   version_ = version;
   return absl::OkStatus();

@@ -9,18 +9,17 @@ namespace neobert::server {
 using base::DeviceName;
 
 absl::StatusOr<DevicePolicy> DevicePolicy::Create(const std::string& flag, int visible) {
-  auto device = base::ParseDeviceName(flag);
-  if (!device.ok()) return base::WithContext(device.status(), "--device");
-  switch (device->kind) {
+  ASSIGN_OR_RETURN(const DeviceName device, base::ParseDeviceName(flag), "--device");
+  switch (device.kind) {
     case DeviceName::Kind::kAuto: return DevicePolicy(Mode::kAuto, 0, visible);
     case DeviceName::Kind::kCpu: return DevicePolicy(Mode::kCpu, 0, visible);
     case DeviceName::Kind::kCuda: break;
   }
-  if (device->cuda_index >= visible) {
+  if (device.cuda_index >= visible) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--device ", flag, ": ", visible, " CUDA device(s) visible to this LibTorch build"));
   }
-  return DevicePolicy(Mode::kFixed, device->cuda_index, visible);
+  return DevicePolicy(Mode::kFixed, device.cuda_index, visible);
 }
 
 absl::StatusOr<std::string> DevicePolicy::Assign(const std::string& requested) {

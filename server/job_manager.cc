@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/base/status_macros.h"
 #include "core/status/error_reason.h"
 #include "server/job_manager_internal.h"
 #include "server/store/job_codec.h"
@@ -201,9 +202,8 @@ absl::StatusOr<std::unique_ptr<JobManager>> JobManager::Create(JobManagerOptions
   so.replica = m->replica_;
   JobManager* raw = m.get();
   so.log = [raw](const std::string& line) { raw->Log(JobLogLevel::kInfo, line); };
-  auto store = OpenJobStore(so);
-  if (!store.ok()) return store.status();
-  m->store_ = std::move(*store);
+  ASSIGN_OR_RETURN(auto store, OpenJobStore(so));
+  m->store_ = std::move(store);
   // Before any worker: jobs a dead server left RUNNING go back to the queue
   // (or fail, past max_attempts), old finished jobs go, the server is known.
   m->PollOnce(/*heartbeat=*/true, /*reap=*/true, /*purge=*/true);
@@ -278,25 +278,23 @@ absl::StatusOr<JobSnapshot> JobManager::Submit(JobSpec spec, bool* deduplicated)
                        old.snap.state == JobState::kSucceeded;
     return gone || fresh ? SubmitAction::kCreateNew : SubmitAction::kReturnExisting;
   };
-  auto r = store_->Submit(req, decide);
-  if (!r.ok()) return r.status();
-  if (deduplicated) *deduplicated = r->deduplicated;
-  if (r->queued) {
-    if (options_.observer) options_.observer->OnQueued(r->job.snap);
+  ASSIGN_OR_RETURN(auto r, store_->Submit(req, decide));
+  if (deduplicated) *deduplicated = r.deduplicated;
+  if (r.queued) {
+    if (options_.observer) options_.observer->OnQueued(r.job.snap);
     Kick();
   }
-  return r->job.snap;
+  return r.job.snap;
 }
 
 absl::StatusOr<JobSnapshot> JobManager::Get(const std::string& id) {
-  auto j = store_->Get(id);
-  if (!j.ok()) return j.status();
+  ASSIGN_OR_RETURN(auto j, store_->Get(id));
   absl::MutexLock lock(&mu_);
-  if (auto it = runs_.find(id); it != runs_.end() && j->snap.state == JobState::kRunning) {
-    j->snap.stage = it->second->snap.stage;
-    j->snap.percent = it->second->snap.percent;
+  if (auto it = runs_.find(id); it != runs_.end() && j.snap.state == JobState::kRunning) {
+    j.snap.stage = it->second->snap.stage;
+    j.snap.percent = it->second->snap.percent;
   }
-  return j->snap;
+  return j.snap;
 }
 
 absl::StatusOr<JobPage> JobManager::ListPage(const ListQuery& query) { return store_->List(query); }
@@ -323,14 +321,15 @@ absl::StatusOr<JobSnapshot> JobManager::Cancel(const std::string& id) {
     absl::MutexLock lock(&mu_);
     if (auto it = runs_.find(id); it != runs_.end()) it->second->cancel.Cancel();
   }
-  auto j = store_->Cancel(id, core::MakeError(core::ErrorReason::kCancelled,
-                                              absl::StrCat("job ", id, " was cancelled before it started")));
-  if (!j.ok()) return j.status();
-  if (j->snap.state == JobState::kCancelled) {
-    if (options_.observer) options_.observer->OnFinished(j->snap, JobState::kQueued, 0);
-    Deliver(id, {SnapshotEvent(*j)});
+  ASSIGN_OR_RETURN(
+      auto j,
+      store_->Cancel(id, core::MakeError(core::ErrorReason::kCancelled,
+                                         absl::StrCat("job ", id, " was cancelled before it started"))));
+  if (j.snap.state == JobState::kCancelled) {
+    if (options_.observer) options_.observer->OnFinished(j.snap, JobState::kQueued, 0);
+    Deliver(id, {SnapshotEvent(j)});
   }
-  return j->snap;
+  return j.snap;
 }
 
 absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string& id, uint64_t after) {
@@ -355,17 +354,15 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
   // No flush or finish in flight from here on: for a job running here, the
   // store and unsaved_ together hold every event published so far.
   absl::MutexLock flush(&flush_mu_);
-  auto job = store_->Get(id);
-  if (!job.ok()) return job.status();
+  ASSIGN_OR_RETURN(auto job, store_->Get(id));
   std::vector<JobEvent> first;
   if (after == 0) {
-    first.push_back(SnapshotEvent(*job));
+    first.push_back(SnapshotEvent(job));
   } else {
-    auto stored = store_->Events({{id, after}}, kMaxPageSize);
-    if (!stored.ok()) return stored.status();
-    first = std::move(*stored);
-    if (IsTerminal(job->snap.state) && (first.empty() || !first.back().final)) {
-      first.push_back(SnapshotEvent(*job));
+    ASSIGN_OR_RETURN(auto stored, store_->Events({{id, after}}, kMaxPageSize));
+    first = std::move(stored);
+    if (IsTerminal(job.snap.state) && (first.empty() || !first.back().final)) {
+      first.push_back(SnapshotEvent(job));
     }
   }
   absl::MutexLock lock(&mu_);
@@ -377,10 +374,10 @@ absl::StatusOr<std::shared_ptr<EventStream>> JobManager::Watch(const std::string
   }
   // Pushed before the stream joins the feed, so no live event overtakes them.
   for (auto& e : first) stream->Push(std::move(e));
-  if (!IsTerminal(job->snap.state)) {
+  if (!IsTerminal(job.snap.state)) {
     auto& feed = feeds_[id];
     if (!feed) feed = std::make_unique<Feed>();
-    feed->cursor = std::max({feed->cursor, job->last_sequence, after});
+    feed->cursor = std::max({feed->cursor, job.last_sequence, after});
     feed->watchers.push_back(stream);
   }
   return stream;

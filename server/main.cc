@@ -33,6 +33,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "nlohmann/json.hpp"
+#include "core/base/status_macros.h"
 #include "core/engine/engine.h"
 #include "server/export_service_impl.h"
 #include "server/job_roots.h"
@@ -94,19 +95,16 @@ void SetUpLogging(const ServerConfig& c) {
 // Plaintext, TLS, or mTLS (client certificates required and verified).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const ServerConfig& c) {
   if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  auto cert = neobert::server::ReadSmallFile(c.tls_cert, "tls-cert");
-  if (!cert.ok()) return cert.status();
-  auto key = neobert::server::ReadSmallFile(c.tls_key, "tls-key");
-  if (!key.ok()) return key.status();
+  ASSIGN_OR_RETURN(auto cert, neobert::server::ReadSmallFile(c.tls_cert, "tls-cert"));
+  ASSIGN_OR_RETURN(auto key, neobert::server::ReadSmallFile(c.tls_key, "tls-key"));
   grpc::SslServerCredentialsOptions ssl(
       c.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                               : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!c.tls_client_ca.empty()) {
-    auto ca = neobert::server::ReadSmallFile(c.tls_client_ca, "tls-client-ca");
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *ca;
+    ASSIGN_OR_RETURN(auto ca, neobert::server::ReadSmallFile(c.tls_client_ca, "tls-client-ca"));
+    ssl.pem_root_certs = ca;
   }
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  ssl.pem_key_cert_pairs.push_back({key, cert});
   return grpc::SslServerCredentials(ssl);
 }
 

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/base/status_macros.h"
 #include "server/job_log.h"
 
 namespace neobert::server {
@@ -44,9 +45,9 @@ absl::StatusOr<std::unique_ptr<Observability>> Observability::Create(const Serve
     // The registry lives in metrics_, which outlives http_ (destroyed first,
     // as it is declared last).
     ServerMetrics* m = o->metrics_.get();
-    auto http = MetricsHttpServer::Start(config.metrics_listen, [m] { return m->Expose(); });
-    if (!http.ok()) return http.status();
-    o->http_ = std::move(*http);
+    ASSIGN_OR_RETURN(auto http,
+                     MetricsHttpServer::Start(config.metrics_listen, [m] { return m->Expose(); }));
+    o->http_ = std::move(http);
   }
   return o;
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::server {
 namespace fs = std::filesystem;
@@ -41,11 +42,7 @@ absl::Status CheckOutputPattern(absl::string_view pattern, const PathPolicy& pol
   // The fixed folders before the first placeholder must lie in an output root
   // (the same check a request's output_dir gets).
   const std::string prefix(pattern.substr(0, pattern.rfind('/', pattern.find('{')) + 1));
-  auto probe = policy.ResolveOutput(prefix + "probe");
-  if (!probe.ok()) {
-    return absl::Status(probe.status().code(),
-                        absl::StrCat("--", flag, " ", pattern, ": ", probe.status().message()));
-  }
+  RETURN_IF_ERROR(policy.ResolveOutput(prefix + "probe"), "--", flag, " ", pattern);
   return absl::OkStatus();
 }
 

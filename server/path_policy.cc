@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::server {
 
@@ -67,24 +68,22 @@ bool IsWithin(const std::string& path, const std::string& root) {
 absl::StatusOr<PathPolicy> PathPolicy::Create(const std::vector<std::string>& input_roots,
                                               const std::vector<std::string>& output_roots) {
   PathPolicy p;
-  auto in = OpenRoots(input_roots, "input");
-  if (!in.ok()) return in.status();
-  auto out = OpenRoots(output_roots, "output");
-  if (!out.ok()) return out.status();
-  p.input_roots_ = *std::move(in);
-  p.output_roots_ = *std::move(out);
+  ASSIGN_OR_RETURN(auto in, OpenRoots(input_roots, "input"));
+  ASSIGN_OR_RETURN(auto out, OpenRoots(output_roots, "output"));
+  p.input_roots_ = std::move(in);
+  p.output_roots_ = std::move(out);
   return p;
 }
 
 absl::StatusOr<ResolvedPath> PathPolicy::ResolveInput(const std::string& path) const {
-  if (auto s = CheckRequestPath(path, "input path"); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckRequestPath(path, "input path"));
   return Resolve(input_roots_, path, "input path", [&](const base::FsRoot& root) {
     return root.RealPath(path);
   });
 }
 
 absl::StatusOr<ResolvedPath> PathPolicy::ResolveOutput(const std::string& path) const {
-  if (auto s = CheckRequestPath(path, "output path"); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckRequestPath(path, "output path"));
   return Resolve(output_roots_, path, "output path",
                  [&](const base::FsRoot& root) -> absl::StatusOr<std::string> {
                    auto r = root.RealPathAllowMissing(path);

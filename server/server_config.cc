@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/fs_root.h"
+#include "core/base/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
 namespace neobert::server {
@@ -41,9 +42,8 @@ absl::StatusOr<std::vector<Arg>> ExpandConfigFiles(const std::vector<std::string
       out.push_back({args[i], ""});
       continue;
     }
-    auto flags = ConfigFileFlags(path);
-    if (!flags.ok()) return flags.status();
-    for (auto& f : *flags) out.push_back({std::move(f), path});
+    ASSIGN_OR_RETURN(auto flags, ConfigFileFlags(path));
+    for (auto& f : flags) out.push_back({std::move(f), path});
   }
   return out;
 }
@@ -53,14 +53,10 @@ absl::StatusOr<std::vector<Arg>> ExpandConfigFiles(const std::vector<std::string
 absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path) {
   YAML::Node root;
   // Regular files only (a FIFO must not hang the start), and capped.
-  auto text = base::FsRoot::Unconfined().ReadFile(path, 1 << 20);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(), absl::StrCat("config file '", path,
-                                                           "' cannot be read: ",
-                                                           text.status().message()));
-  }
+  ASSIGN_OR_RETURN(const std::string text, base::FsRoot::Unconfined().ReadFile(path, 1 << 20),
+                   "config file '", path, "' cannot be read");
   try {
-    root = YAML::Load(*text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("config file '", path, "': ", e.what()));
   }
@@ -96,9 +92,7 @@ absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path
 }
 
 absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& raw_args) {
-  auto expanded = ExpandConfigFiles(raw_args);
-  if (!expanded.ok()) return expanded.status();
-  const std::vector<Arg>& args = *expanded;
+  ASSIGN_OR_RETURN(const std::vector<Arg> args, ExpandConfigFiles(raw_args));
   ServerConfig c;
   bool job_store_set = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -224,13 +218,9 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& flag) {
-  auto text = base::FsRoot::Unconfined().ReadFile(path, 1 << 20);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("--", flag, ": '", path, "' cannot be read: ",
-                                     text.status().message()));
-  }
-  if (text->empty()) {
+  ASSIGN_OR_RETURN(std::string text, base::FsRoot::Unconfined().ReadFile(path, 1 << 20), "--", flag,
+                   ": '", path, "' cannot be read");
+  if (text.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", path, "' is empty"));
   }
   return text;

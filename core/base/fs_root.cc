@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/base/fs_walk.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::base {
 
@@ -118,13 +119,9 @@ absl::Status RemoveEntry(int dirfd, const std::string& name, const std::string& 
   }
   UniqueFd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!child.valid()) return errno == ENOENT ? absl::OkStatus() : ErrnoStatus(errno, display);
-  auto entries = ListFd(child.get(), display, SIZE_MAX);
-  if (!entries.ok()) return entries.status();
-  for (const auto& e : *entries) {
-    if (auto s = RemoveEntry(child.get(), e.name, absl::StrCat(display, "/", e.name), depth + 1);
-        !s.ok()) {
-      return s;
-    }
+  ASSIGN_OR_RETURN(auto entries, ListFd(child.get(), display, SIZE_MAX));
+  for (const auto& e : entries) {
+    RETURN_IF_ERROR(RemoveEntry(child.get(), e.name, absl::StrCat(display, "/", e.name), depth + 1));
   }
   if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
     return ErrnoStatus(errno, display);
@@ -226,14 +223,13 @@ absl::StatusOr<FsRoot::Resolved> FsRoot::Resolve(const std::string& path, int fl
     if (!fd.valid()) return ErrnoStatus(errno, path);
     return Resolved{std::move(fd), false};
   }
-  auto rel = Relative(path);
-  if (!rel.ok()) return rel.status();
+  ASSIGN_OR_RETURN(auto rel, Relative(path));
   if (!g_force_walk.load(std::memory_order_relaxed) && g_openat2.load() != kMissing) {
     uint64_t resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     if (track_links) resolve |= RESOLVE_NO_SYMLINKS;
     bool via_symlink = false;
     for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
-      const int fd = Openat2(state_->fd.get(), rel->c_str(), flags | nofollow | O_CLOEXEC, mode,
+      const int fd = Openat2(state_->fd.get(), rel.c_str(), flags | nofollow | O_CLOEXEC, mode,
                              resolve);
       if (fd >= 0) {
         g_openat2.store(kAvailable);
@@ -259,22 +255,21 @@ absl::StatusOr<FsRoot::Resolved> FsRoot::Resolve(const std::string& path, int fl
       return ErrnoStatus(e, path);
     }
   }
-  auto walked = WalkBeneath(path, internal::WalkMode::kOpen, flags & ~O_NOFOLLOW, mode,
-                            follow_final);
-  if (!walked.ok()) return walked.status();
-  return Resolved{std::move(walked->fd), walked->via_symlink};
+  ASSIGN_OR_RETURN(auto walked,
+                   WalkBeneath(path, internal::WalkMode::kOpen, flags & ~O_NOFOLLOW, mode,
+                               follow_final));
+  return Resolved{std::move(walked.fd), walked.via_symlink};
 }
 
 absl::StatusOr<internal::Walked> FsRoot::WalkBeneath(const std::string& path,
                                                      internal::WalkMode mode, int flags,
                                                      mode_t create_mode, bool follow_final) const {
-  auto rel = Relative(path);
-  if (!rel.ok()) return rel.status();
+  ASSIGN_OR_RETURN(auto rel, Relative(path));
   internal::WalkRequest w;
   w.root_fd = state_->fd.get();
   w.root_path = state_->path;
   w.root_aliases = state_->aliases;
-  w.rel = *rel;
+  w.rel = rel;
   w.display = path;
   w.mode = mode;
   w.flags = flags;
@@ -286,20 +281,19 @@ absl::StatusOr<internal::Walked> FsRoot::WalkBeneath(const std::string& path,
 absl::StatusOr<ReadableFile> FsRoot::OpenRegular(const std::string& path) const {
   // Look first without opening: a FIFO, socket or device is never opened.
   {
-    auto probe = Resolve(path, O_PATH, 0, /*follow_final=*/true);
-    if (!probe.ok()) return probe.status();
+    ASSIGN_OR_RETURN(auto probe, Resolve(path, O_PATH, 0, /*follow_final=*/true));
     struct stat st {};
-    if (::fstat(probe->fd.get(), &st) != 0) return ErrnoStatus(errno, path);
+    if (::fstat(probe.fd.get(), &st) != 0) return ErrnoStatus(errno, path);
     if (!S_ISREG(st.st_mode)) return NotRegular(path, st.st_mode);
   }
   // Then open for reading without blocking (the name may have been swapped
   // for a FIFO meanwhile) and judge the descriptor that will be read.
-  auto opened = Resolve(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, /*follow_final=*/true,
-                        /*track_links=*/true);
-  if (!opened.ok()) return opened.status();
+  ASSIGN_OR_RETURN(auto opened,
+                   Resolve(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, /*follow_final=*/true,
+                           /*track_links=*/true));
   ReadableFile f;
-  f.fd = std::move(opened->fd);
-  f.via_symlink = opened->via_symlink;
+  f.fd = std::move(opened.fd);
+  f.via_symlink = opened.via_symlink;
   if (::fstat(f.fd.get(), &f.st) != 0) return ErrnoStatus(errno, path);
   if (!S_ISREG(f.st.st_mode)) return NotRegular(path, f.st.st_mode);
   const int fl = ::fcntl(f.fd.get(), F_GETFL);
@@ -311,10 +305,9 @@ absl::StatusOr<ReadableFile> FsRoot::OpenRegular(const std::string& path) const 
 
 absl::StatusOr<std::string> FsRoot::ReadFile(const std::string& path, uint64_t max_bytes,
                                              bool* via_symlink) const {
-  auto f = OpenRegular(path);
-  if (!f.ok()) return f.status();
-  if (via_symlink) *via_symlink = f->via_symlink;
-  const uint64_t size = static_cast<uint64_t>(f->st.st_size);
+  ASSIGN_OR_RETURN(auto f, OpenRegular(path));
+  if (via_symlink) *via_symlink = f.via_symlink;
+  const uint64_t size = static_cast<uint64_t>(f.st.st_size);
   if (size > max_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", size, " bytes exceeds the limit of ", max_bytes));
@@ -322,7 +315,7 @@ absl::StatusOr<std::string> FsRoot::ReadFile(const std::string& path, uint64_t m
   std::string out(static_cast<size_t>(size), '\0');
   size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::read(f->fd.get(), out.data() + done, out.size() - done);
+    const ssize_t n = ::read(f.fd.get(), out.data() + done, out.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat(path, ": read failed: ", std::strerror(errno)));
@@ -335,7 +328,7 @@ absl::StatusOr<std::string> FsRoot::ReadFile(const std::string& path, uint64_t m
   char extra;
   ssize_t more;
   do {
-    more = ::read(f->fd.get(), &extra, 1);
+    more = ::read(f.fd.get(), &extra, 1);
   } while (more < 0 && errno == EINTR);
   if (more > 0) {
     if (out.size() + 1 > max_bytes) {
@@ -348,9 +341,8 @@ absl::StatusOr<std::string> FsRoot::ReadFile(const std::string& path, uint64_t m
 }
 
 absl::StatusOr<UniqueFd> FsRoot::OpenDirectory(const std::string& path) const {
-  auto r = Resolve(path, O_RDONLY | O_DIRECTORY, 0, /*follow_final=*/true);
-  if (!r.ok()) return r.status();
-  return std::move(r->fd);
+  ASSIGN_OR_RETURN(auto r, Resolve(path, O_RDONLY | O_DIRECTORY, 0, /*follow_final=*/true));
+  return std::move(r.fd);
 }
 
 absl::StatusOr<std::optional<struct stat>> FsRoot::StatIfExists(const std::string& path,
@@ -367,9 +359,8 @@ absl::StatusOr<std::optional<struct stat>> FsRoot::StatIfExists(const std::strin
 
 absl::StatusOr<std::vector<DirEntry>> FsRoot::ListDirectory(const std::string& path,
                                                             size_t max_entries) const {
-  auto fd = OpenDirectory(path);
-  if (!fd.ok()) return fd.status();
-  return ListFd(fd->get(), path, max_entries);
+  ASSIGN_OR_RETURN(auto fd, OpenDirectory(path));
+  return ListFd(fd.get(), path, max_entries);
 }
 
 absl::StatusOr<std::string> FsRoot::RealPath(const std::string& path) const {
@@ -380,9 +371,8 @@ absl::StatusOr<std::string> FsRoot::RealPath(const std::string& path) const {
     ::free(real);
     return out;
   }
-  auto walked = WalkBeneath(path, internal::WalkMode::kResolve);
-  if (!walked.ok()) return walked.status();
-  return walked->real_path;
+  ASSIGN_OR_RETURN(auto walked, WalkBeneath(path, internal::WalkMode::kResolve));
+  return walked.real_path;
 }
 
 absl::StatusOr<std::string> FsRoot::RealPathAllowMissing(const std::string& path) const {
@@ -393,9 +383,8 @@ absl::StatusOr<std::string> FsRoot::RealPathAllowMissing(const std::string& path
     while (out.size() > 1 && out.back() == '/') out.pop_back();
     return out;
   }
-  auto walked = WalkBeneath(path, internal::WalkMode::kResolveAllowMissing);
-  if (!walked.ok()) return walked.status();
-  return walked->real_path;
+  ASSIGN_OR_RETURN(auto walked, WalkBeneath(path, internal::WalkMode::kResolveAllowMissing));
+  return walked.real_path;
 }
 
 absl::StatusOr<std::pair<UniqueFd, std::string>> FsRoot::OpenParent(const std::string& path) const {
@@ -405,15 +394,14 @@ absl::StatusOr<std::pair<UniqueFd, std::string>> FsRoot::OpenParent(const std::s
   if (name.empty() || name == "..") {
     return absl::InvalidArgumentError(absl::StrCat(path, ": names no entry of a directory"));
   }
-  auto parent = OpenDirectory(slash == 0 ? std::string("/") : abs.substr(0, slash));
-  if (!parent.ok()) return parent.status();
-  return std::make_pair(std::move(*parent), std::move(name));
+  ASSIGN_OR_RETURN(auto parent,
+                   OpenDirectory(slash == 0 ? std::string("/") : abs.substr(0, slash)));
+  return std::make_pair(std::move(parent), std::move(name));
 }
 
 absl::Status FsRoot::MakeDirectory(const std::string& path, mode_t mode) const {
-  auto parent = OpenParent(path);
-  if (!parent.ok()) return parent.status();
-  if (::mkdirat(parent->first.get(), parent->second.c_str(), mode) != 0) {
+  ASSIGN_OR_RETURN(auto parent, OpenParent(path));
+  if (::mkdirat(parent.first.get(), parent.second.c_str(), mode) != 0) {
     return ErrnoStatus(errno, path);
   }
   return absl::OkStatus();
@@ -446,9 +434,8 @@ absl::Status FsRoot::MakeDirectories(const std::string& path, mode_t mode) const
 
 absl::StatusOr<UniqueFd> FsRoot::CreateFile(const std::string& path, int flags,
                                             mode_t mode) const {
-  auto parent = OpenParent(path);
-  if (!parent.ok()) return parent.status();
-  UniqueFd fd(::openat(parent->first.get(), parent->second.c_str(),
+  ASSIGN_OR_RETURN(auto parent, OpenParent(path));
+  UniqueFd fd(::openat(parent.first.get(), parent.second.c_str(),
                        flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) {
     if (errno == ELOOP) {
@@ -461,11 +448,9 @@ absl::StatusOr<UniqueFd> FsRoot::CreateFile(const std::string& path, int flags,
 
 absl::Status FsRoot::Rename(const std::string& from, const std::string& to,
                             unsigned int flags) const {
-  auto a = OpenParent(from);
-  if (!a.ok()) return a.status();
-  auto b = OpenParent(to);
-  if (!b.ok()) return b.status();
-  if (::renameat2(a->first.get(), a->second.c_str(), b->first.get(), b->second.c_str(), flags) !=
+  ASSIGN_OR_RETURN(auto a, OpenParent(from));
+  ASSIGN_OR_RETURN(auto b, OpenParent(to));
+  if (::renameat2(a.first.get(), a.second.c_str(), b.first.get(), b.second.c_str(), flags) !=
       0) {
     return ErrnoStatus(errno, to);
   }

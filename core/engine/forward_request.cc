@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/json.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::engine {
 namespace {
@@ -55,13 +56,11 @@ absl::StatusOr<ForwardInput> FromJson(const Json& j, const std::string& origin) 
   }
   ForwardInput in;
   if (!j.contains("input_ids")) return Bad(origin, "no input_ids");
-  auto ids = IntMatrix(j["input_ids"], "input_ids", origin);
-  if (!ids.ok()) return ids.status();
-  in.input_ids = *std::move(ids);
+  ASSIGN_OR_RETURN(auto ids, IntMatrix(j["input_ids"], "input_ids", origin));
+  in.input_ids = std::move(ids);
   if (j.contains("position_ids") && !j["position_ids"].is_null()) {
-    auto pos = IntMatrix(j["position_ids"], "position_ids", origin);
-    if (!pos.ok()) return pos.status();
-    in.position_ids = *std::move(pos);
+    ASSIGN_OR_RETURN(auto pos, IntMatrix(j["position_ids"], "position_ids", origin));
+    in.position_ids = std::move(pos);
   }
   if (!j.contains("attention_mask") || j["attention_mask"].is_null()) {
     if (j.contains("mask_kind")) return Bad(origin, "mask_kind given without attention_mask");
@@ -120,28 +119,24 @@ absl::StatusOr<Json> Parse(const std::string& text, const std::string& origin) {
 
 absl::StatusOr<ForwardInput> ParseForwardRequest(const std::string& json_text,
                                                  const std::string& origin) {
-  auto j = Parse(json_text, origin);
-  if (!j.ok()) return j.status();
-  return FromJson(*j, origin);
+  ASSIGN_OR_RETURN(auto j, Parse(json_text, origin));
+  return FromJson(j, origin);
 }
 
 absl::StatusOr<std::vector<ForwardInput>> ParseForwardRequests(const std::string& json_text,
                                                                const std::string& origin,
                                                                bool allow_batch, bool* batch) {
-  auto j = Parse(json_text, origin);
-  if (!j.ok()) return j.status();
-  *batch = allow_batch && j->is_array();
+  ASSIGN_OR_RETURN(auto j, Parse(json_text, origin));
+  *batch = allow_batch && j.is_array();
   std::vector<ForwardInput> out;
   if (!*batch) {
-    auto in = FromJson(*j, origin);
-    if (!in.ok()) return in.status();
-    out.push_back(*std::move(in));
+    ASSIGN_OR_RETURN(auto in, FromJson(j, origin));
+    out.push_back(std::move(in));
     return out;
   }
-  for (size_t i = 0; i < j->size(); ++i) {
-    auto in = FromJson((*j)[i], absl::StrCat(origin, "[", i, "]"));
-    if (!in.ok()) return in.status();
-    out.push_back(*std::move(in));
+  for (size_t i = 0; i < j.size(); ++i) {
+    ASSIGN_OR_RETURN(auto in, FromJson(j[i], absl::StrCat(origin, "[", i, "]")));
+    out.push_back(std::move(in));
   }
   return out;
 }

@@ -95,9 +95,7 @@ absl::StatusOr<PreparedInput> PrepareInput(const ModelSpec& spec, const ForwardI
         "input (", p.batch, ", ", p.seq, ") needs more attention scores than the engine's cap of ",
         kMaxForwardScores));
   }
-  if (absl::Status s = CheckRectangular(input.input_ids, "input_ids", p.batch, p.seq); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckRectangular(input.input_ids, "input_ids", p.batch, p.seq));
   p.ids.reserve(tokens);
   for (int64_t b = 0; b < p.batch; ++b) {
     for (int64_t j = 0; j < p.seq; ++j) {
@@ -116,10 +114,9 @@ absl::StatusOr<PreparedInput> PrepareInput(const ModelSpec& spec, const ForwardI
     std::vector<double> flat;
     flat.reserve(tokens);
     for (const auto& row : m) flat.insert(flat.end(), row.begin(), row.end());
-    absl::StatusOr<std::vector<uint8_t>> keep = NormaliseMask(flat, input.mask_kind, p.seq);
-    if (!keep.ok()) return keep.status();
-    if (std::find(keep->begin(), keep->end(), 0) != keep->end()) {
-      p.keep = *std::move(keep);
+    ASSIGN_OR_RETURN(std::vector<uint8_t> keep, NormaliseMask(flat, input.mask_kind, p.seq));
+    if (std::find(keep.begin(), keep.end(), 0) != keep.end()) {
+      p.keep = std::move(keep);
       std::vector<uint8_t> has(p.batch, 0);
       for (int64_t i = 0; i < tokens; ++i) has[i / p.seq] |= p.keep[i];
       if (std::find(has.begin(), has.end(), 0) != has.end()) p.row_has_key = std::move(has);

@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/engine/backend.h"
 #include "core/engine/engine.h"
 #include "core/engine/internal.h"
@@ -193,13 +194,12 @@ struct TorchModel final : ModelBackend {
 absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
     const ModelSpec& spec, const std::map<std::string, const format::TensorEntry*>& tensors,
     const EngineOptions& options) {
-  absl::StatusOr<c10::Device> device = ResolveDevice(options.device);
-  if (!device.ok()) return device.status();
+  ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
   const format::DType compute = options.compute_dtype.value_or(format::DType::kFloat32);
 
   auto impl = std::make_unique<TorchModel>();
   impl->spec = spec;
-  impl->device_ = *device;
+  impl->device_ = device;
   impl->dtype = ToScalarType(compute);
   impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
   // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
@@ -240,9 +240,8 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   auto load = [&](TensorRole role, at::Tensor* out, int64_t layer = 0) -> absl::Status {
     auto it = tensors.find(core::TensorName(role, layer));
     if (it == tensors.end()) return absl::OkStatus();  // absent optional (biases)
-    absl::StatusOr<at::Tensor> t = LoadTensor(*it->second, impl->dtype, impl->device_);
-    if (!t.ok()) return t.status();
-    *out = *std::move(t);
+    ASSIGN_OR_RETURN(at::Tensor t, LoadTensor(*it->second, impl->dtype, impl->device_));
+    *out = std::move(t);
     return absl::OkStatus();
   };
   absl::Status st;

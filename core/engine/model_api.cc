@@ -32,9 +32,7 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     const ModelSpec& spec, const std::vector<format::TensorEntry>& tensors,
     const EngineOptions& options) {
   RETURN_IF_ERROR(ValidateModelSpec(spec));
-  absl::StatusOr<std::map<std::string, const format::TensorEntry*>> by_name =
-      CheckTensorSet(spec, tensors);
-  if (!by_name.ok()) return by_name.status();
+  ASSIGN_OR_RETURN(auto by_name, CheckTensorSet(spec, tensors));  // name -> entry
 
   EngineOptions resolved = options;
   if (options.compute_dtype.has_value()) {
@@ -44,8 +42,8 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     }
   } else {
     // Keeping the weights' dtype needs one dtype to keep.
-    const format::TensorEntry* first = by_name->begin()->second;
-    for (const auto& [name, t] : *by_name) {
+    const format::TensorEntry* first = by_name.begin()->second;
+    for (const auto& [name, t] : by_name) {
       if (t->dtype != first->dtype) {
         return absl::InvalidArgumentError(absl::StrCat(
             "compute dtype 'native' needs one weight dtype, but ", first->name, " is ",
@@ -56,20 +54,17 @@ absl::StatusOr<std::unique_ptr<NeoBertModel>> NeoBertModel::Create(
     resolved.compute_dtype = first->dtype;
   }
 
-  absl::StatusOr<const BackendApi*> api = LoadBackend();
-  if (!api.ok()) return api.status();
-  absl::StatusOr<std::unique_ptr<ModelBackend>> backend = (*api)->create(spec, *by_name, resolved);
-  if (!backend.ok()) return backend.status();
+  ASSIGN_OR_RETURN(const BackendApi* api, LoadBackend());
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelBackend> backend, api->create(spec, by_name, resolved));
   auto impl = std::make_unique<Impl>();
   impl->spec = spec;
-  impl->backend = *std::move(backend);
+  impl->backend = std::move(backend);
   return std::unique_ptr<NeoBertModel>(new NeoBertModel(std::move(impl)));
 }
 
 absl::StatusOr<ForwardOutput> NeoBertModel::Forward(const ForwardInput& input) const {
-  absl::StatusOr<PreparedInput> prepared = PrepareInput(impl_->spec, input);
-  if (!prepared.ok()) return prepared.status();
-  return impl_->backend->Forward(*prepared);
+  ASSIGN_OR_RETURN(PreparedInput prepared, PrepareInput(impl_->spec, input));
+  return impl_->backend->Forward(prepared);
 }
 
 int VisibleCudaDevices() {

@@ -97,39 +97,26 @@ absl::Status SanityCheck(NeoBertModel& model, int64_t vocab, int64_t max_len, ui
     (*in.attention_mask)[1][len - 1] = 0.0;
     if (spec.pad_token_id.has_value()) in.input_ids[1][len - 1] = *spec.pad_token_id;
   }
-  absl::StatusOr<ForwardOutput> out = model.Forward(in);
-  if (!out.ok()) {
-    return absl::Status(out.status().code(),
-                        absl::StrCat("sanity forward: ", out.status().message()));
-  }
-  if (absl::Status s = CheckShape("last_hidden_state", out->hidden_shape,
-                                  {2, len, spec.hidden_size});
-      !s.ok()) {
-    return s;
-  }
-  RETURN_IF_ERROR(CheckShape("logits", out->logits_shape, {2, len, vocab}));
-  if (out->last_hidden_state.size() != static_cast<size_t>(2 * len * spec.hidden_size) ||
-      out->logits.size() != static_cast<size_t>(2 * len * vocab)) {
+  ASSIGN_OR_RETURN(const ForwardOutput out, model.Forward(in), "sanity forward");
+  RETURN_IF_ERROR(CheckShape("last_hidden_state", out.hidden_shape, {2, len, spec.hidden_size}));
+  RETURN_IF_ERROR(CheckShape("logits", out.logits_shape, {2, len, vocab}));
+  if (out.last_hidden_state.size() != static_cast<size_t>(2 * len * spec.hidden_size) ||
+      out.logits.size() != static_cast<size_t>(2 * len * vocab)) {
     return absl::InternalError("sanity forward: output sizes do not match their shapes");
   }
-  if (absl::Status s = CheckFinite("last_hidden_state", out->last_hidden_state, out->hidden_shape);
-      !s.ok()) {
-    return s;
-  }
-  return CheckFinite("logits", out->logits, out->logits_shape);
+  RETURN_IF_ERROR(CheckFinite("last_hidden_state", out.last_hidden_state, out.hidden_shape));
+  return CheckFinite("logits", out.logits, out.logits_shape);
 }
 
 absl::Status WriteForwardOutputSafetensors(const ForwardOutput& output, const base::FsRoot& root,
                                            const std::string& path) {
-  absl::StatusOr<format::TensorEntry> hidden =
-      FloatTensor("last_hidden_state", output.hidden_shape, output.last_hidden_state);
-  if (!hidden.ok()) return hidden.status();
-  absl::StatusOr<format::TensorEntry> logits =
-      FloatTensor("logits", output.logits_shape, output.logits);
-  if (!logits.ok()) return logits.status();
+  ASSIGN_OR_RETURN(format::TensorEntry hidden,
+                   FloatTensor("last_hidden_state", output.hidden_shape, output.last_hidden_state));
+  ASSIGN_OR_RETURN(format::TensorEntry logits,
+                   FloatTensor("logits", output.logits_shape, output.logits));
   format::SafetensorsWriteOptions options;
   options.root = root;
-  return format::WriteSafetensors({*std::move(hidden), *std::move(logits)}, path, options);
+  return format::WriteSafetensors({std::move(hidden), std::move(logits)}, path, options);
 }
 
 }  // namespace neobert::engine

@@ -110,10 +110,9 @@ absl::StatusOr<at::Tensor> LoadTensor(const format::TensorEntry& t, at::ScalarTy
   }
   RETURN_IF_ERROR(format::ValidateTensorBounds(t));
   try {
-    absl::StatusOr<std::optional<at::Tensor>> mapped = MapTensor(t);
-    if (!mapped.ok()) return mapped.status();
+    ASSIGN_OR_RETURN(std::optional<at::Tensor> mapped, MapTensor(t));
     // Same device and dtype: `to` returns the mapping itself.
-    if (mapped->has_value()) return (*mapped)->to(device, to);
+    if (mapped.has_value()) return mapped->to(device, to);
     at::Tensor cpu = at::empty(t.shape, at::TensorOptions().dtype(ToScalarType(t.dtype)));
     const uint64_t nbytes = t.nbytes();
     auto* dst = static_cast<uint8_t*>(cpu.data_ptr());

@@ -40,11 +40,10 @@ bool RangeInside(uint64_t offset, uint64_t n, uint64_t size) {
 
 absl::StatusOr<std::shared_ptr<FileSource>> FileSource::Open(const base::FsRoot& root,
                                                              const std::string& path) {
-  auto f = root.OpenRegular(path);
-  if (!f.ok()) return f.status();
-  ::posix_fadvise(f->fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  const auto size = static_cast<uint64_t>(f->st.st_size);
-  return std::shared_ptr<FileSource>(new FileSource(path, f->fd.release(), size));
+  ASSIGN_OR_RETURN(auto f, root.OpenRegular(path));
+  ::posix_fadvise(f.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  const auto size = static_cast<uint64_t>(f.st.st_size);
+  return std::shared_ptr<FileSource>(new FileSource(path, f.fd.release(), size));
 }
 
 FileSource::~FileSource() { ::close(fd_); }
@@ -100,9 +99,8 @@ absl::StatusOr<std::vector<uint8_t>> ReadRange(const ByteSource& src, uint64_t o
 absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const base::FsRoot& root,
                                                               const std::string& path,
                                                               bool writeback) {
-  auto fd = root.CreateFile(path, O_WRONLY | O_TRUNC, 0644);
-  if (!fd.ok()) return fd.status();
-  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd->release(), writeback));
+  ASSIGN_OR_RETURN(auto fd, root.CreateFile(path, O_WRONLY | O_TRUNC, 0644));
+  auto f = std::unique_ptr<OutputFile>(new OutputFile(path, fd.release(), writeback));
   f->buffer_.reserve(kBufferSize);
   return f;
 }

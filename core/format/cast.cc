@@ -138,9 +138,7 @@ class CastSource final : public ByteSource {
     const uint64_t first = offset / out_es, last = (offset + out.size() - 1) / out_es;
     std::vector<uint8_t> in((last - first + 1) * in_es);
     const uint64_t base = src_.storage.offset + static_cast<uint64_t>(src_.storage_offset) * in_es;
-    if (auto s = src_.storage.source->ReadAt(base + first * in_es, absl::MakeSpan(in)); !s.ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(src_.storage.source->ReadAt(base + first * in_es, absl::MakeSpan(in)));
     uint8_t tmp[8];
     for (uint64_t e = first; e <= last; ++e) {
       StoreFromFloat(to_, LoadAsFloat(src_.dtype, in.data() + (e - first) * in_es), tmp);
@@ -167,10 +165,9 @@ absl::StatusOr<TensorEntry> CastTensor(const TensorEntry& t, DType to) {
   }
   TensorEntry contiguous = t;
   if (!t.is_contiguous()) {
-    auto bytes = ReadContiguous(t);
-    if (!bytes.ok()) return bytes.status();
+    ASSIGN_OR_RETURN(auto bytes, ReadContiguous(t));
     // New bytes: no recorded CRC (crc32, record left empty).
-    contiguous.storage = {std::make_shared<MemorySource>(std::move(*bytes), t.name), 0,
+    contiguous.storage = {std::make_shared<MemorySource>(std::move(bytes), t.name), 0,
                           t.nbytes(), t.name, std::nullopt, {}};
     contiguous.storage_offset = 0;
     contiguous.strides = ContiguousStrides(t.shape);

@@ -248,13 +248,12 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
     return bad(absl::StrCat("header length ", n, " is past the end of the file (", size,
                             " bytes)"));
   }
-  auto header = ReadRange(*src, 8, n, kMaxSafetensorsHeaderBytes);
-  if (!header.ok()) return header.status();
+  ASSIGN_OR_RETURN(auto header, ReadRange(*src, 8, n, kMaxSafetensorsHeaderBytes));
 
   HeaderSax sax;
   bool parsed = false;
   try {
-    parsed = Json::sax_parse(header->begin(), header->end(), &sax);
+    parsed = Json::sax_parse(header.begin(), header.end(), &sax);
   } catch (const std::exception& e) {  // allocation failure and the like
     return bad(absl::StrCat("cannot parse header: ", e.what()));
   }
@@ -262,8 +261,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
     if (!sax.error.empty()) return bad(absl::StrCat("invalid header: ", sax.error));
     return bad(absl::StrCat("header is not valid JSON: ", sax.syntax_error));
   }
-  header->clear();
-  header->shrink_to_fit();
+  header.clear();
+  header.shrink_to_fit();
 
   const uint64_t data_start = 8 + n;
   const uint64_t data_size = size - data_start;
@@ -273,9 +272,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
   set.metadata = std::move(sax.metadata);
   set.tensors.reserve(sax.entries.size());
   for (const RawEntry& r : sax.entries) {
-    auto t = MakeEntry(r, src, data_start, data_size);
-    if (!t.ok()) return t.status();
-    set.tensors.push_back(*std::move(t));
+    ASSIGN_OR_RETURN(auto t, MakeEntry(r, src, data_start, data_size));
+    set.tensors.push_back(std::move(t));
   }
   // Data order; ties (empty tensors) by name so the order is deterministic.
   std::sort(set.tensors.begin(), set.tensors.end(), [](const TensorEntry& a, const TensorEntry& b) {
@@ -303,9 +301,8 @@ absl::StatusOr<TensorSet> ReadSafetensors(std::shared_ptr<const ByteSource> src)
 }
 
 absl::StatusOr<TensorSet> ReadSafetensors(const base::FsRoot& root, const std::string& path) {
-  auto src = FileSource::Open(root, path);
-  if (!src.ok()) return src.status();
-  return ReadSafetensors(std::shared_ptr<const ByteSource>(*std::move(src)));
+  ASSIGN_OR_RETURN(auto src, FileSource::Open(root, path));
+  return ReadSafetensors(std::shared_ptr<const ByteSource>(std::move(src)));
 }
 
 namespace {
@@ -399,12 +396,11 @@ absl::Status WriteSafetensors(const std::vector<TensorEntry>& tensors, const std
   if (!header.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", header.status().message()));
   }
-  auto out = OutputFile::Create(options.root, path, options.writeback);
-  if (!out.ok()) return out.status();
-  if (options.sha256 != nullptr) (*out)->EnableHash();
-  absl::Status s = WriteBody(**out, tensors, *std::move(header), options);
+  ASSIGN_OR_RETURN(auto out, OutputFile::Create(options.root, path, options.writeback));
+  if (options.sha256 != nullptr) out->EnableHash();
+  absl::Status s = WriteBody(*out, tensors, *std::move(header), options);
   if (!s.ok()) {
-    out->reset();
+    out.reset();
     (void)options.root.RemoveAll(path);
   }
   return s;

@@ -40,22 +40,20 @@ std::string Sha256::HexDigest() {
 
 absl::StatusOr<std::string> TensorSha256(const TensorEntry& t) {
   Sha256 h;
-  auto s = ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
+  RETURN_IF_ERROR(ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
     h.Update(c);
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   return h.HexDigest();
 }
 
 absl::StatusOr<std::string> FileSha256(const base::FsRoot& root, const std::string& path) {
-  auto src = FileSource::Open(root, path);
-  if (!src.ok()) return src.status();
+  ASSIGN_OR_RETURN(auto src, FileSource::Open(root, path));
   Sha256 h;
-  std::vector<uint8_t> buf(std::min<uint64_t>((*src)->size(), 8 << 20));
-  for (uint64_t off = 0; off < (*src)->size();) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>((*src)->size() - off, buf.size()));
-    RETURN_IF_ERROR((*src)->ReadAt(off, absl::MakeSpan(buf.data(), n)));
+  std::vector<uint8_t> buf(std::min<uint64_t>(src->size(), 8 << 20));
+  for (uint64_t off = 0; off < src->size();) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(src->size() - off, buf.size()));
+    RETURN_IF_ERROR(src->ReadAt(off, absl::MakeSpan(buf.data(), n)));
     h.Update(absl::MakeConstSpan(buf.data(), n));
     off += n;
   }

@@ -174,11 +174,10 @@ absl::Status ForEachContiguousChunk(const TensorEntry& t, const ChunkFn& fn, siz
 absl::StatusOr<std::vector<uint8_t>> ReadContiguous(const TensorEntry& t) {
   std::vector<uint8_t> out;
   out.reserve(t.nbytes());
-  auto s = ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
+  RETURN_IF_ERROR(ForEachContiguousChunk(t, [&](absl::Span<const uint8_t> c) {
     out.insert(out.end(), c.begin(), c.end());
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   return out;
 }
 

@@ -69,9 +69,8 @@ absl::Status TorchZipParser::ReadVersionAndByteorder() {
   if (zip_->Find(version_name) == nullptr) {
     return Error(absl::StrCat("record '", archive_, "/version' is missing"));
   }
-  auto v = zip_->ReadSmall(version_name, kMaxSmallRecord);
-  if (!v.ok()) return v.status();
-  std::string version(v->begin(), v->end());
+  ASSIGN_OR_RETURN(auto v, zip_->ReadSmall(version_name, kMaxSmallRecord));
+  std::string version(v.begin(), v.end());
   absl::StripAsciiWhitespace(&version);
   if (version.empty() || version.size() > 3 ||
       version.find_first_not_of("0123456789") != std::string::npos) {
@@ -83,9 +82,8 @@ absl::Status TorchZipParser::ReadVersionAndByteorder() {
   const std::string byteorder_name = archive_ + "/byteorder";
   std::string byteorder = "little";  // absent in older files, which are little-endian
   if (zip_->Find(byteorder_name) != nullptr) {
-    auto b = zip_->ReadSmall(byteorder_name, kMaxSmallRecord);
-    if (!b.ok()) return b.status();
-    byteorder.assign(b->begin(), b->end());
+    ASSIGN_OR_RETURN(auto b, zip_->ReadSmall(byteorder_name, kMaxSmallRecord));
+    byteorder.assign(b.begin(), b.end());
     absl::StripAsciiWhitespace(&byteorder);
   }
   if (byteorder != "little") {
@@ -161,23 +159,19 @@ absl::Status TorchZipParser::AddTensor(const std::string& name, const PickleTens
 }
 
 absl::StatusOr<TensorSet> TorchZipParser::Parse() {
-  auto zip = ZipReader::Open(src_);
-  if (!zip.ok()) return zip.status();
-  zip_ = std::move(*zip);
+  ASSIGN_OR_RETURN(auto zip, ZipReader::Open(src_));
+  zip_ = std::move(zip);
   out_.format = "torch-zip";
   out_.path = src_->name();
   RETURN_IF_ERROR(FindArchive());
   RETURN_IF_ERROR(ReadVersionAndByteorder());
 
   const std::string pkl_name = absl::StrCat(archive_, "/data.pkl");
-  auto pkl = zip_->ReadSmall(pkl_name, kMaxPickleBytes);
-  if (!pkl.ok()) return pkl.status();
-  auto doc = UnpickleWeightsOnly(*pkl, absl::StrCat(src_->name(), ": ", pkl_name));
-  if (!doc.ok()) return doc.status();
+  ASSIGN_OR_RETURN(auto pkl, zip_->ReadSmall(pkl_name, kMaxPickleBytes));
+  ASSIGN_OR_RETURN(auto doc, UnpickleWeightsOnly(pkl, absl::StrCat(src_->name(), ": ", pkl_name)));
 
-  auto dict = SelectStateDict((*doc)->root());
-  if (!dict.ok()) return dict.status();
-  const PickleValue* d = *dict;
+  ASSIGN_OR_RETURN(auto dict, SelectStateDict(doc->root()));
+  const PickleValue* d = dict;
   for (size_t i = 0; i < d->dict_size(); ++i) {
     const PickleValue* k = d->dict_key(i);
     const PickleValue* v = d->dict_value(i);
@@ -207,9 +201,8 @@ absl::StatusOr<TensorSet> ReadTorchCheckpoint(std::shared_ptr<const ByteSource> 
 
 absl::StatusOr<TensorSet> ReadTorchCheckpoint(const base::FsRoot& root,
                                               const std::string& path) {
-  auto src = FileSource::Open(root, path);
-  if (!src.ok()) return src.status();
-  return ReadTorchCheckpoint(std::shared_ptr<const ByteSource>(*std::move(src)));
+  ASSIGN_OR_RETURN(auto src, FileSource::Open(root, path));
+  return ReadTorchCheckpoint(std::shared_ptr<const ByteSource>(std::move(src)));
 }
 
 }  // namespace neobert::format

@@ -51,14 +51,13 @@ absl::Status WriteComputingCrc(ZipWriter& zip, const std::string& entry, const T
                                bool crc_first) {
   uint32_t header_crc = 0;
   if (crc_first) {
-    auto s = ForEachContiguousChunk(
+    RETURN_IF_ERROR(ForEachContiguousChunk(
         t,
         [&](absl::Span<const uint8_t> c) {
           header_crc = Crc32(header_crc, c);
           return absl::OkStatus();
         },
-        kGatherChunk);
-    if (!s.ok()) return s;
+        kGatherChunk));
   }
   RETURN_IF_ERROR(zip.BeginEntry(entry, t.nbytes(), header_crc));
   absl::Status s;
@@ -103,9 +102,7 @@ absl::Status WriteArchive(ZipWriter& zip, const std::vector<TensorEntry>& tensor
     }
   }
   RETURN_IF_ERROR(zip.AddEntry(prefix + "version", "3\n"));
-  if (auto s = zip.AddEntry(prefix + ".data/serialization_id", SerializationId(tensors)); !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(zip.AddEntry(prefix + ".data/serialization_id", SerializationId(tensors)));
   return zip.Finish();
 }
 
@@ -141,11 +138,10 @@ absl::Status WriteTorchBin(const std::vector<TensorEntry>& tensors, const std::s
   zopts.sync = options.sync;
   zopts.writeback = options.writeback;
   zopts.hash = options.sha256 != nullptr;
-  auto zip = ZipWriter::Create(path, zopts);
-  if (!zip.ok()) return zip.status();
+  ASSIGN_OR_RETURN(auto zip, ZipWriter::Create(path, zopts));
   // On failure the ZipWriter's destructor removes the partial file.
-  absl::Status s = WriteArchive(**zip, tensors, *pickle, options);
-  if (s.ok() && options.sha256 != nullptr) *options.sha256 = (*zip)->sha256();
+  absl::Status s = WriteArchive(*zip, tensors, *pickle, options);
+  if (s.ok() && options.sha256 != nullptr) *options.sha256 = zip->sha256();
   return s;
 }
 

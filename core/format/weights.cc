@@ -11,16 +11,15 @@
 namespace neobert::format {
 
 absl::StatusOr<TensorSet> ReadWeights(const base::FsRoot& root, const std::string& path) {
-  auto src = FileSource::Open(root, path);
-  if (!src.ok()) return src.status();
+  ASSIGN_OR_RETURN(auto src, FileSource::Open(root, path));
   std::array<uint8_t, 4> magic{};
-  if ((*src)->size() < magic.size()) {
+  if (src->size() < magic.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": file of ", (*src)->size(), " bytes is too small to be a weight file"));
+        absl::StrCat(path, ": file of ", src->size(), " bytes is too small to be a weight file"));
   }
-  RETURN_IF_ERROR((*src)->ReadAt(0, absl::MakeSpan(magic)));
-  if (magic == std::array<uint8_t, 4>{'P', 'K', 3, 4}) return ReadTorchCheckpoint(*src);
-  return ReadSafetensors(*src);
+  RETURN_IF_ERROR(src->ReadAt(0, absl::MakeSpan(magic)));
+  if (magic == std::array<uint8_t, 4>{'P', 'K', 3, 4}) return ReadTorchCheckpoint(src);
+  return ReadSafetensors(src);
 }
 
 }  // namespace neobert::format

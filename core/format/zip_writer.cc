@@ -77,10 +77,9 @@ absl::StatusOr<std::unique_ptr<ZipWriter>> ZipWriter::Create(const std::string& 
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": zip alignment ", a, " is not a power of two in [1, 4096]"));
   }
-  auto out = OutputFile::Create(options.root, path, options.writeback);
-  if (!out.ok()) return out.status();
-  if (options.hash) (*out)->EnableHash();
-  return std::unique_ptr<ZipWriter>(new ZipWriter(path, *std::move(out), options));
+  ASSIGN_OR_RETURN(auto out, OutputFile::Create(options.root, path, options.writeback));
+  if (options.hash) out->EnableHash();
+  return std::unique_ptr<ZipWriter>(new ZipWriter(path, std::move(out), options));
 }
 
 ZipWriter::~ZipWriter() {

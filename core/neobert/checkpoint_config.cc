@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 
 namespace neobert::core {
 namespace {
@@ -88,13 +89,6 @@ class ModelSection {
   const std::string& source_;
 };
 
-#define ASSIGN_OR_RETURN_CFG(lhs, expr)      \
-  do {                                       \
-    auto _v = (expr);                        \
-    if (!_v.ok()) return _v.status();        \
-    lhs = *std::move(_v);                    \
-  } while (0)
-
 // yaml-cpp throws when a missing key's node is asked its type; ask
 // IsDefined() first.
 bool IsScalarNode(const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); }
@@ -167,34 +161,31 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
   NeoBertConfig c;
   // R12 before anything shape-related: ngpt checkpoints have other tensors.
   if (m.Has("ngpt")) {
-    ASSIGN_OR_RETURN_CFG(c.ngpt, m.Bool("ngpt"));
+    ASSIGN_OR_RETURN(c.ngpt, m.Bool("ngpt"));
     if (c.ngpt) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": model.ngpt is true; nGPT (NormNeoBERT) checkpoints are not "
                                "supported"));
     }
   }
-  ASSIGN_OR_RETURN_CFG(c.hidden_act, m.String("hidden_act"));
+  ASSIGN_OR_RETURN(c.hidden_act, m.String("hidden_act"));
   c.hidden_act = absl::AsciiStrToLower(c.hidden_act);
   if (c.hidden_act != "swiglu" && c.hidden_act != "gelu") {  // R8
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": model.hidden_act '", base::Excerpt(c.hidden_act),
         "' is not supported (swiglu or gelu)"));
   }
-  ASSIGN_OR_RETURN_CFG(c.hidden_size, m.Int("hidden_size", 1, kMaxHiddenSize));
-  ASSIGN_OR_RETURN_CFG(c.num_hidden_layers, m.Int("num_hidden_layers", 1, kMaxLayers));
-  ASSIGN_OR_RETURN_CFG(c.num_attention_heads,
-                       m.Int("num_attention_heads", 1, c.hidden_size));
-  ASSIGN_OR_RETURN_CFG(c.intermediate_size,
-                       m.Int("intermediate_size", 1, kMaxIntermediateSize));
-  ASSIGN_OR_RETURN_CFG(c.max_position_embeddings,
-                       m.Int("max_position_embeddings", 1, kMaxPositions));
-  ASSIGN_OR_RETURN_CFG(c.vocab_size, m.Int("vocab_size", 1, kMaxVocabSize));
+  ASSIGN_OR_RETURN(c.hidden_size, m.Int("hidden_size", 1, kMaxHiddenSize));
+  ASSIGN_OR_RETURN(c.num_hidden_layers, m.Int("num_hidden_layers", 1, kMaxLayers));
+  ASSIGN_OR_RETURN(c.num_attention_heads, m.Int("num_attention_heads", 1, c.hidden_size));
+  ASSIGN_OR_RETURN(c.intermediate_size, m.Int("intermediate_size", 1, kMaxIntermediateSize));
+  ASSIGN_OR_RETURN(c.max_position_embeddings, m.Int("max_position_embeddings", 1, kMaxPositions));
+  ASSIGN_OR_RETURN(c.vocab_size, m.Int("vocab_size", 1, kMaxVocabSize));
   // The embedding's padding row must exist (torch refuses padding_idx >= V).
-  ASSIGN_OR_RETURN_CFG(c.pad_token_id, m.Int("pad_token_id", 0, c.vocab_size - 1));
-  ASSIGN_OR_RETURN_CFG(c.rope, m.Bool("rope"));
-  ASSIGN_OR_RETURN_CFG(c.rms_norm, m.Bool("rms_norm"));
-  ASSIGN_OR_RETURN_CFG(c.norm_eps, m.Float("norm_eps"));
+  ASSIGN_OR_RETURN(c.pad_token_id, m.Int("pad_token_id", 0, c.vocab_size - 1));
+  ASSIGN_OR_RETURN(c.rope, m.Bool("rope"));
+  ASSIGN_OR_RETURN(c.rms_norm, m.Bool("rms_norm"));
+  ASSIGN_OR_RETURN(c.norm_eps, m.Float("norm_eps"));
   if (c.norm_eps <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": model.norm_eps must be positive, got ", c.norm_eps));
@@ -220,7 +211,7 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
                             : m.Has("dropout_prob") ? "dropout_prob"
                                                     : nullptr;
   if (dropout_key != nullptr) {
-    ASSIGN_OR_RETURN_CFG(c.dropout, m.Float(dropout_key));
+    ASSIGN_OR_RETURN(c.dropout, m.Float(dropout_key));
     if (c.dropout < 0 || c.dropout > 1) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": model.", dropout_key,
                                                      " must be in [0, 1], got ", c.dropout));
@@ -230,14 +221,14 @@ absl::StatusOr<NeoBertConfig> ParseModel(const YAML::Node& root, const std::stri
                                                              &c.embedding_init_range},
                             {"decoder_init_range", &c.decoder_init_range}}) {
     if (!m.Has(key)) continue;
-    ASSIGN_OR_RETURN_CFG(*field, m.Float(key));
+    ASSIGN_OR_RETURN(*field, m.Float(key));
     if (*field < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": model.", key, " must not be negative, got ", *field));
     }
   }
   if (m.Has("attn_backend")) {
-    ASSIGN_OR_RETURN_CFG(c.attn_backend, m.String("attn_backend"));
+    ASSIGN_OR_RETURN(c.attn_backend, m.String("attn_backend"));
   }
   // The project's own loader treats backend names case-insensitively.
   c.flash_attention = absl::AsciiStrToLower(c.attn_backend) != "sdpa";
@@ -285,9 +276,8 @@ absl::StatusOr<NeoBertConfig> ParseCheckpointConfig(const std::string& yaml_text
 absl::StatusOr<NeoBertConfig> LoadCheckpointConfig(const base::FsRoot& root,
                                                    const std::string& path) {
   bool via_symlink = false;
-  auto text = root.ReadFile(path, kMaxConfigYamlBytes, &via_symlink);
-  if (!text.ok()) return text.status();
-  auto config = ParseCheckpointConfig(*text, path);
+  ASSIGN_OR_RETURN(auto text, root.ReadFile(path, kMaxConfigYamlBytes, &via_symlink));
+  auto config = ParseCheckpointConfig(text, path);
   if (via_symlink && !config.ok()) return base::WithoutContent(config.status(), path);
   return config;
 }

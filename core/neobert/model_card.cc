@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 #include "core/neobert/hf_config.h"
 
 namespace neobert::core {
@@ -130,13 +131,11 @@ std::string EmbeddingSnippet(const ModelCardInputs& in) {
 
 absl::StatusOr<std::string> RenderModelCard(const NeoBertConfig& c, const ModelCardInputs& in) {
   try {
-    auto front = FrontMatter(c);
-    if (!front.ok()) return front.status();
-    auto yaml = ConfigYaml(c);
-    if (!yaml.ok()) return yaml.status();
+    ASSIGN_OR_RETURN(auto front, FrontMatter(c));
+    ASSIGN_OR_RETURN(auto yaml, ConfigYaml(c));
     const std::string dtype(format::TorchName(in.dtype));
 
-    std::string s = *front;
+    std::string s = front;
     absl::StrAppend(&s, "# NeoBERT Model\n\n",
                     "This model was trained with the [NeoBERT training project](",
                     in.project_url, ") and exported to the Hugging Face transformers format.\n\n");
@@ -181,7 +180,7 @@ absl::StatusOr<std::string> RenderModelCard(const NeoBertConfig& c, const ModelC
                     "\n### For Embeddings / Feature Extraction\n\n", EmbeddingSnippet(in), "\n");
 
     absl::StrAppend(&s, "## Training Configuration\n\n<details>\n<summary>Full Config</summary>\n\n",
-                    "```yaml\n", *yaml, "\n```\n\n</details>\n\n");
+                    "```yaml\n", yaml, "\n```\n\n</details>\n\n");
 
     absl::StrAppend(&s, "## Export Provenance\n\n", "- **Source checkpoint:** ",
                     Code(in.source_checkpoint), "\n", "- **Weights read from:** ",

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/status/error_reason.h"
 
 namespace neobert::core {
@@ -18,9 +19,8 @@ constexpr size_t kMaxScannedEntries = 100000;
 // What `path` is beneath the root: its type (S_IFREG, S_IFDIR, ...), 0 when
 // nothing is there. A link leaving the root is an error, not "nothing".
 absl::StatusOr<mode_t> TypeOf(const base::FsRoot& root, const std::string& path) {
-  auto st = root.StatIfExists(path);
-  if (!st.ok()) return st.status();
-  return st->has_value() ? static_cast<mode_t>((*st)->st_mode & S_IFMT) : mode_t{0};
+  ASSIGN_OR_RETURN(auto st, root.StatIfExists(path));
+  return st.has_value() ? static_cast<mode_t>(st->st_mode & S_IFMT) : mode_t{0};
 }
 
 bool IsFile(const base::FsRoot& root, const std::string& path) {
@@ -80,18 +80,16 @@ absl::StatusOr<WeightFile> FindWeightFile(const base::FsRoot& root,
                                           const WeightFileOptions& options) {
   const std::string st = absl::StrCat(checkpoint_dir, "/model.safetensors");
   const std::string pt = absl::StrCat(checkpoint_dir, "/state_dict.pt");
-  auto st_type = TypeOf(root, st);
-  if (!st_type.ok()) return st_type.status();
-  auto pt_type = TypeOf(root, pt);
-  if (!pt_type.ok()) return pt_type.status();
+  ASSIGN_OR_RETURN(auto st_type, TypeOf(root, st));
+  ASSIGN_OR_RETURN(auto pt_type, TypeOf(root, pt));
   // Present but not a regular file (a FIFO, a folder): named, not skipped.
-  for (const auto& [path, type] : {std::pair{&st, *st_type}, std::pair{&pt, *pt_type}}) {
+  for (const auto& [path, type] : {std::pair{&st, st_type}, std::pair{&pt, pt_type}}) {
     if (type != 0 && type != S_IFREG) {
       return absl::InvalidArgumentError(
           absl::StrCat(*path, ": is a ", base::FileTypeName(type), ", not a regular file"));
     }
   }
-  const bool has_st = *st_type == S_IFREG, has_pt = *pt_type == S_IFREG;
+  const bool has_st = st_type == S_IFREG, has_pt = pt_type == S_IFREG;
   WeightFile out;
   if (has_st && has_pt) {
     bool take_pt = false;
@@ -133,26 +131,23 @@ absl::StatusOr<WeightFile> FindWeightFile(const base::FsRoot& root,
 absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const base::FsRoot& root,
                                                       const std::string& checkpoint_dir,
                                                       const WeightFileOptions& options) {
-  auto type = TypeOf(root, checkpoint_dir);
-  if (!type.ok()) return type.status();
-  if (*type == 0) {
+  ASSIGN_OR_RETURN(auto type, TypeOf(root, checkpoint_dir));
+  if (type == 0) {
     return absl::NotFoundError(absl::StrCat(checkpoint_dir, ": checkpoint folder not found"));
   }
-  if (*type != S_IFDIR) {
+  if (type != S_IFDIR) {
     return absl::InvalidArgumentError(absl::StrCat(checkpoint_dir, ": not a directory (a ",
-                                                   base::FileTypeName(*type), ")"));
+                                                   base::FileTypeName(type), ")"));
   }
-  auto real = root.RealPath(checkpoint_dir);
-  if (!real.ok()) return real.status();
-  const fs::path dir(*real);
+  ASSIGN_OR_RETURN(auto real, root.RealPath(checkpoint_dir));
+  const fs::path dir(real);
   CheckpointLayout layout;
   layout.dir = dir.string();
   layout.config_yaml = (dir / "config.yaml").string();
   layout.tokenizer_info_json = (dir / "tokenizer_info.json").string();
   layout.tokenizer_dir = (dir / "tokenizer").string();
-  auto config_type = TypeOf(root, layout.config_yaml);
-  if (!config_type.ok()) return config_type.status();
-  if (*config_type == 0) {
+  ASSIGN_OR_RETURN(auto config_type, TypeOf(root, layout.config_yaml));
+  if (config_type == 0) {
     return absl::NotFoundError(absl::StrCat(layout.config_yaml, ": not found"));
   }
   const std::string name = dir.filename().string();
@@ -161,9 +156,8 @@ absl::StatusOr<CheckpointLayout> InspectCheckpointDir(const base::FsRoot& root,
                                         "' is a trainer staging/backup folder; it may be "
                                         "incomplete"));
   }
-  auto weights = FindWeightFile(root, layout.dir, options);
-  if (!weights.ok()) return weights.status();
-  layout.weights = *std::move(weights);
+  ASSIGN_OR_RETURN(auto weights, FindWeightFile(root, layout.dir, options));
+  layout.weights = std::move(weights);
   return layout;
 }
 

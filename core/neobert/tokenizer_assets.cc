@@ -44,13 +44,12 @@ absl::StatusOr<Json> ParseJsonObject(const base::FsRoot& root, const std::string
                                      const std::string& shown, uint64_t cap,
                                      std::string* text_out = nullptr, bool* quote = nullptr) {
   bool via_symlink = false;
-  auto text = root.ReadFile(path, cap, &via_symlink);
-  if (!text.ok()) return base::WithContext(text.status(), shown);
+  ASSIGN_OR_RETURN(std::string text, root.ReadFile(path, cap, &via_symlink), shown);
   if (quote != nullptr) *quote = !via_symlink;
-  ASSIGN_OR_RETURN(Json j, base::ParseJsonObject(*text, shown,
+  ASSIGN_OR_RETURN(Json j, base::ParseJsonObject(text, shown,
                                                  {.max_bytes = cap, .max_depth = kMaxJsonDepth},
                                                  /*quote=*/!via_symlink));
-  if (text_out != nullptr) *text_out = *std::move(text);
+  if (text_out != nullptr) *text_out = std::move(text);
   return j;
 }
 
@@ -184,14 +183,11 @@ absl::StatusOr<std::map<std::string, std::string>> ListFiles(const base::FsRoot&
                                                              const std::string& dir,
                                                              const std::string& shown,
                                                              std::vector<std::string>& notes) {
-  auto entries = root.ListDirectory(dir, kMaxTokenizerDirEntries);
-  if (!entries.ok()) {
-    return absl::Status(entries.status().code(),
-                        absl::StrCat(shown, ": cannot list: ", entries.status().message()));
-  }
+  ASSIGN_OR_RETURN(const std::vector<base::DirEntry> entries,
+                   root.ListDirectory(dir, kMaxTokenizerDirEntries), shown, ": cannot list");
   std::map<std::string, std::string> files;
   const std::string inside = dir + "/";
-  for (const base::DirEntry& e : *entries) {
+  for (const base::DirEntry& e : entries) {
     const std::string& name = e.name;
     if (name.empty() || name[0] == '.') {
       notes.push_back(absl::StrCat("tokenizer: skipped hidden entry '", base::Excerpt(name), "'"));
@@ -200,16 +196,15 @@ absl::StatusOr<std::map<std::string, std::string>> ListFiles(const base::FsRoot&
     std::string target = inside + name;
     // What the entry is, links followed beneath the root (one leaving it is
     // PERMISSION_DENIED naming it, before anything behind it is looked at).
-    auto st = root.StatIfExists(target);
-    if (!st.ok()) return st.status();
-    if (!st->has_value()) {
+    ASSIGN_OR_RETURN(auto st, root.StatIfExists(target));
+    if (!st.has_value()) {
       if (e.type == S_IFLNK) {
         notes.push_back(
             absl::StrCat("tokenizer: skipped dangling symlink '", base::Excerpt(name), "'"));
       }
       continue;  // or removed while listing
     }
-    const mode_t mode = (*st)->st_mode;
+    const mode_t mode = st->st_mode;
     if (S_ISDIR(mode) && !IsReadJson(name)) {
       notes.push_back(
           absl::StrCat("tokenizer: skipped '", base::Excerpt(name), "' (not a regular file)"));
@@ -221,14 +216,13 @@ absl::StatusOr<std::map<std::string, std::string>> ListFiles(const base::FsRoot&
                                                      ", not a regular file"));
     }
     if (e.type == S_IFLNK) {
-      auto resolved = root.RealPath(target);
-      if (!resolved.ok()) return resolved.status();
-      if (!absl::StartsWith(*resolved, inside)) {
+      ASSIGN_OR_RETURN(auto resolved, root.RealPath(target));
+      if (!absl::StartsWith(resolved, inside)) {
         return absl::InvalidArgumentError(absl::StrCat(shown, "/", name, ": symlink points to ",
-                                                       *resolved,
+                                                       resolved,
                                                        ", outside the tokenizer folder"));
       }
-      target = *resolved;
+      target = resolved;
     }
     files.emplace(name, target);
   }
@@ -301,12 +295,10 @@ absl::StatusOr<SpecialTokens> ReadSpecialTokens(const base::FsRoot& root, const 
   std::optional<Json> smap, tcfg;
   for (const char* name : {"special_tokens_map.json", "tokenizer_config.json"}) {
     const std::string path = (fs::path(dir) / name).string();
-    auto exists = root.StatIfExists(path);
-    if (!exists.ok()) return exists.status();
-    if (!exists->has_value()) continue;
-    auto j = ParseJsonObject(root, path, path, kMaxTokenizerSmallJsonBytes);
-    if (!j.ok()) return j.status();
-    (name[0] == 's' ? smap : tcfg) = *std::move(j);
+    ASSIGN_OR_RETURN(auto exists, root.StatIfExists(path));
+    if (!exists.has_value()) continue;
+    ASSIGN_OR_RETURN(auto j, ParseJsonObject(root, path, path, kMaxTokenizerSmallJsonBytes));
+    (name[0] == 's' ? smap : tcfg) = std::move(j);
   }
   if (!smap && !tcfg) {
     return absl::NotFoundError(absl::StrCat(
@@ -323,21 +315,18 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
                                                   const std::string& tokenizer_dir,
                                                   const NeoBertConfig& config) {
   const std::string& shown = tokenizer_dir;
-  auto st = root.StatIfExists(tokenizer_dir);
-  if (!st.ok()) return st.status();  // e.g. a tokenizer/ link leaving the root
-  if (!st->has_value()) {
+  // Fails e.g. for a tokenizer/ link leaving the root.
+  ASSIGN_OR_RETURN(auto st, root.StatIfExists(tokenizer_dir));
+  if (!st.has_value()) {
     return absl::NotFoundError(absl::StrCat(shown, ": tokenizer folder not found"));
   }
-  if (!S_ISDIR((*st)->st_mode)) {
+  if (!S_ISDIR(st->st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory (a ",
-                                                   base::FileTypeName((*st)->st_mode), ")"));
+                                                   base::FileTypeName(st->st_mode), ")"));
   }
-  auto dir = root.RealPath(tokenizer_dir);
-  if (!dir.ok()) return dir.status();
+  ASSIGN_OR_RETURN(auto dir, root.RealPath(tokenizer_dir));
   TokenizerPlan plan;
-  auto files_or = ListFiles(root, *dir, shown, plan.notes);
-  if (!files_or.ok()) return files_or.status();
-  const std::map<std::string, std::string>& files = *files_or;
+  ASSIGN_OR_RETURN(const auto files, ListFiles(root, dir, shown, plan.notes));  // name -> path
   auto path_of = [&](const char* name) -> const std::string* {
     auto it = files.find(name);
     return it == files.end() ? nullptr : &it->second;
@@ -346,24 +335,21 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
   // Special tokens (R17/R18, generalised to transformers 5's layout).
   std::optional<Json> smap, tcfg;
   if (const std::string* p = path_of("special_tokens_map.json")) {
-    auto j = ParseJsonObject(root, *p, shown + "/special_tokens_map.json",
-                             kMaxTokenizerSmallJsonBytes);
-    if (!j.ok()) return j.status();
-    smap = *std::move(j);
+    ASSIGN_OR_RETURN(auto j, ParseJsonObject(root, *p, shown + "/special_tokens_map.json",
+                                             kMaxTokenizerSmallJsonBytes));
+    smap = std::move(j);
   }
   if (const std::string* p = path_of("tokenizer_config.json")) {
-    auto j = ParseJsonObject(root, *p, shown + "/tokenizer_config.json",
-                             kMaxTokenizerSmallJsonBytes);
-    if (!j.ok()) return j.status();
-    tcfg = *std::move(j);
+    ASSIGN_OR_RETURN(auto j, ParseJsonObject(root, *p, shown + "/tokenizer_config.json",
+                                             kMaxTokenizerSmallJsonBytes));
+    tcfg = std::move(j);
   }
   if (!smap && !tcfg) {
     return absl::NotFoundError(absl::StrCat(
         shown, ": neither special_tokens_map.json nor tokenizer_config.json exists"));
   }
-  auto special = SpecialTokensFrom(smap, tcfg, shown);
-  if (!special.ok()) return special.status();
-  plan.special = *std::move(special);
+  ASSIGN_OR_RETURN(auto special, SpecialTokensFrom(smap, tcfg, shown));
+  plan.special = std::move(special);
 
   // Vocabulary size and alignment (R19).
   const std::string* tok_path = path_of("tokenizer.json");
@@ -374,10 +360,8 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
   const std::string tok_shown = shown + "/tokenizer.json";
   std::string tok_text;
   bool quote_tokenizer = true;
-  auto tj_or = ParseJsonObject(root, *tok_path, tok_shown, kMaxTokenizerJsonBytes, &tok_text,
-                               &quote_tokenizer);
-  if (!tj_or.ok()) return tj_or.status();
-  Json& tj = *tj_or;
+  ASSIGN_OR_RETURN(Json tj, ParseJsonObject(root, *tok_path, tok_shown, kMaxTokenizerJsonBytes,
+                                            &tok_text, &quote_tokenizer));
   auto vocab = ReadVocab(tj, tok_shown);
   if (!vocab.ok()) {
     return quote_tokenizer ? vocab.status() : base::WithoutContent(vocab.status(), tok_shown);
@@ -449,11 +433,10 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
     plan.files.push_back({"tokenizer_config.json", Dump(cfg), cfg_path ? *cfg_path : ""});
 
     if (const std::string* p = path_of("added_tokens.json"); p != nullptr && extra > 0) {
-      auto at = ParseJsonObject(root, *p, shown + "/added_tokens.json",
-                                kMaxTokenizerSmallJsonBytes);
-      if (!at.ok()) return at.status();
-      for (int64_t id = n; id < V; ++id) (*at)[PlaceholderToken(id)] = id;
-      plan.files.push_back({"added_tokens.json", Dump(*at), *p});
+      ASSIGN_OR_RETURN(auto at, ParseJsonObject(root, *p, shown + "/added_tokens.json",
+                                                kMaxTokenizerSmallJsonBytes));
+      for (int64_t id = n; id < V; ++id) at[PlaceholderToken(id)] = id;
+      plan.files.push_back({"added_tokens.json", Dump(at), *p});
     }
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(shown, ": cannot rewrite tokenizer files: ",

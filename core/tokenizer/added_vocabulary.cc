@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/unicode.h"
 
 namespace neobert::tokenizer {
@@ -84,10 +85,10 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Create(const std::vector<AddedT
       id = static_cast<uint32_t>(next_id++);
     }
     if (t.normalized && normalizer != nullptr) {
-      absl::StatusOr<NormalizedString> s = FromUtf8(t.content, absl::StrCat(where, "[", i, "].content"));
-      if (!s.ok()) return s.status();
-      normalizer->Normalize(&*s);
-      std::string normed = s->Utf8();
+      ASSIGN_OR_RETURN(NormalizedString s,
+                       FromUtf8(t.content, absl::StrCat(where, "[", i, "].content")));
+      normalizer->Normalize(&s);
+      std::string normed = s.Utf8();
       if (normed != t.content) v.normalized_form_[id] = std::move(normed);
     }
     v.by_content_[t.content] = id;
@@ -103,9 +104,8 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Create(const std::vector<AddedT
     if (t.normalized) {
       if (auto it = v.normalized_form_.find(id); it != v.normalized_form_.end()) pattern = it->second;
     }
-    absl::StatusOr<NormalizedString> p = FromUtf8(pattern, where);
-    if (!p.ok()) return p.status();
-    (t.normalized ? normalized : raw).push_back({p->text(), id});
+    ASSIGN_OR_RETURN(NormalizedString p, FromUtf8(pattern, where));
+    (t.normalized ? normalized : raw).push_back({p.text(), id});
   }
   BuildTrie(raw, &v.raw_trie_);
   BuildTrie(normalized, &v.normalized_trie_);
@@ -162,11 +162,10 @@ absl::StatusOr<std::vector<AddedVocabulary::Match>> AddedVocabulary::FindMatches
 
 absl::StatusOr<std::vector<Split>> AddedVocabulary::SplitWithTokens(const NormalizedString& s,
                                                                     const Trie& trie) const {
-  absl::StatusOr<std::vector<Match>> matches = FindMatches(s.text(), trie);
-  if (!matches.ok()) return matches.status();
+  ASSIGN_OR_RETURN(std::vector<Match> matches, FindMatches(s.text(), trie));
   std::vector<Split> out;
-  out.reserve(matches->size());
-  for (const Match& m : *matches) {
+  out.reserve(matches.size());
+  for (const Match& m : matches) {
     NormalizedString piece = s.Slice(m.begin, m.end);
     if (m.id.has_value()) {
       std::string value = piece.Utf8();

@@ -187,9 +187,8 @@ class Bpe : public Model {
 absl::StatusOr<std::optional<std::string>> OptString(const Json& j, const char* key,
                                                      const std::string& where) {
   if (json_util::Find(j, key) == nullptr) return std::optional<std::string>();
-  absl::StatusOr<std::string> s = json_util::GetString(j, key, where, std::nullopt);
-  if (!s.ok()) return s.status();
-  return std::optional<std::string>(std::move(*s));
+  ASSIGN_OR_RETURN(std::string s, json_util::GetString(j, key, where, std::nullopt));
+  return std::optional<std::string>(std::move(s));
 }
 
 }  // namespace
@@ -199,8 +198,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
   const Json* vj = json_util::Find(j, "vocab");
   const Json* mj = json_util::Find(j, "merges");
   if (vj == nullptr || mj == nullptr) return json_util::Invalid(where, "BPE model needs vocab and merges");
-  absl::StatusOr<Vocab> vocab = ParseVocab(*vj, Field(where, "vocab"));
-  if (!vocab.ok()) return vocab.status();
+  ASSIGN_OR_RETURN(Vocab vocab, ParseVocab(*vj, Field(where, "vocab")));
 
   Bpe::Options opt;
   if (const Json* d = json_util::Find(j, "dropout"); d != nullptr) {
@@ -215,15 +213,13 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
   for (auto [key, dst] : {std::pair{"unk_token", &opt.unk},
                           std::pair{"continuing_subword_prefix", &opt.prefix},
                           std::pair{"end_of_word_suffix", &opt.suffix}}) {
-    absl::StatusOr<std::optional<std::string>> v = OptString(j, key, where);
-    if (!v.ok()) return v.status();
-    *dst = std::move(*v);
+    ASSIGN_OR_RETURN(std::optional<std::string> v, OptString(j, key, where));
+    *dst = std::move(v);
   }
   for (auto [key, dst] : {std::pair{"fuse_unk", &opt.fuse_unk}, std::pair{"byte_fallback", &opt.byte_fallback},
                           std::pair{"ignore_merges", &opt.ignore_merges}}) {
-    absl::StatusOr<bool> v = json_util::GetBool(j, key, where, false);
-    if (!v.ok()) return v.status();
-    *dst = *v;
+    ASSIGN_OR_RETURN(bool v, json_util::GetBool(j, key, where, false));
+    *dst = v;
   }
 
   const std::string mw = Field(where, "merges");
@@ -254,14 +250,14 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
       a = m[0].get<std::string>();
       b = m[1].get<std::string>();
     }
-    std::optional<uint32_t> a_id = vocab->Find(a), b_id = vocab->Find(b);
+    std::optional<uint32_t> a_id = vocab.Find(a), b_id = vocab.Find(b);
     if (!a_id.has_value() || !b_id.has_value()) {
       return json_util::Invalid(iw, absl::StrCat("merge token '", base::Excerpt(a_id ? b : a), "' is not in the vocabulary"));
     }
     if (b.size() < prefix_len) {
       return json_util::Invalid(iw, absl::StrCat("merge token '", base::Excerpt(b), "' is shorter than the subword prefix"));
     }
-    std::optional<uint32_t> new_id = vocab->Find(a + b.substr(prefix_len));
+    std::optional<uint32_t> new_id = vocab.Find(a + b.substr(prefix_len));
     if (!new_id.has_value()) {
       return json_util::Invalid(iw, absl::StrCat("merged token '", base::Excerpt(a + b.substr(prefix_len)),
                                                  "' is not in the vocabulary"));
@@ -269,7 +265,7 @@ absl::StatusOr<std::unique_ptr<Model>> ParseBpe(const Json& j, const std::string
     // A repeated pair keeps its last rank, as the library's map does.
     merges[std::make_pair(*a_id, *b_id)] = MergeInfo{static_cast<uint32_t>(i), *new_id};
   }
-  return std::make_unique<Bpe>(std::move(*vocab), std::move(merges), std::move(opt));
+  return std::make_unique<Bpe>(std::move(vocab), std::move(merges), std::move(opt));
 }
 
 }  // namespace neobert::tokenizer

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/unicode.h"
 #include <cstdint>
 
@@ -78,9 +79,8 @@ absl::StatusOr<char32_t> GetChar(const Json& obj, absl::string_view key, const s
     return Invalid(Field(where, key), "missing (expected a one-character string)");
   }
   if (v->is_string()) {
-    absl::StatusOr<std::u32string> s = DecodeField(v->get<std::string>(), Field(where, key));
-    if (!s.ok()) return s.status();
-    if (s->size() == 1) return (*s)[0];
+    ASSIGN_OR_RETURN(std::u32string s, DecodeField(v->get<std::string>(), Field(where, key)));
+    if (s.size() == 1) return (s)[0];
   }
   return Invalid(Field(where, key), absl::StrCat("expected a one-character string, got ", Show(*v)));
 }

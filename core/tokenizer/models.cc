@@ -65,11 +65,9 @@ absl::StatusOr<Vocab> ParseVocab(const Json& j, const std::string& where) {
 absl::StatusOr<std::unique_ptr<Model>> ParseWordLevel(const Json& j, const std::string& where) {
   const Json* vj = json_util::Find(j, "vocab");
   if (vj == nullptr) return json_util::Invalid(json_util::Field(where, "vocab"), "missing");
-  absl::StatusOr<Vocab> vocab = ParseVocab(*vj, json_util::Field(where, "vocab"));
-  if (!vocab.ok()) return vocab.status();
-  absl::StatusOr<std::string> unk = json_util::GetString(j, "unk_token", where, "<unk>");
-  if (!unk.ok()) return unk.status();
-  return std::make_unique<WordLevel>(std::move(*vocab), std::move(*unk));
+  ASSIGN_OR_RETURN(Vocab vocab, ParseVocab(*vj, json_util::Field(where, "vocab")));
+  ASSIGN_OR_RETURN(std::string unk, json_util::GetString(j, "unk_token", where, "<unk>"));
+  return std::make_unique<WordLevel>(std::move(vocab), std::move(unk));
 }
 
 absl::StatusOr<std::unique_ptr<Model>> ParseModel(const Json& j, const std::string& where) {

@@ -259,62 +259,49 @@ void ByteLevelInPlace(NormalizedString* s) {
 absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& j, const std::string& where,
                                                             int depth) {
   using json_util::Field;
-  absl::StatusOr<std::string> type = json_util::GetType(j, where);
-  if (!type.ok()) return type.status();
+  ASSIGN_OR_RETURN(std::string type, json_util::GetType(j, where));
   const std::string tw = Field(where, "type");
-  if (*type == "BertNormalizer") {
-    absl::StatusOr<bool> clean = json_util::GetBool(j, "clean_text", where, true);
-    absl::StatusOr<bool> chinese = json_util::GetBool(j, "handle_chinese_chars", where, true);
-    absl::StatusOr<bool> lower = json_util::GetBool(j, "lowercase", where, true);
-    if (!clean.ok()) return clean.status();
-    if (!chinese.ok()) return chinese.status();
-    if (!lower.ok()) return lower.status();
+  if (type == "BertNormalizer") {
+    ASSIGN_OR_RETURN(bool clean, json_util::GetBool(j, "clean_text", where, true));
+    ASSIGN_OR_RETURN(bool chinese, json_util::GetBool(j, "handle_chinese_chars", where, true));
+    ASSIGN_OR_RETURN(bool lower, json_util::GetBool(j, "lowercase", where, true));
     // strip_accents: null means "same as lowercase".
-    absl::StatusOr<bool> strip = json_util::GetBool(j, "strip_accents", where, *lower);
-    if (!strip.ok()) return strip.status();
-    return std::make_unique<BertNormalizer>(*clean, *chinese, *strip, *lower);
+    ASSIGN_OR_RETURN(bool strip, json_util::GetBool(j, "strip_accents", where, lower));
+    return std::make_unique<BertNormalizer>(clean, chinese, strip, lower);
   }
-  if (*type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
-  if (*type == "StripAccents") return std::make_unique<StripAccents>();
-  if (*type == "NFD") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFD);
-  if (*type == "NFKD") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFKD);
-  if (*type == "NFC") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFC);
-  if (*type == "NFKC") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFKC);
-  if (*type == "Nmt") return std::make_unique<Nmt>();
-  if (*type == "ByteLevel") return std::make_unique<ByteLevelNormalizer>();
-  if (*type == "Strip") {
-    absl::StatusOr<bool> left = json_util::GetBool(j, "strip_left", where, std::nullopt);
-    if (!left.ok()) return left.status();
-    absl::StatusOr<bool> right = json_util::GetBool(j, "strip_right", where, std::nullopt);
-    if (!right.ok()) return right.status();
-    return std::make_unique<Strip>(*left, *right);
+  if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
+  if (type == "StripAccents") return std::make_unique<StripAccents>();
+  if (type == "NFD") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFD);
+  if (type == "NFKD") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFKD);
+  if (type == "NFC") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFC);
+  if (type == "NFKC") return std::make_unique<FormNormalizer>(unicode::NormalForm::kNFKC);
+  if (type == "Nmt") return std::make_unique<Nmt>();
+  if (type == "ByteLevel") return std::make_unique<ByteLevelNormalizer>();
+  if (type == "Strip") {
+    ASSIGN_OR_RETURN(bool left, json_util::GetBool(j, "strip_left", where, std::nullopt));
+    ASSIGN_OR_RETURN(bool right, json_util::GetBool(j, "strip_right", where, std::nullopt));
+    return std::make_unique<Strip>(left, right);
   }
-  if (*type == "Prepend") {
-    absl::StatusOr<std::string> p = json_util::GetString(j, "prepend", where, std::nullopt);
-    if (!p.ok()) return p.status();
-    absl::StatusOr<std::u32string> u = json_util::DecodeField(*p, Field(where, "prepend"));
-    if (!u.ok()) return u.status();
-    return std::make_unique<Prepend>(std::move(*u));
+  if (type == "Prepend") {
+    ASSIGN_OR_RETURN(std::string p, json_util::GetString(j, "prepend", where, std::nullopt));
+    ASSIGN_OR_RETURN(std::u32string u, json_util::DecodeField(p, Field(where, "prepend")));
+    return std::make_unique<Prepend>(std::move(u));
   }
-  if (*type == "Replace") {
+  if (type == "Replace") {
     const Json* pattern = json_util::Find(j, "pattern");
     const std::string pw = Field(where, "pattern");
     if (pattern == nullptr || !pattern->is_object()) return json_util::Invalid(pw, "expected {\"String\": ...}");
     if (pattern->contains("Regex")) {
       return json_util::Unsupported(pw, "Replace normalizer with a Regex pattern is not supported");
     }
-    absl::StatusOr<std::string> lit = json_util::GetString(*pattern, "String", pw, std::nullopt);
-    if (!lit.ok()) return lit.status();
-    absl::StatusOr<std::string> content = json_util::GetString(j, "content", where, std::nullopt);
-    if (!content.ok()) return content.status();
-    absl::StatusOr<std::u32string> lit32 = json_util::DecodeField(*lit, Field(pw, "String"));
-    if (!lit32.ok()) return lit32.status();
-    if (lit32->empty()) return json_util::Unsupported(pw, "an empty Replace pattern is not supported");
-    absl::StatusOr<std::u32string> c32 = json_util::DecodeField(*content, Field(where, "content"));
-    if (!c32.ok()) return c32.status();
-    return std::make_unique<Replace>(std::move(*lit32), std::move(*c32));
+    ASSIGN_OR_RETURN(std::string lit, json_util::GetString(*pattern, "String", pw, std::nullopt));
+    ASSIGN_OR_RETURN(std::string content, json_util::GetString(j, "content", where, std::nullopt));
+    ASSIGN_OR_RETURN(std::u32string lit32, json_util::DecodeField(lit, Field(pw, "String")));
+    if (lit32.empty()) return json_util::Unsupported(pw, "an empty Replace pattern is not supported");
+    ASSIGN_OR_RETURN(std::u32string c32, json_util::DecodeField(content, Field(where, "content")));
+    return std::make_unique<Replace>(std::move(lit32), std::move(c32));
   }
-  if (*type == "Sequence") {
+  if (type == "Sequence") {
     if (depth >= kMaxNesting) return json_util::Invalid(where, "Sequence nested too deeply");
     const Json* list = json_util::Find(j, "normalizers");
     const std::string lw = Field(where, "normalizers");
@@ -322,17 +309,16 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& j, const
     RETURN_IF_ERROR(json_util::ExpectArray(*list, lw));
     std::vector<std::unique_ptr<Normalizer>> parts;
     for (size_t i = 0; i < list->size(); ++i) {
-      absl::StatusOr<std::unique_ptr<Normalizer>> p =
-          ParseNormalizer((*list)[i], json_util::Index(lw, i), depth + 1);
-      if (!p.ok()) return p.status();
-      parts.push_back(std::move(*p));
+      ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> p,
+                       ParseNormalizer((*list)[i], json_util::Index(lw, i), depth + 1));
+      parts.push_back(std::move(p));
     }
     return std::make_unique<SequenceNormalizer>(std::move(parts));
   }
-  if (*type == "Precompiled") {
+  if (type == "Precompiled") {
     return json_util::Unsupported(tw, "normalizer type 'Precompiled' (SentencePiece charsmap) is not supported");
   }
-  return json_util::Unsupported(tw, absl::StrCat("unknown normalizer type '", base::Excerpt(*type), "'"));
+  return json_util::Unsupported(tw, absl::StrCat("unknown normalizer type '", base::Excerpt(type), "'"));
 }
 
 }  // namespace neobert::tokenizer

@@ -120,20 +120,19 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParseTemplate(const Json& j, cons
     }
     const Json& body = seq != nullptr ? *seq : *spec;
     const std::string bw = Field(pw, seq != nullptr ? "Sequence" : "SpecialToken");
-    absl::StatusOr<uint64_t> type_id = json_util::GetUint(body, "type_id", bw, std::nullopt, UINT32_MAX);
-    if (!type_id.ok()) return type_id.status();
-    absl::StatusOr<std::string> id = json_util::GetString(body, "id", bw, std::nullopt);
-    if (!id.ok()) return id.status();
+    ASSIGN_OR_RETURN(uint64_t type_id,
+                     json_util::GetUint(body, "type_id", bw, std::nullopt, UINT32_MAX));
+    ASSIGN_OR_RETURN(std::string id, json_util::GetString(body, "id", bw, std::nullopt));
     Piece piece;
-    piece.type_id = static_cast<uint32_t>(*type_id);
+    piece.type_id = static_cast<uint32_t>(type_id);
     if (seq != nullptr) {
-      if (*id != "A") {
+      if (id != "A") {
         return json_util::Invalid(Field(bw, "id"), "the single-sequence template may only use sequence A");
       }
       piece.is_sequence = true;
     } else {
-      const Json* def = json_util::Find(*st, *id);
-      const std::string dw = Field(sw, *id);
+      const Json* def = json_util::Find(*st, id);
+      const std::string dw = Field(sw, id);
       if (def == nullptr) return json_util::Invalid(dw, "template uses a special token that is not defined");
       const Json* ids = json_util::Find(*def, "ids");
       const Json* toks = json_util::Find(*def, "tokens");
@@ -159,18 +158,15 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParseTemplate(const Json& j, cons
 
 absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const Json& j, const std::string& where,
                                                                   int depth) {
-  absl::StatusOr<std::string> type = json_util::GetType(j, where);
-  if (!type.ok()) return type.status();
-  if (*type == "TemplateProcessing") return ParseTemplate(j, where);
-  if (*type == "BertProcessing" || *type == "RobertaProcessing") {
-    absl::StatusOr<Token> sep = ParseTokenPair(j, "sep", where);
-    if (!sep.ok()) return sep.status();
-    absl::StatusOr<Token> cls = ParseTokenPair(j, "cls", where);
-    if (!cls.ok()) return cls.status();
-    return std::make_unique<Wrap>(std::move(*cls), std::move(*sep));
+  ASSIGN_OR_RETURN(std::string type, json_util::GetType(j, where));
+  if (type == "TemplateProcessing") return ParseTemplate(j, where);
+  if (type == "BertProcessing" || type == "RobertaProcessing") {
+    ASSIGN_OR_RETURN(Token sep, ParseTokenPair(j, "sep", where));
+    ASSIGN_OR_RETURN(Token cls, ParseTokenPair(j, "cls", where));
+    return std::make_unique<Wrap>(std::move(cls), std::move(sep));
   }
-  if (*type == "ByteLevel") return std::make_unique<NoOp>();
-  if (*type == "Sequence") {
+  if (type == "ByteLevel") return std::make_unique<NoOp>();
+  if (type == "Sequence") {
     if (depth >= kMaxNesting) return json_util::Invalid(where, "Sequence nested too deeply");
     const Json* list = json_util::Find(j, "processors");
     const std::string lw = json_util::Field(where, "processors");
@@ -189,15 +185,14 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const Json& j,
                                       "a Sequence post-processor with more than one processor "
                                       "besides ByteLevel is not supported");
       }
-      absl::StatusOr<std::unique_ptr<PostProcessor>> p =
-          ParsePostProcessor((*list)[i], json_util::Index(lw, i), depth + 1);
-      if (!p.ok()) return p.status();
-      parts.push_back(std::move(*p));
+      ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p,
+                       ParsePostProcessor((*list)[i], json_util::Index(lw, i), depth + 1));
+      parts.push_back(std::move(p));
     }
     return std::make_unique<SequenceProcessor>(std::move(parts));
   }
   return json_util::Unsupported(json_util::Field(where, "type"),
-                                absl::StrCat("unknown post-processor type '", base::Excerpt(*type), "'"));
+                                absl::StrCat("unknown post-processor type '", base::Excerpt(type), "'"));
 }
 
 }  // namespace neobert::tokenizer

@@ -259,32 +259,28 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
                                                                 const std::string& where,
                                                                 int depth) {
   using json_util::Field;
-  absl::StatusOr<std::string> type = json_util::GetType(j, where);
-  if (!type.ok()) return type.status();
+  ASSIGN_OR_RETURN(std::string type, json_util::GetType(j, where));
   const std::string tw = Field(where, "type");
-  if (*type == "BertPreTokenizer") return std::make_unique<BertPreTokenizer>();
-  if (*type == "ByteLevel") {
-    absl::StatusOr<bool> prefix = json_util::GetBool(j, "add_prefix_space", where, true);
-    if (!prefix.ok()) return prefix.status();
-    absl::StatusOr<bool> regex = json_util::GetBool(j, "use_regex", where, true);
-    if (!regex.ok()) return regex.status();
-    return std::make_unique<ByteLevel>(*prefix, *regex);
+  if (type == "BertPreTokenizer") return std::make_unique<BertPreTokenizer>();
+  if (type == "ByteLevel") {
+    ASSIGN_OR_RETURN(bool prefix, json_util::GetBool(j, "add_prefix_space", where, true));
+    ASSIGN_OR_RETURN(bool regex, json_util::GetBool(j, "use_regex", where, true));
+    return std::make_unique<ByteLevel>(prefix, regex);
   }
-  if (*type == "Metaspace") {
-    absl::StatusOr<char32_t> repl = json_util::GetChar(j, "replacement", where, std::nullopt);
-    if (!repl.ok()) return repl.status();
-    absl::StatusOr<std::string> scheme_name = json_util::GetString(j, "prepend_scheme", where, "always");
-    if (!scheme_name.ok()) return scheme_name.status();
+  if (type == "Metaspace") {
+    ASSIGN_OR_RETURN(char32_t repl, json_util::GetChar(j, "replacement", where, std::nullopt));
+    ASSIGN_OR_RETURN(std::string scheme_name,
+                     json_util::GetString(j, "prepend_scheme", where, "always"));
     PrependScheme scheme;
-    if (*scheme_name == "always") {
+    if (scheme_name == "always") {
       scheme = PrependScheme::kAlways;
-    } else if (*scheme_name == "first") {
+    } else if (scheme_name == "first") {
       scheme = PrependScheme::kFirst;
-    } else if (*scheme_name == "never") {
+    } else if (scheme_name == "never") {
       scheme = PrependScheme::kNever;
     } else {
       return json_util::Invalid(Field(where, "prepend_scheme"),
-                                absl::StrCat("unknown scheme '", base::Excerpt(*scheme_name), "'"));
+                                absl::StrCat("unknown scheme '", base::Excerpt(scheme_name), "'"));
     }
     // Legacy files: add_prefix_space false means "never".
     if (const Json* a = json_util::Find(j, "add_prefix_space"); a != nullptr) {
@@ -296,59 +292,50 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
         scheme = PrependScheme::kNever;
       }
     }
-    absl::StatusOr<bool> split = json_util::GetBool(j, "split", where, true);
-    if (!split.ok()) return split.status();
-    return std::make_unique<Metaspace>(*repl, scheme, *split);
+    ASSIGN_OR_RETURN(bool split, json_util::GetBool(j, "split", where, true));
+    return std::make_unique<Metaspace>(repl, scheme, split);
   }
-  if (*type == "Whitespace") return std::make_unique<Whitespace>();
-  if (*type == "WhitespaceSplit") {
+  if (type == "Whitespace") return std::make_unique<Whitespace>();
+  if (type == "WhitespaceSplit") {
     return std::make_unique<CharSplit>([](char32_t c, char32_t) { return IsSpace(c); }, 0,
                                        SplitBehavior::kRemoved);
   }
-  if (*type == "Punctuation") {
-    absl::StatusOr<SplitBehavior> b = ParseBehavior(j, where, SplitBehavior::kIsolated);
-    if (!b.ok()) return b.status();
+  if (type == "Punctuation") {
+    ASSIGN_OR_RETURN(SplitBehavior b, ParseBehavior(j, where, SplitBehavior::kIsolated));
     return std::make_unique<CharSplit>(
-        [](char32_t c, char32_t) { return unicode::Has(c, unicode::kBertPunct); }, 0, *b);
+        [](char32_t c, char32_t) { return unicode::Has(c, unicode::kBertPunct); }, 0, b);
   }
-  if (*type == "Digits") {
-    absl::StatusOr<bool> individual = json_util::GetBool(j, "individual_digits", where, false);
-    if (!individual.ok()) return individual.status();
+  if (type == "Digits") {
+    ASSIGN_OR_RETURN(bool individual, json_util::GetBool(j, "individual_digits", where, false));
     return std::make_unique<CharSplit>(
         [](char32_t c, char32_t) { return unicode::Has(c, unicode::kNumeric); }, 0,
-        *individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous);
+        individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous);
   }
-  if (*type == "CharDelimiterSplit" || *type == "Delimiter") {
-    absl::StatusOr<char32_t> d = json_util::GetChar(j, "delimiter", where, std::nullopt);
-    if (!d.ok()) return d.status();
-    return std::make_unique<CharSplit>([](char32_t c, char32_t arg) { return c == arg; }, *d,
+  if (type == "CharDelimiterSplit" || type == "Delimiter") {
+    ASSIGN_OR_RETURN(char32_t d, json_util::GetChar(j, "delimiter", where, std::nullopt));
+    return std::make_unique<CharSplit>([](char32_t c, char32_t arg) { return c == arg; }, d,
                                        SplitBehavior::kRemoved);
   }
-  if (*type == "Split") {
+  if (type == "Split") {
     const Json* pattern = json_util::Find(j, "pattern");
     const std::string pw = Field(where, "pattern");
     if (pattern == nullptr || !pattern->is_object()) return json_util::Invalid(pw, "expected {\"String\": ...}");
     if (pattern->contains("Regex")) {
       return json_util::Unsupported(pw, "Split pre-tokenizer with a Regex pattern is not supported");
     }
-    absl::StatusOr<std::string> lit = json_util::GetString(*pattern, "String", pw, std::nullopt);
-    if (!lit.ok()) return lit.status();
-    absl::StatusOr<std::u32string> lit32 = json_util::DecodeField(*lit, Field(pw, "String"));
-    if (!lit32.ok()) return lit32.status();
-    if (lit32->empty()) return json_util::Unsupported(pw, "an empty Split pattern is not supported");
-    absl::StatusOr<SplitBehavior> b = ParseBehavior(j, where, std::nullopt);
-    if (!b.ok()) return b.status();
-    absl::StatusOr<bool> invert = json_util::GetBool(j, "invert", where, false);
-    if (!invert.ok()) return invert.status();
-    return std::make_unique<LiteralSplit>(std::move(*lit32), *b, *invert);
+    ASSIGN_OR_RETURN(std::string lit, json_util::GetString(*pattern, "String", pw, std::nullopt));
+    ASSIGN_OR_RETURN(std::u32string lit32, json_util::DecodeField(lit, Field(pw, "String")));
+    if (lit32.empty()) return json_util::Unsupported(pw, "an empty Split pattern is not supported");
+    ASSIGN_OR_RETURN(SplitBehavior b, ParseBehavior(j, where, std::nullopt));
+    ASSIGN_OR_RETURN(bool invert, json_util::GetBool(j, "invert", where, false));
+    return std::make_unique<LiteralSplit>(std::move(lit32), b, invert);
   }
-  if (*type == "FixedLength") {
-    absl::StatusOr<uint64_t> len = json_util::GetUint(j, "length", where, 5, uint64_t{1} << 32);
-    if (!len.ok()) return len.status();
-    if (*len == 0) return json_util::Invalid(Field(where, "length"), "must be positive");
-    return std::make_unique<FixedLength>(static_cast<size_t>(*len));
+  if (type == "FixedLength") {
+    ASSIGN_OR_RETURN(uint64_t len, json_util::GetUint(j, "length", where, 5, uint64_t{1} << 32));
+    if (len == 0) return json_util::Invalid(Field(where, "length"), "must be positive");
+    return std::make_unique<FixedLength>(static_cast<size_t>(len));
   }
-  if (*type == "Sequence") {
+  if (type == "Sequence") {
     if (depth >= kMaxNesting) return json_util::Invalid(where, "Sequence nested too deeply");
     const Json* list = json_util::Find(j, "pretokenizers");
     const std::string lw = Field(where, "pretokenizers");
@@ -356,17 +343,16 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& j,
     RETURN_IF_ERROR(json_util::ExpectArray(*list, lw));
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (size_t i = 0; i < list->size(); ++i) {
-      absl::StatusOr<std::unique_ptr<PreTokenizer>> p =
-          ParsePreTokenizer((*list)[i], json_util::Index(lw, i), depth + 1);
-      if (!p.ok()) return p.status();
-      parts.push_back(std::move(*p));
+      ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> p,
+                       ParsePreTokenizer((*list)[i], json_util::Index(lw, i), depth + 1));
+      parts.push_back(std::move(p));
     }
     return std::make_unique<SequencePreTokenizer>(std::move(parts));
   }
-  if (*type == "UnicodeScripts") {
+  if (type == "UnicodeScripts") {
     return json_util::Unsupported(tw, "pre-tokenizer type 'UnicodeScripts' is not supported");
   }
-  return json_util::Unsupported(tw, absl::StrCat("unknown pre-tokenizer type '", base::Excerpt(*type), "'"));
+  return json_util::Unsupported(tw, absl::StrCat("unknown pre-tokenizer type '", base::Excerpt(type), "'"));
 }
 
 }  // namespace neobert::tokenizer

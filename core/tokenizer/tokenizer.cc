@@ -41,25 +41,23 @@ using json_util::Json;
 absl::StatusOr<std::unique_ptr<TruncationParams>> ParseTruncation(const Json& j, const std::string& where) {
   RETURN_IF_ERROR(json_util::ExpectObject(j, where));
   auto t = std::make_unique<TruncationParams>();
-  absl::StatusOr<uint64_t> max = json_util::GetUint(j, "max_length", where, std::nullopt, UINT64_MAX);
-  if (!max.ok()) return max.status();
-  t->max_length = *max;
-  absl::StatusOr<std::string> dir = json_util::GetString(j, "direction", where, "Right");
-  if (!dir.ok()) return dir.status();
-  if (*dir != "Left" && *dir != "Right") {
+  ASSIGN_OR_RETURN(uint64_t max,
+                   json_util::GetUint(j, "max_length", where, std::nullopt, UINT64_MAX));
+  t->max_length = max;
+  ASSIGN_OR_RETURN(std::string dir, json_util::GetString(j, "direction", where, "Right"));
+  if (dir != "Left" && dir != "Right") {
     return json_util::Invalid(json_util::Field(where, "direction"), "expected Left or Right");
   }
-  t->left = *dir == "Left";
-  absl::StatusOr<std::string> strategy = json_util::GetString(j, "strategy", where, std::nullopt);
-  if (!strategy.ok()) return strategy.status();
-  if (*strategy == "LongestFirst") {
+  t->left = dir == "Left";
+  ASSIGN_OR_RETURN(std::string strategy, json_util::GetString(j, "strategy", where, std::nullopt));
+  if (strategy == "LongestFirst") {
     t->strategy = TruncationParams::Strategy::kLongestFirst;
-  } else if (*strategy == "OnlyFirst") {
+  } else if (strategy == "OnlyFirst") {
     t->strategy = TruncationParams::Strategy::kOnlyFirst;
-  } else if (*strategy == "OnlySecond") {
+  } else if (strategy == "OnlySecond") {
     t->strategy = TruncationParams::Strategy::kOnlySecond;
   } else {
-    return json_util::Invalid(json_util::Field(where, "strategy"), absl::StrCat("unknown strategy '", base::Excerpt(*strategy), "'"));
+    return json_util::Invalid(json_util::Field(where, "strategy"), absl::StrCat("unknown strategy '", base::Excerpt(strategy), "'"));
   }
   return t;
 }
@@ -72,30 +70,26 @@ absl::StatusOr<std::unique_ptr<PaddingParams>> ParsePadding(const Json& j, const
   if (s != nullptr && s->is_string() && s->get<std::string>() == "BatchLongest") {
     p->fixed.reset();
   } else if (s != nullptr && s->is_object() && s->contains("Fixed")) {
-    absl::StatusOr<uint64_t> n = json_util::GetUint(*s, "Fixed", sw, std::nullopt, uint64_t{1} << 32);
-    if (!n.ok()) return n.status();
-    p->fixed = *n;
+    ASSIGN_OR_RETURN(uint64_t n,
+                     json_util::GetUint(*s, "Fixed", sw, std::nullopt, uint64_t{1} << 32));
+    p->fixed = n;
   } else {
     return json_util::Invalid(sw, "expected \"BatchLongest\" or {\"Fixed\": n}");
   }
-  absl::StatusOr<std::string> dir = json_util::GetString(j, "direction", where, std::nullopt);
-  if (!dir.ok()) return dir.status();
-  if (*dir != "Left" && *dir != "Right") {
+  ASSIGN_OR_RETURN(std::string dir, json_util::GetString(j, "direction", where, std::nullopt));
+  if (dir != "Left" && dir != "Right") {
     return json_util::Invalid(json_util::Field(where, "direction"), "expected Left or Right");
   }
-  p->left = *dir == "Left";
-  absl::StatusOr<uint64_t> multiple = json_util::GetUint(j, "pad_to_multiple_of", where, 0, uint64_t{1} << 32);
-  if (!multiple.ok()) return multiple.status();
-  p->multiple = *multiple;
-  absl::StatusOr<uint64_t> id = json_util::GetUint(j, "pad_id", where, std::nullopt, UINT32_MAX);
-  if (!id.ok()) return id.status();
-  p->pad_id = static_cast<uint32_t>(*id);
-  absl::StatusOr<uint64_t> type_id = json_util::GetUint(j, "pad_type_id", where, 0, UINT32_MAX);
-  if (!type_id.ok()) return type_id.status();
-  p->pad_type_id = static_cast<uint32_t>(*type_id);
-  absl::StatusOr<std::string> token = json_util::GetString(j, "pad_token", where, std::nullopt);
-  if (!token.ok()) return token.status();
-  p->pad_token = *token;
+  p->left = dir == "Left";
+  ASSIGN_OR_RETURN(uint64_t multiple,
+                   json_util::GetUint(j, "pad_to_multiple_of", where, 0, uint64_t{1} << 32));
+  p->multiple = multiple;
+  ASSIGN_OR_RETURN(uint64_t id, json_util::GetUint(j, "pad_id", where, std::nullopt, UINT32_MAX));
+  p->pad_id = static_cast<uint32_t>(id);
+  ASSIGN_OR_RETURN(uint64_t type_id, json_util::GetUint(j, "pad_type_id", where, 0, UINT32_MAX));
+  p->pad_type_id = static_cast<uint32_t>(type_id);
+  ASSIGN_OR_RETURN(std::string token, json_util::GetString(j, "pad_token", where, std::nullopt));
+  p->pad_token = token;
   return p;
 }
 
@@ -112,9 +106,8 @@ Tokenizer::~Tokenizer() = default;
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const base::FsRoot& root,
                                                                const std::string& path) {
   bool via_symlink = false;
-  absl::StatusOr<std::string> text = root.ReadFile(path, kMaxTokenizerJsonBytes, &via_symlink);
-  if (!text.ok()) return text.status();
-  auto tokenizer = FromJson(*text, path);
+  ASSIGN_OR_RETURN(std::string text, root.ReadFile(path, kMaxTokenizerJsonBytes, &via_symlink));
+  auto tokenizer = FromJson(text, path);
   if (via_symlink && !tokenizer.ok()) return base::WithoutContent(tokenizer.status(), path);
   return tokenizer;
 }
@@ -140,35 +133,31 @@ absl::Status Tokenizer::Load(const std::string& text, const std::string& origin)
     }
   }
   if (const Json* n = json_util::Find(j, "normalizer"); n != nullptr) {
-    absl::StatusOr<std::unique_ptr<Normalizer>> p = ParseNormalizer(*n, root + "normalizer");
-    if (!p.ok()) return p.status();
-    normalizer_ = std::move(*p);
+    ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> p, ParseNormalizer(*n, root + "normalizer"));
+    normalizer_ = std::move(p);
   }
   if (const Json* n = json_util::Find(j, "pre_tokenizer"); n != nullptr) {
-    absl::StatusOr<std::unique_ptr<PreTokenizer>> p = ParsePreTokenizer(*n, root + "pre_tokenizer");
-    if (!p.ok()) return p.status();
-    pre_tokenizer_ = std::move(*p);
+    ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> p,
+                     ParsePreTokenizer(*n, root + "pre_tokenizer"));
+    pre_tokenizer_ = std::move(p);
   }
   decoder_ = std::make_unique<TokenDecoder>(TokenDecoder::FromJson(json_util::Find(j, "decoder")));
   const Json* m = json_util::Find(j, "model");
   if (m == nullptr) return json_util::Invalid(root + "model", "missing");
-  absl::StatusOr<std::unique_ptr<Model>> model = ParseModel(*m, root + "model");
-  if (!model.ok()) return model.status();
-  model_ = std::move(*model);
+  ASSIGN_OR_RETURN(std::unique_ptr<Model> model, ParseModel(*m, root + "model"));
+  model_ = std::move(model);
   if (const Json* n = json_util::Find(j, "post_processor"); n != nullptr) {
-    absl::StatusOr<std::unique_ptr<PostProcessor>> p = ParsePostProcessor(*n, root + "post_processor");
-    if (!p.ok()) return p.status();
-    post_processor_ = std::move(*p);
+    ASSIGN_OR_RETURN(std::unique_ptr<PostProcessor> p,
+                     ParsePostProcessor(*n, root + "post_processor"));
+    post_processor_ = std::move(p);
   }
   if (const Json* n = json_util::Find(j, "truncation"); n != nullptr) {
-    absl::StatusOr<std::unique_ptr<TruncationParams>> p = ParseTruncation(*n, root + "truncation");
-    if (!p.ok()) return p.status();
-    truncation_ = std::move(*p);
+    ASSIGN_OR_RETURN(std::unique_ptr<TruncationParams> p, ParseTruncation(*n, root + "truncation"));
+    truncation_ = std::move(p);
   }
   if (const Json* n = json_util::Find(j, "padding"); n != nullptr) {
-    absl::StatusOr<std::unique_ptr<PaddingParams>> p = ParsePadding(*n, root + "padding");
-    if (!p.ok()) return p.status();
-    padding_ = std::move(*p);
+    ASSIGN_OR_RETURN(std::unique_ptr<PaddingParams> p, ParsePadding(*n, root + "padding"));
+    padding_ = std::move(p);
   }
 
   std::vector<AddedTokenSpec> specs;
@@ -181,26 +170,23 @@ absl::Status Tokenizer::Load(const std::string& text, const std::string& origin)
       const std::string tw = json_util::Index(aw, i);
       RETURN_IF_ERROR(json_util::ExpectObject(t, tw));
       AddedTokenSpec s;
-      absl::StatusOr<std::string> content = json_util::GetString(t, "content", tw, std::nullopt);
-      if (!content.ok()) return content.status();
-      s.content = *content;
-      absl::StatusOr<bool> special = json_util::GetBool(t, "special", tw, false);
-      if (!special.ok()) return special.status();
-      s.special = *special;
+      ASSIGN_OR_RETURN(std::string content, json_util::GetString(t, "content", tw, std::nullopt));
+      s.content = content;
+      ASSIGN_OR_RETURN(bool special, json_util::GetBool(t, "special", tw, false));
+      s.special = special;
       for (auto [key, dst, dflt] : {std::tuple{"single_word", &s.single_word, false},
                                     std::tuple{"lstrip", &s.lstrip, false},
                                     std::tuple{"rstrip", &s.rstrip, false},
                                     std::tuple{"normalized", &s.normalized, !s.special}}) {
-        absl::StatusOr<bool> v = json_util::GetBool(t, key, tw, dflt);
-        if (!v.ok()) return v.status();
-        *dst = *v;
+        ASSIGN_OR_RETURN(bool v, json_util::GetBool(t, key, tw, dflt));
+        *dst = v;
       }
       specs.push_back(std::move(s));
     }
   }
-  absl::StatusOr<AddedVocabulary> added = AddedVocabulary::Create(specs, *model_, normalizer_.get(), aw);
-  if (!added.ok()) return added.status();
-  added_ = std::make_unique<AddedVocabulary>(std::move(*added));
+  ASSIGN_OR_RETURN(AddedVocabulary added,
+                   AddedVocabulary::Create(specs, *model_, normalizer_.get(), aw));
+  added_ = std::make_unique<AddedVocabulary>(std::move(added));
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/excerpt.h"
+#include "core/base/status_macros.h"
 #include "core/tokenizer/json_util.h"
 #include "core/tokenizer/models.h"
 #include "core/tokenizer/unicode.h"
@@ -85,16 +86,13 @@ class WordPiece : public Model {
 absl::StatusOr<std::unique_ptr<Model>> ParseWordPiece(const Json& j, const std::string& where) {
   const Json* vj = json_util::Find(j, "vocab");
   if (vj == nullptr) return json_util::Invalid(json_util::Field(where, "vocab"), "missing");
-  absl::StatusOr<Vocab> vocab = ParseVocab(*vj, json_util::Field(where, "vocab"));
-  if (!vocab.ok()) return vocab.status();
-  absl::StatusOr<std::string> unk = json_util::GetString(j, "unk_token", where, "[UNK]");
-  if (!unk.ok()) return unk.status();
-  absl::StatusOr<std::string> prefix = json_util::GetString(j, "continuing_subword_prefix", where, "##");
-  if (!prefix.ok()) return prefix.status();
-  absl::StatusOr<uint64_t> max_chars =
-      json_util::GetUint(j, "max_input_chars_per_word", where, 100, UINT64_MAX);
-  if (!max_chars.ok()) return max_chars.status();
-  return std::make_unique<WordPiece>(std::move(*vocab), std::move(*unk), std::move(*prefix), *max_chars);
+  ASSIGN_OR_RETURN(Vocab vocab, ParseVocab(*vj, json_util::Field(where, "vocab")));
+  ASSIGN_OR_RETURN(std::string unk, json_util::GetString(j, "unk_token", where, "[UNK]"));
+  ASSIGN_OR_RETURN(std::string prefix,
+                   json_util::GetString(j, "continuing_subword_prefix", where, "##"));
+  ASSIGN_OR_RETURN(uint64_t max_chars,
+                   json_util::GetUint(j, "max_input_chars_per_word", where, 100, UINT64_MAX));
+  return std::make_unique<WordPiece>(std::move(vocab), std::move(unk), std::move(prefix), max_chars);
 }
 
 }  // namespace neobert::tokenizer

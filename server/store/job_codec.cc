@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/json.h"
+#include "core/base/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace neobert::server {
@@ -282,19 +283,16 @@ absl::Status OutcomeFrom(Reader& r, std::optional<core::ExportResult>* result, H
   const json* e = r.Child("error", json::value_t::object);
   if (!r.status().ok()) return r.status();
   if (res) {
-    auto v = ResultFrom(*res);
-    if (!v.ok()) return v.status();
-    *result = std::move(*v);
+    ASSIGN_OR_RETURN(auto v, ResultFrom(*res));
+    *result = std::move(v);
   }
   if (h) {
-    auto v = HookFrom(*h);
-    if (!v.ok()) return v.status();
-    *hook = *v;
+    ASSIGN_OR_RETURN(auto v, HookFrom(*h));
+    *hook = v;
   }
   if (e) {
-    auto v = StatusFrom(*e);
-    if (!v.ok()) return v.status();
-    *error = *v;
+    ASSIGN_OR_RETURN(auto v, StatusFrom(*e));
+    *error = v;
   }
   return absl::OkStatus();
 }
@@ -316,18 +314,16 @@ absl::StatusOr<JobSnapshot> SnapshotFrom(const json& j) {
   auto st = JobStateFromName(state);
   if (!st) return absl::InvalidArgumentError(absl::StrCat("job: unknown state '", state, "'"));
   out.state = *st;
-  auto s = SpecFrom(*spec);
-  if (!s.ok()) return s.status();
-  out.spec = std::move(*s);
-  if (auto o = OutcomeFrom(r, &out.result, &out.hook, &out.error); !o.ok()) return o;
+  ASSIGN_OR_RETURN(auto s, SpecFrom(*spec));
+  out.spec = std::move(s);
+  RETURN_IF_ERROR(OutcomeFrom(r, &out.result, &out.hook, &out.error));
   return out;
 }
 
 template <typename T, typename F>
 absl::StatusOr<T> ParseAnd(std::string_view text, const char* what, F from) {
-  auto j = Parse(text, what);
-  if (!j.ok()) return j.status();
-  return from(*j);
+  ASSIGN_OR_RETURN(auto j, Parse(text, what));
+  return from(j);
 }
 
 // The request fields that make two requests the same work, by their proto
@@ -396,10 +392,9 @@ std::string EncodeEvent(const JobEvent& e) {
 }
 
 absl::StatusOr<JobEvent> DecodeEvent(std::string_view text) {
-  auto j = Parse(text, "event");
-  if (!j.ok()) return j.status();
+  ASSIGN_OR_RETURN(auto j, Parse(text, "event"));
   JobEvent e;
-  Reader r(*j, "event");
+  Reader r(j, "event");
   std::string state;
   r.Get("state", &state, true);
   r.Get("stage", &e.stage);
@@ -413,7 +408,7 @@ absl::StatusOr<JobEvent> DecodeEvent(std::string_view text) {
   auto st = JobStateFromName(state);
   if (!st) return absl::InvalidArgumentError(absl::StrCat("event: unknown state '", state, "'"));
   e.state = *st;
-  if (auto o = OutcomeFrom(r, &e.result, &e.hook, &e.error); !o.ok()) return o;
+  RETURN_IF_ERROR(OutcomeFrom(r, &e.result, &e.hook, &e.error));
   return e;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/status/error_reason.h"
 #include "server/store/job_codec.h"
 
@@ -49,32 +50,28 @@ void Pool::Return(std::unique_ptr<Connection> c) {
 absl::Status Write(Pool& pool, const std::function<absl::Status(Connection&)>& body, bool durable) {
   absl::Status s;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto c = pool.Get();
-    if (!c.ok()) return c.status();
-    if (durable) {
-      if (s = (*c)->Durable(true); !s.ok()) return s;
-    }
-    s = (*c)->Begin();
-    if (s.ok()) s = body(**c);
+    ASSIGN_OR_RETURN(auto c, pool.Get());
+    if (durable) RETURN_IF_ERROR(c->Durable(true));
+    s = c->Begin();
+    if (s.ok()) s = body(*c);
     if (s.ok()) {
-      auto r = (*c)->Run("COMMIT");
+      auto r = c->Run("COMMIT");
       s = r.ok() ? absl::OkStatus() : r.status();
-      if (durable) (void)(*c)->Durable(false);
+      if (durable) (void)c->Durable(false);
       if (s.ok()) return s;
     }
-    if (!(*c)->Broken()) {
-      (void)(*c)->Run("ROLLBACK");
-      if (durable) (void)(*c)->Durable(false);
+    if (!c->Broken()) {
+      (void)c->Run("ROLLBACK");
+      if (durable) (void)c->Durable(false);
     }
-    if (!(*c)->Retryable(s)) return s;
+    if (!c->Retryable(s)) return s;
   }
   return s;
 }
 
 absl::Status Read(Pool& pool, const std::function<absl::Status(Connection&)>& body) {
-  auto c = pool.Get();
-  if (!c.ok()) return c.status();
-  return body(**c);
+  ASSIGN_OR_RETURN(auto c, pool.Get());
+  return body(*c);
 }
 
 // --- Rows --------------------------------------------------------------------
@@ -133,10 +130,9 @@ std::string Select(const std::string& rest) { return absl::StrCat("SELECT ", kJo
 
 absl::StatusOr<std::optional<StoredJob>> SelectOne(Connection& c, const std::string& sql,
                                                     const std::vector<Value>& params) {
-  auto r = c.Run(sql, params);
-  if (!r.ok()) return r.status();
-  if (r->rows.empty()) return std::optional<StoredJob>();
-  return std::optional<StoredJob>(JobFromRow(r->rows[0]));
+  ASSIGN_OR_RETURN(auto r, c.Run(sql, params));
+  if (r.rows.empty()) return std::optional<StoredJob>();
+  return std::optional<StoredJob>(JobFromRow(r.rows[0]));
 }
 
 absl::Status InsertEvent(Connection& c, const std::string& id, uint64_t sequence, const JobEvent& e) {
@@ -170,34 +166,30 @@ JobEvent FinalEvent(const StoredJob& j) {
 absl::StatusOr<StoredJob> EndUnowned(Connection& c, const StoredJob& j, JobState state,
                                      const absl::Status& error) {
   const int64_t run = j.run + 1;
-  auto row = SelectOne(c,
-                       absl::StrCat("UPDATE jobs SET state = ?, error = ?, finished_ms = {now}, owner = '',"
-                                    " lease_until_ms = 0, run = ?, last_sequence = ? WHERE id = ? RETURNING ",
-                                    kJobColumns),
-                       {JobStateName(state), EncodeStatus(error), run, FirstSequence(run), j.snap.id});
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::NotFoundError(absl::StrCat("no job '", j.snap.id, "'"));
-  if (auto s = InsertEvent(c, j.snap.id, FirstSequence(run), FinalEvent(**row)); !s.ok()) return s;
-  return **row;
+  ASSIGN_OR_RETURN(auto row,
+                   SelectOne(c,
+                             absl::StrCat("UPDATE jobs SET state = ?, error = ?, finished_ms = {now}, owner = '',"
+                                          " lease_until_ms = 0, run = ?, last_sequence = ? WHERE id = ? RETURNING ",
+                                          kJobColumns),
+                             {JobStateName(state), EncodeStatus(error), run, FirstSequence(run), j.snap.id}));
+  if (!row) return absl::NotFoundError(absl::StrCat("no job '", j.snap.id, "'"));
+  RETURN_IF_ERROR(InsertEvent(c, j.snap.id, FirstSequence(run), FinalEvent(*row)));
+  return *row;
 }
 
 // Back to QUEUED as a new run; `counted` false gives the attempt back.
 absl::StatusOr<StoredJob> Requeue(Connection& c, const StoredJob& j, const std::string& why, bool counted) {
   const int64_t run = j.run + 1;
-  auto row = SelectOne(
+  ASSIGN_OR_RETURN(auto row, SelectOne(
       c,
       absl::StrCat("UPDATE jobs SET state = 'QUEUED', stage = 'queued', message = ?, percent = 0,"
                    " owner = '', lease_until_ms = 0, run = ?, last_sequence = ?, attempts = ?"
                    " WHERE id = ? RETURNING ",
                    kJobColumns),
-      {why, run, FirstSequence(run), counted ? j.attempts : std::max(0, j.attempts - 1), j.snap.id});
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::NotFoundError(absl::StrCat("no job '", j.snap.id, "'"));
-  if (auto s = InsertEvent(c, j.snap.id, FirstSequence(run), StateChange(JobState::kQueued, "queued", why));
-      !s.ok()) {
-    return s;
-  }
-  return **row;
+      {why, run, FirstSequence(run), counted ? j.attempts : std::max(0, j.attempts - 1), j.snap.id}));
+  if (!row) return absl::NotFoundError(absl::StrCat("no job '", j.snap.id, "'"));
+  RETURN_IF_ERROR(InsertEvent(c, j.snap.id, FirstSequence(run), StateChange(JobState::kQueued, "queued", why)));
+  return *row;
 }
 
 std::string PageToken(int64_t ord) { return absl::WebSafeBase64Escape(absl::StrCat("ord:", ord)); }
@@ -228,76 +220,70 @@ class SqlStore final : public JobStore {
 
   absl::StatusOr<SubmitResult> Submit(const SubmitRequest& req, const SubmitDecider& decide) override {
     SubmitResult out;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
       out = SubmitResult();
       if (c.dialect() == Dialect::kPostgres) {
-        if (auto r = c.Run("SELECT pg_advisory_xact_lock(?)", {kSubmitLockKey}); !r.ok()) return r.status();
+        RETURN_IF_ERROR(c.Run("SELECT pg_advisory_xact_lock(?)", {kSubmitLockKey}));
       }
       const std::string& key = req.spec.idempotency_key;
-      auto existing =
+      ASSIGN_OR_RETURN(
+          auto existing,
           key.empty()
               ? SelectOne(c, Select("WHERE idempotency_key IS NULL AND spec_key = ? AND (state IN "
                                     "('QUEUED', 'RUNNING') OR (state = 'SUCCEEDED' AND kind = 'export'))"
                                     " ORDER BY ord DESC LIMIT 1"),
                           {req.spec_key})
-              : SelectOne(c, Select("WHERE idempotency_key = ?"), {key});
-      if (!existing.ok()) return existing.status();
+              : SelectOne(c, Select("WHERE idempotency_key = ?"), {key}));
       SubmitAction action = SubmitAction::kCreateNew;
-      if (*existing) {
-        auto a = decide(**existing, !key.empty());
-        if (!a.ok()) return a.status();
-        action = *a;
+      if (existing) {
+        ASSIGN_OR_RETURN(auto a, decide(*existing, !key.empty()));
+        action = a;
         if (action == SubmitAction::kReturnExisting) {
-          out.job = **existing;
+          out.job = *existing;
           out.deduplicated = true;
           return absl::OkStatus();
         }
       }
-      auto queued = c.Run("SELECT count(*) FROM jobs WHERE state = 'QUEUED'");
-      if (!queued.ok()) return queued.status();
-      if (AsInt(queued->rows[0][0]) >= req.queue_capacity) {
+      ASSIGN_OR_RETURN(auto queued, c.Run("SELECT count(*) FROM jobs WHERE state = 'QUEUED'"));
+      if (AsInt(queued.rows[0][0]) >= req.queue_capacity) {
         return absl::ResourceExhaustedError(absl::StrCat(
             "the job queue is full (", req.queue_capacity, " waiting); retry later"));
       }
       out.queued = true;
       if (action == SubmitAction::kRetryExisting) {
-        auto again = Requeue(c, **existing, "queued again: a retry of an unfinished job", true);
-        if (!again.ok()) return again.status();
+        ASSIGN_OR_RETURN(auto again,
+                         Requeue(c, *existing, "queued again: a retry of an unfinished job", true));
         // A fresh job in all but its id: attempts and outcome start over.
-        auto row = SelectOne(c,
-                             absl::StrCat("UPDATE jobs SET attempts = 0, result = NULL, hook = NULL, error = NULL,"
-                                          " finished_ms = 0, cancel_requested = 0 WHERE id = ? RETURNING ",
-                                          kJobColumns),
-                             {again->snap.id});
-        if (!row.ok()) return row.status();
-        out.job = **row;
+        ASSIGN_OR_RETURN(auto row,
+                         SelectOne(c,
+                                   absl::StrCat("UPDATE jobs SET attempts = 0, result = NULL, hook = NULL, error = NULL,"
+                                                " finished_ms = 0, cancel_requested = 0 WHERE id = ? RETURNING ",
+                                                kJobColumns),
+                                   {again.snap.id}));
+        out.job = *row;
         return absl::OkStatus();
       }
-      auto row = SelectOne(
+      ASSIGN_OR_RETURN(auto row, SelectOne(
           c,
           absl::StrCat("INSERT INTO jobs (id, kind, state, source, idempotency_key, spec_key, spec, needs_gpu,"
                        " stage, created_ms, last_sequence) VALUES (?, ?, 'QUEUED', ?, ?, ?, ?, ?, 'queued',"
                        " {now}, 1) RETURNING ",
                        kJobColumns),
           {req.id, JobKindName(req.spec.kind()), JobSource(req.spec),
-           key.empty() ? Value() : Value(key), req.spec_key, EncodeSpec(req.spec), req.needs_gpu});
-      if (!row.ok()) return row.status();
-      out.job = **row;
+           key.empty() ? Value() : Value(key), req.spec_key, EncodeSpec(req.spec), req.needs_gpu}));
+      out.job = *row;
       return InsertEvent(c, req.id, 1, StateChange(JobState::kQueued, "queued", ""));
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
   absl::StatusOr<StoredJob> Get(const std::string& id) override {
     std::optional<StoredJob> job;
-    absl::Status s = Read(*pool_, [&](Connection& c) -> absl::Status {
-      auto r = SelectOne(c, Select("WHERE id = ?"), {id});
-      if (!r.ok()) return r.status();
-      job = std::move(*r);
+    RETURN_IF_ERROR(Read(*pool_, [&](Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(auto r, SelectOne(c, Select("WHERE id = ?"), {id}));
+      job = std::move(r);
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     if (!job) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
     return *job;
   }
@@ -314,51 +300,47 @@ class SqlStore final : public JobStore {
       params.push_back(q.source_contains);
     }
     if (!q.page_token.empty()) {
-      auto ord = PageTokenOrd(q.page_token);
-      if (!ord.ok()) return ord.status();
+      ASSIGN_OR_RETURN(auto ord, PageTokenOrd(q.page_token));
       where += " AND ord < ?";
-      params.push_back(*ord);
+      params.push_back(ord);
     }
     const int size = std::clamp(q.page_size, 1, kMaxPageSize);
     params.push_back(size + 1);
     JobPage page;
-    absl::Status s = Read(*pool_, [&](Connection& c) -> absl::Status {
-      auto r = c.Run(Select(where + " ORDER BY ord DESC LIMIT ?"), params);
-      if (!r.ok()) return r.status();
-      for (size_t i = 0; i < r->rows.size() && static_cast<int>(i) < size; ++i) {
-        page.jobs.push_back(JobFromRow(r->rows[i]));
+    RETURN_IF_ERROR(Read(*pool_, [&](Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(auto r, c.Run(Select(where + " ORDER BY ord DESC LIMIT ?"), params));
+      for (size_t i = 0; i < r.rows.size() && static_cast<int>(i) < size; ++i) {
+        page.jobs.push_back(JobFromRow(r.rows[i]));
       }
-      if (static_cast<int>(r->rows.size()) > size) page.next_page_token = PageToken(AsInt(r->rows[size - 1][16]));
+      if (static_cast<int>(r.rows.size()) > size) page.next_page_token = PageToken(AsInt(r.rows[size - 1][16]));
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return page;
   }
 
   absl::StatusOr<std::optional<StoredJob>> Claim(const ClaimRequest& req) override {
     std::optional<StoredJob> out;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
       out.reset();
-      auto pick = c.Run(absl::StrCat("SELECT id, run FROM jobs WHERE state = 'QUEUED'",
-                                     req.has_gpu ? "" : " AND needs_gpu = 0",
-                                     " ORDER BY ord LIMIT 1 {skip_locked}"));
-      if (!pick.ok()) return pick.status();
-      if (pick->rows.empty()) return absl::OkStatus();
-      const std::string id = AsText(pick->rows[0][0]);
-      const int64_t run = AsInt(pick->rows[0][1]) + 1;
-      auto row = SelectOne(c,
-                           absl::StrCat("UPDATE jobs SET state = 'RUNNING', stage = 'starting', message = '',"
-                                        " percent = 0, owner = ?, lease_until_ms = {now} + ?,"
-                                        " attempts = attempts + 1, run = ?, last_sequence = ?"
-                                        " WHERE id = ? RETURNING ",
-                                        kJobColumns),
-                           {req.owner, absl::ToInt64Milliseconds(req.lease), run, FirstSequence(run), id});
-      if (!row.ok()) return row.status();
-      if (!*row) return absl::OkStatus();
-      out = **row;
+      ASSIGN_OR_RETURN(auto pick,
+                       c.Run(absl::StrCat("SELECT id, run FROM jobs WHERE state = 'QUEUED'",
+                                          req.has_gpu ? "" : " AND needs_gpu = 0",
+                                          " ORDER BY ord LIMIT 1 {skip_locked}")));
+      if (pick.rows.empty()) return absl::OkStatus();
+      const std::string id = AsText(pick.rows[0][0]);
+      const int64_t run = AsInt(pick.rows[0][1]) + 1;
+      ASSIGN_OR_RETURN(auto row,
+                       SelectOne(c,
+                                 absl::StrCat("UPDATE jobs SET state = 'RUNNING', stage = 'starting', message = '',"
+                                              " percent = 0, owner = ?, lease_until_ms = {now} + ?,"
+                                              " attempts = attempts + 1, run = ?, last_sequence = ?"
+                                              " WHERE id = ? RETURNING ",
+                                              kJobColumns),
+                                 {req.owner, absl::ToInt64Milliseconds(req.lease), run, FirstSequence(run), id}));
+      if (!row) return absl::OkStatus();
+      out = *row;
       return InsertEvent(c, id, FirstSequence(run), StateChange(JobState::kRunning, "starting", ""));
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
@@ -368,21 +350,19 @@ class SqlStore final : public JobStore {
     auto body = [&](Connection& c) -> absl::Status {
       out = OwnedRunsStatus();
       if (renew) {
-        auto r = c.Run("INSERT INTO replicas (id, host, pid, has_gpu, started_ms, last_seen_ms)"
-                       " VALUES (?, ?, ?, ?, {now}, {now}) ON CONFLICT (id) DO UPDATE"
-                       " SET last_seen_ms = excluded.last_seen_ms, has_gpu = excluded.has_gpu",
-                       {replica.id, replica.host, replica.pid, replica.has_gpu});
-        if (!r.ok()) return r.status();
-        r = c.Run("UPDATE jobs SET lease_until_ms = {now} + ? WHERE owner = ? AND state = 'RUNNING'",
-                  {absl::ToInt64Milliseconds(lease), replica.id});
-        if (!r.ok()) return r.status();
+        RETURN_IF_ERROR(c.Run("INSERT INTO replicas (id, host, pid, has_gpu, started_ms, last_seen_ms)"
+                              " VALUES (?, ?, ?, ?, {now}, {now}) ON CONFLICT (id) DO UPDATE"
+                              " SET last_seen_ms = excluded.last_seen_ms, has_gpu = excluded.has_gpu",
+                              {replica.id, replica.host, replica.pid, replica.has_gpu}));
+        RETURN_IF_ERROR(c.Run("UPDATE jobs SET lease_until_ms = {now} + ? WHERE owner = ? AND state = 'RUNNING'",
+                              {absl::ToInt64Milliseconds(lease), replica.id}));
       }
       if (runs.empty()) return absl::OkStatus();
-      auto r = c.Run("SELECT id, run, cancel_requested FROM jobs WHERE owner = ? AND state = 'RUNNING'",
-                     {replica.id});
-      if (!r.ok()) return r.status();
+      ASSIGN_OR_RETURN(auto r,
+                       c.Run("SELECT id, run, cancel_requested FROM jobs WHERE owner = ? AND state = 'RUNNING'",
+                             {replica.id}));
       std::map<std::string, std::pair<int64_t, bool>> held;
-      for (const auto& row : r->rows) held[AsText(row[0])] = {AsInt(row[1]), AsInt(row[2]) != 0};
+      for (const auto& row : r.rows) held[AsText(row[0])] = {AsInt(row[1]), AsInt(row[2]) != 0};
       for (const auto& ref : runs) {
         auto it = held.find(ref.id);
         if (it == held.end() || it->second.first != ref.run) {
@@ -393,8 +373,7 @@ class SqlStore final : public JobStore {
       }
       return absl::OkStatus();
     };
-    absl::Status s = renew ? Write(*pool_, body) : Read(*pool_, body);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(renew ? Write(*pool_, body) : Read(*pool_, body));
     return out;
   }
 
@@ -408,16 +387,16 @@ class SqlStore final : public JobStore {
       std::set<std::string> current;
       for (const auto& [id, i] : latest) {
         const auto& [ref, e] = events[i];
-        auto r = c.Run("UPDATE jobs SET stage = ?, message = ?, percent = ?, last_sequence = ?"
-                       " WHERE id = ? AND owner = ? AND run = ? AND state = 'RUNNING'",
-                       {e.stage, e.message, absl::StrCat(e.percent), static_cast<int64_t>(e.sequence), id,
-                        ref.owner, ref.run});
-        if (!r.ok()) return r.status();
-        if (r->affected > 0) current.insert(id);
+        ASSIGN_OR_RETURN(auto r,
+                         c.Run("UPDATE jobs SET stage = ?, message = ?, percent = ?, last_sequence = ?"
+                               " WHERE id = ? AND owner = ? AND run = ? AND state = 'RUNNING'",
+                               {e.stage, e.message, absl::StrCat(e.percent), static_cast<int64_t>(e.sequence), id,
+                                ref.owner, ref.run}));
+        if (r.affected > 0) current.insert(id);
       }
       for (const auto& [ref, e] : events) {
         if (!current.count(ref.id)) continue;
-        if (auto s = InsertEvent(c, ref.id, e.sequence, e); !s.ok()) return s;
+        RETURN_IF_ERROR(InsertEvent(c, ref.id, e.sequence, e));
       }
       return absl::OkStatus();
     });
@@ -425,9 +404,9 @@ class SqlStore final : public JobStore {
 
   absl::StatusOr<StoredJob> Finish(const FinishRequest& req) override {
     StoredJob out;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
       const JobEvent& last = req.events.back();
-      auto row = SelectOne(
+      ASSIGN_OR_RETURN(auto row, SelectOne(
           c,
           absl::StrCat("UPDATE jobs SET state = ?, stage = ?, message = ?, percent = ?, result = ?, hook = ?,"
                        " error = ?, finished_ms = {now}, owner = '', lease_until_ms = 0, last_sequence = ?"
@@ -438,73 +417,69 @@ class SqlStore final : public JobStore {
            req.hook.ran ? Value(EncodeHook(req.hook)) : Value(), EncodeStatus(req.error).empty()
                                                                      ? Value()
                                                                      : Value(EncodeStatus(req.error)),
-           static_cast<int64_t>(last.sequence), req.ref.id, req.ref.owner, req.ref.run});
-      if (!row.ok()) return row.status();
-      if (!*row) {
+           static_cast<int64_t>(last.sequence), req.ref.id, req.ref.owner, req.ref.run}));
+      if (!row) {
         return absl::AbortedError(absl::StrCat("job ", req.ref.id,
                                                " is no longer run by this server (its lease expired and "
                                                "it was taken over, or it was purged)"));
       }
-      out = **row;
+      out = *row;
       for (const auto& e : req.events) {
-        if (auto st = InsertEvent(c, req.ref.id, e.sequence, e); !st.ok()) return st;
+        RETURN_IF_ERROR(InsertEvent(c, req.ref.id, e.sequence, e));
       }
       return absl::OkStatus();
-    }, /*durable=*/true);
-    if (!s.ok()) return s;
+    }, /*durable=*/true));
     return out;
   }
 
   absl::Status Release(const RunRef& ref, const std::string& why) override {
     return Write(*pool_, [&](Connection& c) -> absl::Status {
-      auto j = SelectOne(c, Select("WHERE id = ? AND owner = ? AND run = ? AND state = 'RUNNING'"),
-                         {ref.id, ref.owner, ref.run});
-      if (!j.ok()) return j.status();
-      if (!*j) return absl::OkStatus();  // not ours any more: nothing to give back
-      if ((*j)->cancel_requested) {
-        return EndUnowned(c, **j, JobState::kCancelled,
+      ASSIGN_OR_RETURN(auto j,
+                       SelectOne(c, Select("WHERE id = ? AND owner = ? AND run = ? AND state = 'RUNNING'"),
+                                 {ref.id, ref.owner, ref.run}));
+      if (!j) return absl::OkStatus();  // not ours any more: nothing to give back
+      if (j->cancel_requested) {
+        return EndUnowned(c, *j, JobState::kCancelled,
                           core::MakeError(core::ErrorReason::kCancelled, absl::StrCat("job ", ref.id, " was cancelled")))
             .status();
       }
-      return Requeue(c, **j, why, /*counted=*/false).status();
+      return Requeue(c, *j, why, /*counted=*/false).status();
     });
   }
 
   absl::StatusOr<StoredJob> Cancel(const std::string& id, const absl::Status& queued_error) override {
     StoredJob out;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
-      auto j = SelectOne(c, Select(c.dialect() == Dialect::kPostgres ? "WHERE id = ? FOR UPDATE" : "WHERE id = ?"),
-                         {id});
-      if (!j.ok()) return j.status();
-      if (!*j) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
-      const JobState state = (*j)->snap.state;
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(auto j,
+                       SelectOne(c, Select(c.dialect() == Dialect::kPostgres ? "WHERE id = ? FOR UPDATE" : "WHERE id = ?"),
+                                 {id}));
+      if (!j) return absl::NotFoundError(absl::StrCat("no job '", id, "'"));
+      const JobState state = j->snap.state;
       if (IsTerminal(state)) {
         return absl::FailedPreconditionError(
             absl::StrCat("job ", id, " already finished (", JobStateName(state), ")"));
       }
       if (state == JobState::kQueued) {
-        auto done = EndUnowned(c, **j, JobState::kCancelled, queued_error);
-        if (!done.ok()) return done.status();
-        out = *done;
+        ASSIGN_OR_RETURN(auto done, EndUnowned(c, *j, JobState::kCancelled, queued_error));
+        out = done;
         return absl::OkStatus();
       }
-      auto row = SelectOne(c, absl::StrCat("UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING ", kJobColumns),
-                           {id});
-      if (!row.ok()) return row.status();
-      out = **row;
+      ASSIGN_OR_RETURN(auto row,
+                       SelectOne(c, absl::StrCat("UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING ", kJobColumns),
+                                 {id}));
+      out = *row;
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
   absl::StatusOr<std::vector<StoredJob>> ReapExpired(int max_attempts) override {
     std::vector<StoredJob> out;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
       out.clear();
-      auto r = c.Run(Select("WHERE state = 'RUNNING' AND lease_until_ms < {now} ORDER BY ord LIMIT 100 {skip_locked}"));
-      if (!r.ok()) return r.status();
-      for (const auto& row : r->rows) {
+      ASSIGN_OR_RETURN(auto r,
+                       c.Run(Select("WHERE state = 'RUNNING' AND lease_until_ms < {now} ORDER BY ord LIMIT 100 {skip_locked}")));
+      for (const auto& row : r.rows) {
         StoredJob j = JobFromRow(row);
         const std::string who = j.owner.empty() ? "a server" : "server " + j.owner;
         absl::StatusOr<StoredJob> now;
@@ -537,22 +512,21 @@ class SqlStore final : public JobStore {
         out.push_back(std::move(*now));
       }
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
   absl::StatusOr<std::vector<JobEvent>> Events(const std::vector<std::pair<std::string, uint64_t>>& after,
                                                int limit) override {
     std::vector<JobEvent> out;
-    absl::Status s = Read(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Read(*pool_, [&](Connection& c) -> absl::Status {
       for (const auto& [id, seq] : after) {
         if (static_cast<int>(out.size()) >= limit) break;
-        auto r = c.Run("SELECT sequence, body FROM job_events WHERE job_id = ? AND sequence > ?"
-                       " ORDER BY sequence LIMIT ?",
-                       {id, static_cast<int64_t>(seq), limit - static_cast<int>(out.size())});
-        if (!r.ok()) return r.status();
-        for (const auto& row : r->rows) {
+        ASSIGN_OR_RETURN(auto r,
+                         c.Run("SELECT sequence, body FROM job_events WHERE job_id = ? AND sequence > ?"
+                               " ORDER BY sequence LIMIT ?",
+                               {id, static_cast<int64_t>(seq), limit - static_cast<int>(out.size())}));
+        for (const auto& row : r.rows) {
           auto e = DecodeEvent(AsText(row[1]));
           if (!e.ok()) continue;  // unreadable: watchers still get the final state from the row
           e->job_id = id;
@@ -561,62 +535,58 @@ class SqlStore final : public JobStore {
         }
       }
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
   absl::StatusOr<QueueCounts> CountQueued() override {
     QueueCounts out;
-    absl::Status s = Read(*pool_, [&](Connection& c) -> absl::Status {
-      auto r = c.Run("SELECT count(*), coalesce(sum(1 - needs_gpu), 0) FROM jobs WHERE state = 'QUEUED'");
-      if (!r.ok()) return r.status();
-      out.queued = AsInt(r->rows[0][0]);
-      out.queued_cpu = AsInt(r->rows[0][1]);
+    RETURN_IF_ERROR(Read(*pool_, [&](Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(auto r,
+                       c.Run("SELECT count(*), coalesce(sum(1 - needs_gpu), 0) FROM jobs WHERE state = 'QUEUED'"));
+      out.queued = AsInt(r.rows[0][0]);
+      out.queued_cpu = AsInt(r.rows[0][1]);
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return out;
   }
 
   absl::StatusOr<bool> GpuReplicaAlive(absl::Duration within) override {
     bool alive = false;
-    absl::Status s = Read(*pool_, [&](Connection& c) -> absl::Status {
-      auto r = c.Run("SELECT 1 FROM replicas WHERE has_gpu = 1 AND last_seen_ms > {now} - ? LIMIT 1",
-                     {absl::ToInt64Milliseconds(within)});
-      if (!r.ok()) return r.status();
-      alive = !r->rows.empty();
+    RETURN_IF_ERROR(Read(*pool_, [&](Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(auto r,
+                       c.Run("SELECT 1 FROM replicas WHERE has_gpu = 1 AND last_seen_ms > {now} - ? LIMIT 1",
+                             {absl::ToInt64Milliseconds(within)}));
+      alive = !r.rows.empty();
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return alive;
   }
 
   absl::StatusOr<int64_t> Purge(const RetentionPolicy& policy) override {
     int64_t purged = 0;
-    absl::Status s = Write(*pool_, [&](Connection& c) -> absl::Status {
+    RETURN_IF_ERROR(Write(*pool_, [&](Connection& c) -> absl::Status {
       purged = 0;
       if (policy.max_age > absl::ZeroDuration()) {
-        auto r = c.Run(absl::StrCat("DELETE FROM jobs WHERE state IN ", kTerminal, " AND finished_ms < {now} - ?"),
-                       {absl::ToInt64Milliseconds(policy.max_age)});
-        if (!r.ok()) return r.status();
-        purged += r->affected;
+        ASSIGN_OR_RETURN(auto r,
+                         c.Run(absl::StrCat("DELETE FROM jobs WHERE state IN ", kTerminal, " AND finished_ms < {now} - ?"),
+                               {absl::ToInt64Milliseconds(policy.max_age)}));
+        purged += r.affected;
       }
       if (policy.max_count > 0) {
-        auto cut = c.Run(absl::StrCat("SELECT ord FROM jobs WHERE state IN ", kTerminal,
-                                      " ORDER BY ord DESC LIMIT 1 OFFSET ?"),
-                         {policy.max_count});
-        if (!cut.ok()) return cut.status();
-        if (!cut->rows.empty()) {
-          auto r = c.Run(absl::StrCat("DELETE FROM jobs WHERE state IN ", kTerminal, " AND ord <= ?"),
-                         {AsInt(cut->rows[0][0])});
-          if (!r.ok()) return r.status();
-          purged += r->affected;
+        ASSIGN_OR_RETURN(auto cut,
+                         c.Run(absl::StrCat("SELECT ord FROM jobs WHERE state IN ", kTerminal,
+                                            " ORDER BY ord DESC LIMIT 1 OFFSET ?"),
+                               {policy.max_count}));
+        if (!cut.rows.empty()) {
+          ASSIGN_OR_RETURN(auto r,
+                           c.Run(absl::StrCat("DELETE FROM jobs WHERE state IN ", kTerminal, " AND ord <= ?"),
+                                 {AsInt(cut.rows[0][0])}));
+          purged += r.affected;
         }
       }
       return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
+    }));
     return purged;
   }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/base/status_macros.h"
 #include "server/store/drivers.h"
 
 namespace neobert::server::sql {
@@ -135,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, 
   const std::string pragmas = absl::StrCat(
       path.empty() ? "" : "PRAGMA journal_mode=WAL;",
       "PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA temp_store=MEMORY;");
-  if (auto s = conn->Script(pragmas); !s.ok()) return s;
+  RETURN_IF_ERROR(conn->Script(pragmas));
   return conn;
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/base/status_macros.h"
 #include "server/store/drivers.h"
 #include "server/store/job_codec.h"
 #include "server/store/sql_store.h"
@@ -75,16 +76,13 @@ constexpr int64_t kSchemaLockKey = 7316001;
 
 absl::Status Migrate(Connection& c, const JobStoreOptions& options) {
   if (c.dialect() == Dialect::kPostgres) {
-    if (auto r = c.Run("SELECT pg_advisory_xact_lock(?)", {kSchemaLockKey}); !r.ok()) return r.status();
+    RETURN_IF_ERROR(c.Run("SELECT pg_advisory_xact_lock(?)", {kSchemaLockKey}));
   }
-  if (auto s = c.Script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"); !s.ok()) {
-    return s;
-  }
-  auto v = c.Run("SELECT version FROM schema_version");
-  if (!v.ok()) return v.status();
-  int64_t version = v->rows.empty() ? 0 : AsInt(v->rows[0][0]);
-  if (v->rows.empty()) {
-    if (auto r = c.Run("INSERT INTO schema_version (version) VALUES (0)"); !r.ok()) return r.status();
+  RETURN_IF_ERROR(c.Script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
+  ASSIGN_OR_RETURN(auto v, c.Run("SELECT version FROM schema_version"));
+  int64_t version = v.rows.empty() ? 0 : AsInt(v.rows[0][0]);
+  if (v.rows.empty()) {
+    RETURN_IF_ERROR(c.Run("INSERT INTO schema_version (version) VALUES (0)"));
   }
   if (version > kJobStoreSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -92,8 +90,8 @@ absl::Status Migrate(Connection& c, const JobStoreOptions& options) {
         kJobStoreSchemaVersion, "): run a newer neobert-exportd"));
   }
   for (; version < kJobStoreSchemaVersion; ++version) {
-    if (auto s = c.Script(kMigrations[version]); !s.ok()) return s;
-    if (auto r = c.Run("UPDATE schema_version SET version = ?", {version + 1}); !r.ok()) return r.status();
+    RETURN_IF_ERROR(c.Script(kMigrations[version]));
+    RETURN_IF_ERROR(c.Run("UPDATE schema_version SET version = ?", {version + 1}));
     if (options.log) options.log(absl::StrCat("job store: schema version ", version + 1));
   }
   return absl::OkStatus();
@@ -127,9 +125,9 @@ absl::Status ImportJob(Connection& c, JobSnapshot j) {
   }
   bool key_taken = false;
   if (!j.spec.idempotency_key.empty()) {
-    auto taken = c.Run("SELECT 1 FROM jobs WHERE idempotency_key = ?", {j.spec.idempotency_key});
-    if (!taken.ok()) return taken.status();
-    key_taken = !taken->rows.empty();
+    ASSIGN_OR_RETURN(auto taken,
+                     c.Run("SELECT 1 FROM jobs WHERE idempotency_key = ?", {j.spec.idempotency_key}));
+    key_taken = !taken.rows.empty();
   }
   Value key = j.spec.idempotency_key.empty() || key_taken ? Value() : Value(j.spec.idempotency_key);
   auto r = c.Run(
@@ -152,13 +150,12 @@ absl::Status ImportJournal(Pool& pool, const JobStoreOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return absl::OkStatus();
   std::vector<JobSnapshot> jobs = ReadJournal(path);
-  absl::Status s = Write(pool, [&](Connection& c) {
+  RETURN_IF_ERROR(Write(pool, [&](Connection& c) {
     for (auto& j : jobs) {
-      if (auto st = ImportJob(c, j); !st.ok()) return st;
+      RETURN_IF_ERROR(ImportJob(c, j));
     }
     return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  }));
   // Imported (even if a crash before this rename makes the next start import
   // again: rows that exist are kept).
   fs::rename(path, path + ".imported", ec);
@@ -175,7 +172,7 @@ absl::Status ImportJournal(Pool& pool, const JobStoreOptions& options) {
 }  // namespace
 
 absl::Status PrepareSchema(Pool& pool, const JobStoreOptions& options) {
-  if (auto s = Write(pool, [&](Connection& c) { return Migrate(c, options); }); !s.ok()) return s;
+  RETURN_IF_ERROR(Write(pool, [&](Connection& c) { return Migrate(c, options); }));
   return ImportJournal(pool, options);
 }
 
@@ -207,12 +204,11 @@ absl::StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const JobStoreOptions& op
         return absl::FailedPreconditionError(
             absl::StrCat("state dir '", options.state_dir, "': ", ec.message()));
       }
-      if (auto s = CheckLocalFileSystem(options.state_dir); !s.ok()) return s;
-      auto l = StateDirLock::Acquire(
+      RETURN_IF_ERROR(CheckLocalFileSystem(options.state_dir));
+      ASSIGN_OR_RETURN(auto l, StateDirLock::Acquire(
           options.state_dir, absl::StrCat("pid ", options.replica.pid, " on host ", options.replica.host,
-                                          ", since ", absl::FormatTime(absl::Now())));
-      if (!l.ok()) return l.status();
-      lock = std::move(*l);
+                                          ", since ", absl::FormatTime(absl::Now()))));
+      lock = std::move(l);
       path = (fs::path(options.state_dir) / "jobs.db").string();
       described = "SQLite " + path;
     } else {
@@ -226,15 +222,14 @@ absl::StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const JobStoreOptions& op
     return absl::InvalidArgumentError(absl::StrCat(
         "--job-store: expected 'sqlite' or a postgresql://... DSN, got '", RedactDsn(spec), "'"));
   }
-  if (auto s = sql::PrepareSchema(*pool, options); !s.ok()) return s;
+  RETURN_IF_ERROR(sql::PrepareSchema(*pool, options));
   if (!postgres) {
     // This process holds the state dir: whatever the store says is RUNNING
     // was left by a server that is gone, so its leases are over now.
-    auto s = sql::Write(*pool, [](sql::Connection& c) {
+    RETURN_IF_ERROR(sql::Write(*pool, [](sql::Connection& c) {
       auto r = c.Run("UPDATE jobs SET lease_until_ms = 0 WHERE state = 'RUNNING'");
       return r.ok() ? absl::OkStatus() : r.status();
-    });
-    if (!s.ok()) return s;
+    }));
   }
   return sql::MakeSqlStore(std::move(pool), std::move(described), postgres, std::move(lock));
 }
