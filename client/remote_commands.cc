@@ -356,7 +356,7 @@ int RunWatch(const std::vector<std::string>& args) {
       "  Follows a job's progress until it finishes. Ctrl-C asks whether to cancel the job.\n";
   InterruptGuard guard;
   Session s;
-  if (int rc = Open(args, FlagSpec{.boolean = {"cancel-on-interrupt"}}, kUsage, 1, &s); rc >= 0) {
+  if (int rc = Open(args, FlagSpec{.boolean = {"cancel-on-interrupt"}, .valued = {}, .short_names = {}}, kUsage, 1, &s); rc >= 0) {
     return rc;
   }
   pb::WatchJobRequest req;
@@ -396,7 +396,7 @@ int RunJobs(const std::vector<std::string>& args) {
       "  -o wide: also created/finished times and the error's reason; -o json (or --json):\n"
       "  one Job message per line (proto JSON, field names as in export_service.proto)\n";
   Session s;
-  if (int rc = Open(args, FlagSpec{.valued = {"state", "checkpoint", "output"},
+  if (int rc = Open(args, FlagSpec{.boolean = {}, .valued = {"state", "checkpoint", "output"},
                                    .short_names = {{'o', "output"}}},
                     kUsage, 0, &s);
       rc >= 0) {
@@ -460,8 +460,9 @@ int RunGet(const std::vector<std::string>& args) {
       "  -o json (or --json): the Job message (proto JSON). Exit 0 whatever the job's state;\n"
       "  1 for an unknown job.\n";
   Session s;
-  if (int rc = Open(args, FlagSpec{.valued = {"output"}, .short_names = {{'o', "output"}}}, kUsage,
-                    1, &s);
+  if (int rc = Open(args,
+                    FlagSpec{.boolean = {}, .valued = {"output"}, .short_names = {{'o', "output"}}},
+                    kUsage, 1, &s);
       rc >= 0) {
     return rc;
   }

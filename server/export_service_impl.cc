@@ -109,7 +109,7 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateReques
 }
 
 absl::StatusOr<JobSnapshot> ExportServiceImpl::Submit(absl::StatusOr<JobSpec> spec) {
-  if (!spec.ok()) return spec.status();
+  RETURN_IF_ERROR(spec.status());
   if (draining_.load()) {
     return core::MakeError(ErrorReason::kDraining, "the server is shutting down; not accepting jobs");
   }

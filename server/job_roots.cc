@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/base/status_macros.h"
 #include "core/status/error_reason.h"
 
 namespace neobert::server {
@@ -21,10 +22,9 @@ absl::Status Bind(const PathPolicy& policy, core::ValidateOptions& v) {
   v.export_dir = dir->path;
   v.root = dir->root;
   if (!v.source_dir.empty()) {
-    auto source = policy.ResolveInput(v.source_dir);
-    if (!source.ok()) return source.status();
-    v.source_dir = source->path;
-    v.source_root = source->root;
+    ASSIGN_OR_RETURN(ResolvedPath source, policy.ResolveInput(v.source_dir));
+    v.source_dir = source.path;
+    v.source_root = source.root;
   }
   return absl::OkStatus();
 }
@@ -36,13 +36,12 @@ absl::Status Bind(const PathPolicy& policy, core::ExportOptions& o) {
     return core::WithDefaultReason(ckpt.status(), core::ErrorReason::kCheckpointNotFound,
                                    {{"checkpoint_dir", o.checkpoint_dir}});
   }
-  if (!ckpt.ok()) return ckpt.status();
+  RETURN_IF_ERROR(ckpt.status());
   o.checkpoint_dir = ckpt->path;
   o.input_root = ckpt->root;
-  auto out = policy.ResolveOutput(o.output_dir);
-  if (!out.ok()) return out.status();
-  o.output_dir = out->path;
-  o.output_root = out->root;
+  ASSIGN_OR_RETURN(ResolvedPath out, policy.ResolveOutput(o.output_dir));
+  o.output_dir = out.path;
+  o.output_root = out.root;
   return absl::OkStatus();
 }
 

@@ -103,7 +103,9 @@ TEST_F(ValidatorTest, ADifferentTorchBinFailsWeights) {
 }
 
 TEST_F(ValidatorTest, ErrorsOnlyWhenTheFolderCannotBeExamined) {
-  auto missing = ValidateExportDir({.export_dir = c.out() + "_nope"}, progress, cancel);
+  ValidateOptions nope;
+  nope.export_dir = c.out() + "_nope";
+  auto missing = ValidateExportDir(nope, progress, cancel);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   cancel.Cancel();
   EXPECT_EQ(Validate().status().code(), absl::StatusCode::kCancelled);

@@ -35,7 +35,7 @@ TEST_F(OutputPatternTest, AcceptsPatternsUnderAnOutputRoot) {
 }
 
 TEST_F(OutputPatternTest, RefusesBadPatternsNamingTheFlag) {
-  for (const std::string bad : {std::string("out/{run}_{step}"), root_ + "/out/{run}",
+  for (const std::string& bad : {std::string("out/{run}_{step}"), root_ + "/out/{run}",
                                 root_ + "/out/{run}_{stp}", root_ + "/out/{step}}",
                                 root_ + "/out/fixed", std::string("")}) {
     absl::Status s = CheckOutputPattern(bad, *policy_, "default-output-dir");
