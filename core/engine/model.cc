@@ -19,6 +19,7 @@
 #include <ATen/ops/silu.h>
 #include <ATen/ops/softmax.h>
 #include <ATen/ops/stack.h>
+#include <ATen/ops/zeros.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <cstdint>
@@ -203,23 +204,32 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
   impl->dtype = ToScalarType(compute);
   impl->stat = compute == format::DType::kFloat64 ? at::kDouble : at::kFloat;
   // Refuse early when this LibTorch lacks kernels for the dtype (e.g. half
-  // matrix products on CPU in LibTorch 1.13) rather than mid-forward.
+  // matrix products on CPU in LibTorch 1.13) rather than mid-forward: one
+  // tiny call of each kind of kernel the forward runs in the compute dtype
+  // (2-D products with and without bias, the batched attention product,
+  // the embedding lookup, the activations, LayerNorm).
   auto probe = [&](at::ScalarType dtype) {
     c10::InferenceMode guard;
     const auto opts = at::TensorOptions().dtype(dtype).device(impl->device_);
     const at::Tensor ones = at::ones({2, 4}, opts);
-    const at::Tensor y = at::linear(ones, ones) * ones.narrow(1, 0, 2);
+    const at::Tensor y = at::linear(ones, ones, at::ones({2}, opts)) * at::linear(ones, ones);
+    (void)at::matmul(y.view({1, 1, 2, 2}), y.view({1, 1, 2, 2}));
+    (void)at::embedding(ones, at::zeros({2}, opts.dtype(at::kLong)));
     (void)at::silu(y);
     (void)at::gelu(y);
     if (!spec.rms_norm) (void)at::layer_norm(y, {2}, {}, {}, 1e-5);
   };
+  bool fell_back = false;
   try {
     try {
       probe(impl->dtype);
+    } catch (const c10::OutOfMemoryError&) {
+      throw;  // a full device, not a missing kernel: float32 would need more
     } catch (const c10::Error&) {
       if (!options.float32_fallback || impl->dtype == at::kFloat) throw;
       impl->dtype = at::kFloat;
       impl->stat = at::kFloat;
+      fell_back = true;
       probe(impl->dtype);
     }
     c10::InferenceMode guard;
@@ -228,7 +238,15 @@ absl::StatusOr<std::unique_ptr<ModelBackend>> CreateTorchModel(
                                     at::TensorOptions().dtype(at::kFloat).device(impl->device_)) /
                              static_cast<double>(spec.head_dim()))
             .reciprocal();
+  } catch (const c10::OutOfMemoryError& e) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "engine: out of memory on ", impl->device_.str(), ": ", e.what_without_backtrace()));
   } catch (const c10::Error& e) {
+    if (fell_back || compute == format::DType::kFloat32) {
+      return absl::InternalError(absl::StrCat("engine: LibTorch cannot compute in float32 on ",
+                                              impl->device_.str(), ": ",
+                                              e.what_without_backtrace()));
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         "compute dtype ", format::TorchName(compute), " is not supported by this LibTorch on ",
         impl->device_.str(), " (", e.what_without_backtrace(), "); use float32"));

@@ -21,13 +21,14 @@ double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// engine::SanityCheck's own errors already say "sanity forward: ...".
 double ThreadCpuSeconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// engine::SanityCheck's own errors already say "sanity forward: ...". The
+// context goes on through WithContext, so that any reason payload survives.
 absl::Status Prefixed(const absl::Status& s) {
   if (absl::StartsWith(s.message(), "sanity forward")) return s;
   return base::WithContext(s, "sanity forward pass");
