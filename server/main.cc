@@ -165,8 +165,147 @@ int FlushLogsAndExit(int code) {
   return code;
 }
 
+namespace srv = neobert::server;
+
+namespace {
+
+// What the service needs besides its job manager: the engine (loaded now,
+// not in the first job: every export runs a forward pass), the device
+// policy, what GetServerInfo reports, the bearer tokens and the default
+// output pattern. An error here is a configuration the server cannot serve
+// with (exit 2).
+absl::StatusOr<srv::ServiceOptions> MakeServiceOptions(const ServerConfig& config,
+                                                       const srv::PathPolicy& policy) {
+  srv::ServiceOptions service_options;
+  service_options.sync = config.sync;
+  RETURN_IF_ERROR(neobert::engine::EngineAvailable());
+  // The workers share the cores: each job's CPU forward passes (beside its
+  // own writes) get its share instead of one thread per core each.
+  neobert::engine::SetCpuThreads(
+      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config.workers));
+  ASSIGN_OR_RETURN(srv::DevicePolicy devices,
+                   srv::DevicePolicy::Create(config.device, neobert::engine::VisibleCudaDevices()));
+  service_options.devices = std::make_shared<srv::DevicePolicy>(std::move(devices));
+  auto& info = service_options.server_info;
+  for (int i = 0; i < neobert::engine::VisibleCudaDevices(); ++i) {
+    info.add_gpus(absl::StrCat("cuda:", i));
+  }
+  info.set_max_attempts(config.max_attempts);
+  info.set_workers(config.workers);
+  info.set_queue_capacity(config.queue_capacity);
+  info.set_grace_seconds(config.grace_seconds);
+  info.set_tls(!config.tls_cert.empty());
+  info.set_mtls(!config.tls_client_ca.empty());
+  for (const auto& d : config.watch_dirs) info.add_watch_dirs(d);
+  if (!config.token_file.empty()) {
+    ASSIGN_OR_RETURN(service_options.tokens,
+                     srv::BearerTokens::FromFile(config.token_file,
+                                                 [](bool problem, const std::string& line) {
+                                                   Log(problem ? spdlog::level::warn
+                                                               : spdlog::level::info,
+                                                       line);
+                                                 }));
+  }
+  if (!config.default_output_dir.empty()) {
+    RETURN_IF_ERROR(srv::CheckOutputPattern(config.default_output_dir, policy, "default-output-dir"));
+    service_options.default_output_pattern = config.default_output_dir;
+  }
+  return service_options;
+}
+
+srv::JobManagerOptions MakeJobManagerOptions(const ServerConfig& config, srv::Observability& obs,
+                                             const srv::ServiceOptions& service,
+                                             const srv::PathPolicy& policy) {
+  srv::JobManagerOptions jm;
+  jm.observer = obs.job_observer();
+  jm.queue_capacity = config.queue_capacity;
+  jm.state_dir = config.state_dir;
+  jm.job_store = config.job_store;
+  jm.sync = config.sync;
+  jm.workers = config.workers;
+  jm.max_attempts = config.max_attempts;
+  jm.lease = absl::Seconds(config.lease_seconds);
+  jm.retention.max_age = absl::Hours(24) * config.job_retention_days;
+  jm.retention.max_count = config.job_retention_count;
+  jm.devices = service.devices;
+  jm.log = LogAt<srv::JobLogLevel>;
+  jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config.workers);
+  if (!config.post_export_hook.empty()) jm.post_export = MakePostExportHook(config);
+  // A claimed job comes from the store as paths: bind them to this server's
+  // roots before running it (server/job_roots.h).
+  jm.runner = srv::ConfinedJobRunner(policy);
+  return jm;
+}
+
+// What a serving server is made of, for the shutdown and --once paths.
+struct Serving {
+  const ServerConfig& config;
+  grpc::Server& server;
+  srv::ExportServiceImpl& service;
+  srv::JobManager& jobs;
+  srv::Observability& obs;
+  srv::Watcher* watcher;  // null without --watch
+};
+
+// --once: the last scan now, then wait for its jobs. Returns the exit code
+// (1 when a step was left without an export) and wakes the signal thread.
+int RunOnce(Serving& s) {
+  const srv::Watcher::FinalScanResult final = s.watcher->FinalScan(absl::InfiniteFuture());
+  s.jobs.WaitIdle(absl::InfiniteDuration());
+  const int unfinished = s.watcher->ReportUnfinished(final);
+  s.obs.metrics().OnWatchStepsUnexported(unfinished);
+  const std::string summary =
+      absl::StrCat("once: ", final.jobs.size() - (unfinished - final.not_submitted.size()),
+                   " step(s) exported, ", final.already_exported, " already exported, ",
+                   unfinished, " not exported");
+  Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err, summary);
+  std::cout << summary << std::endl;
+  const unsigned char done = 0;
+  (void)!::write(g_signal_pipe[1], &done, 1);
+  return unfinished == 0 ? 0 : 1;
+}
+
+// The shutdown the file's header describes; `sig` 0: --once finished.
+void Drain(Serving& s, unsigned char sig) {
+  s.server.GetHealthCheckService()->SetServingStatus(false);
+  s.service.StartDraining();
+  if (sig != 0) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(s.config.grace_seconds);
+    Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
+                                          s.config.grace_seconds, " s)"));
+    std::optional<srv::Watcher::FinalScanResult> final;
+    // (--once: its own thread is doing the last scan already.)
+    if (s.watcher && !s.config.once) {
+      s.watcher->Stop();
+      final = s.watcher->FinalScan(deadline);
+    }
+    s.jobs.StopAccepting();
+    if (!s.jobs.WaitIdle(deadline - absl::Now())) {
+      // A persistent store keeps the unfinished jobs: they go back to the
+      // queue for another server (or this one's next start) to run.
+      Log(spdlog::level::warn, "grace period over: releasing the unfinished jobs to the job store");
+      s.jobs.ReleaseAll();
+      s.jobs.WaitIdle(absl::Seconds(30));
+    }
+    if (final) {
+      const int unfinished = s.watcher->ReportUnfinished(*final);
+      s.obs.metrics().OnWatchStepsUnexported(unfinished);
+      Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err,
+          absl::StrCat("watch: shutdown: ", final->jobs.size(), " step(s) had an export to finish, ",
+                       unfinished, " did not finish in the grace period"));
+    }
+  } else {
+    s.jobs.StopAccepting();
+  }
+  // Streams of finished jobs end by themselves; the others end with
+  // DRAINING (their jobs stay in the store). Give them a moment.
+  s.jobs.CloseStreams();
+  s.server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace
+
 int Run(int argc, char** argv) {
-  namespace srv = neobert::server;
   auto config = srv::ParseServerFlags(std::vector<std::string>(argv + 1, argv + argc));
   if (!config.ok()) {
     std::cerr << "neobert-exportd: " << config.status().message() << "\n" << srv::kServerUsage;
@@ -181,15 +320,16 @@ int Run(int argc, char** argv) {
     return 0;
   }
   SetUpLogging(*config);
+  auto fail = [](int code, const absl::Status& why) {
+    Log(spdlog::level::err, std::string(why.message()));
+    return code;
+  };
 
   // SIGTERM/SIGINT: a handler writes the signal number into a pipe that one
   // thread reads. (Blocking the signals and sigwait-ing is not enough: a
   // thread that a linked library starts before main() keeps them unblocked,
   // and a SIGTERM delivered to it killed the server without draining.)
-  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
-    Log(spdlog::level::err, "pipe2 failed");
-    return 1;
-  }
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) return fail(1, absl::InternalError("pipe2 failed"));
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sa.sa_flags = SA_RESTART;
@@ -197,100 +337,28 @@ int Run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  srv::ServiceOptions service_options;
-  service_options.sync = config->sync;
-  // Loads LibTorch now rather than in the first job, and refuses to serve
-  // without it: every export runs a forward pass.
-  if (absl::Status engine = neobert::engine::EngineAvailable(); !engine.ok()) {
-    Log(spdlog::level::err, std::string(engine.message()));
-    return 2;
-  }
-  // The workers share the cores: each job's CPU forward passes (beside its
-  // own writes) get its share instead of one thread per core each.
-  neobert::engine::SetCpuThreads(
-      std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config->workers));
-  auto devices = srv::DevicePolicy::Create(config->device, neobert::engine::VisibleCudaDevices());
-  if (!devices.ok()) {
-    Log(spdlog::level::err, std::string(devices.status().message()));
-    return 2;
-  }
-  service_options.devices = std::make_shared<srv::DevicePolicy>(*devices);
-  {
-    auto& info = service_options.server_info;
-    for (int i = 0; i < neobert::engine::VisibleCudaDevices(); ++i) {
-      info.add_gpus(absl::StrCat("cuda:", i));
-    }
-    info.set_max_attempts(config->max_attempts);
-    info.set_workers(config->workers);
-    info.set_queue_capacity(config->queue_capacity);
-    info.set_grace_seconds(config->grace_seconds);
-    info.set_tls(!config->tls_cert.empty());
-    info.set_mtls(!config->tls_client_ca.empty());
-    for (const auto& d : config->watch_dirs) info.add_watch_dirs(d);
-  }
   auto credentials = ServerCredentials(*config);
-  if (!credentials.ok()) {
-    Log(spdlog::level::err, std::string(credentials.status().message()));
-    return 2;
-  }
-  if (!config->token_file.empty()) {
-    auto tokens = srv::BearerTokens::FromFile(
-        config->token_file, [](bool problem, const std::string& line) {
-          Log(problem ? spdlog::level::warn : spdlog::level::info, line);
-        });
-    if (!tokens.ok()) {
-      Log(spdlog::level::err, std::string(tokens.status().message()));
-      return 2;
-    }
-    service_options.tokens = *std::move(tokens);
-  }
+  if (!credentials.ok()) return fail(2, credentials.status());
   auto policy = srv::PathPolicy::Create(config->input_roots, config->output_roots);
-  if (!policy.ok()) {
-    Log(spdlog::level::err, std::string(policy.status().message()));
-    return 2;
-  }
-  if (!config->default_output_dir.empty()) {
-    if (absl::Status s = srv::CheckOutputPattern(config->default_output_dir, *policy,
-                                                 "default-output-dir");
-        !s.ok()) {
-      Log(spdlog::level::err, std::string(s.message()));
-      return 2;
-    }
-    service_options.default_output_pattern = config->default_output_dir;
-  }
+  if (!policy.ok()) return fail(2, policy.status());
+  auto service_options = MakeServiceOptions(*config, *policy);
+  if (!service_options.ok()) return fail(2, service_options.status());
   // Job logs and metrics (server/observability.h); binds --metrics-listen.
   auto obs = srv::Observability::Create(*config);
-  if (!obs.ok()) {
-    Log(spdlog::level::err, std::string(obs.status().message()));
-    return 1;
-  }
-  srv::JobManagerOptions jm;
-  jm.observer = (*obs)->job_observer();
-  jm.queue_capacity = config->queue_capacity;
-  jm.state_dir = config->state_dir;
-  jm.job_store = config->job_store;
-  jm.sync = config->sync;
-  jm.workers = config->workers;
-  jm.max_attempts = config->max_attempts;
-  jm.lease = absl::Seconds(config->lease_seconds);
-  jm.retention.max_age = absl::Hours(24) * config->job_retention_days;
-  jm.retention.max_count = config->job_retention_count;
-  jm.devices = service_options.devices;
-  jm.log = LogAt<srv::JobLogLevel>;
-  jm.executor = std::make_unique<srv::ThreadPoolExecutor>(config->workers);
-  if (!config->post_export_hook.empty()) jm.post_export = MakePostExportHook(*config);
-  // A claimed job comes from the store as paths: bind them to this server's
-  // roots before running it (server/job_roots.h).
-  jm.runner = srv::ConfinedJobRunner(*policy);
-  auto jobs = srv::JobManager::Create(std::move(jm));
+  if (!obs.ok()) return fail(1, obs.status());
+  auto jobs =
+      srv::JobManager::Create(MakeJobManagerOptions(*config, **obs, *service_options, *policy));
   if (!jobs.ok()) {
-    Log(spdlog::level::err, std::string(jobs.status().message()));
     // A store this server must not use (held by another server, on a network
     // file system, a bad DSN) is a configuration error, like a bad flag.
     const auto code = jobs.status().code();
-    return code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return fail(code == absl::StatusCode::kFailedPrecondition ||
+                        code == absl::StatusCode::kInvalidArgument
+                    ? 2
+                    : 1,
+                jobs.status());
   }
-  srv::ExportServiceImpl service(jobs->get(), *policy, service_options);
+  srv::ExportServiceImpl service(jobs->get(), *policy, *service_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -301,8 +369,7 @@ int Run(int argc, char** argv) {
   (*obs)->AddTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
-    Log(spdlog::level::err, absl::StrCat("cannot listen on ", config->listen));
-    return 1;
+    return fail(1, absl::UnavailableError(absl::StrCat("cannot listen on ", config->listen)));
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   std::string host = config->listen.substr(0, config->listen.rfind(':'));
@@ -310,11 +377,11 @@ int Run(int argc, char** argv) {
   std::cout << "listening on " << host << ":" << port << std::endl;
   Log(spdlog::level::info,
       absl::StrCat("listening on ", host, ":", port, ", ", config->workers, " worker(s), queue ",
-                   config->queue_capacity, !service_options.tokens ? ", no auth" : ", bearer auth",
+                   config->queue_capacity, !service_options->tokens ? ", no auth" : ", bearer auth",
                    ", jobs in ", (*jobs)->store_description(), " as ", (*jobs)->replica_id(),
                    config->tls_cert.empty() ? ", plaintext"
                    : config->tls_client_ca.empty() ? ", TLS" : ", mTLS",
-                   ", device ", service_options.devices->Describe()));
+                   ", device ", service_options->devices->Describe()));
   if (const std::string m = (*obs)->metrics_address(); !m.empty()) {
     // Second stdout line, after the one supervisors already read.
     std::cout << "metrics on " << m << std::endl;
@@ -327,74 +394,24 @@ int Run(int argc, char** argv) {
   if (!config->watch_dirs.empty()) {
     auto w = MakeWatcher(*config, jobs->get(), *policy);
     if (!w.ok()) {
-      Log(spdlog::level::err, std::string(w.status().message()));
       server->Shutdown();
-      return 2;
+      return fail(2, w.status());
     }
     watcher = std::move(*w);
     if (!config->once) watcher->Start();
   }
 
-  // --once: the last scan now, then wait for its jobs; the result decides
-  // the exit code, and a zero byte in the signal pipe stops the server.
+  Serving serving{*config, *server, service, **jobs, **obs, watcher.get()};
+  // --once: the result decides the exit code, and a zero byte in the signal
+  // pipe stops the server.
   int exit_code = 0;
   std::thread once_thread;
-  if (config->once) {
-    once_thread = std::thread([&] {
-      const srv::Watcher::FinalScanResult final = watcher->FinalScan(absl::InfiniteFuture());
-      (*jobs)->WaitIdle(absl::InfiniteDuration());
-      const int unfinished = watcher->ReportUnfinished(final);
-      (*obs)->metrics().OnWatchStepsUnexported(unfinished);
-      const std::string summary =
-          absl::StrCat("once: ", final.jobs.size() - (unfinished - final.not_submitted.size()),
-                       " step(s) exported, ", final.already_exported, " already exported, ",
-                       unfinished, " not exported");
-      Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err, summary);
-      std::cout << summary << std::endl;
-      exit_code = unfinished == 0 ? 0 : 1;
-      const unsigned char done = 0;
-      (void)!::write(g_signal_pipe[1], &done, 1);
-    });
-  }
-
+  if (config->once) once_thread = std::thread([&] { exit_code = RunOnce(serving); });
   std::thread signal_thread([&] {
     unsigned char sig = 0;
     while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
-    server->GetHealthCheckService()->SetServingStatus(false);
-    service.StartDraining();
-    if (sig != 0) {
-      const absl::Time deadline = absl::Now() + absl::Seconds(config->grace_seconds);
-      Log(spdlog::level::info, absl::StrCat("signal ", static_cast<int>(sig), ": draining (grace ",
-                                            config->grace_seconds, " s)"));
-      std::optional<srv::Watcher::FinalScanResult> final;
-      // (--once: its own thread is doing the last scan already.)
-      if (watcher && !config->once) {
-        watcher->Stop();
-        final = watcher->FinalScan(deadline);
-      }
-      (*jobs)->StopAccepting();
-      if (!(*jobs)->WaitIdle(deadline - absl::Now())) {
-        // A persistent store keeps the unfinished jobs: they go back to the
-        // queue for another server (or this one's next start) to run.
-        Log(spdlog::level::warn, "grace period over: releasing the unfinished jobs to the job store");
-        (*jobs)->ReleaseAll();
-        (*jobs)->WaitIdle(absl::Seconds(30));
-      }
-      if (final) {
-        const int unfinished = watcher->ReportUnfinished(*final);
-        (*obs)->metrics().OnWatchStepsUnexported(unfinished);
-        Log(unfinished == 0 ? spdlog::level::info : spdlog::level::err,
-            absl::StrCat("watch: shutdown: ", final->jobs.size(), " step(s) had an export to finish, ",
-                         unfinished, " did not finish in the grace period"));
-      }
-    } else {
-      (*jobs)->StopAccepting();
-    }
-    // Streams of finished jobs end by themselves; the others end with
-    // DRAINING (their jobs stay in the store). Give them a moment.
-    (*jobs)->CloseStreams();
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    Drain(serving, sig);
   });
   server->Wait();
   signal_thread.join();
