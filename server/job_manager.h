@@ -253,7 +253,19 @@ class JobManager {
 
   void Kick();
   void WorkerTask();
+  // A claimed job, start to end (job_manager_run.cc): StartRun makes it
+  // visible and tells its watchers; Execute assigns the device and runs the
+  // runner; RunHook the post-export hook; Outcome turns the result into the
+  // store's FinishRequest; StoreOutcome stores it with the run's last events.
   void RunClaimed(StoredJob claimed);
+  std::shared_ptr<Run> StartRun(const StoredJob& claimed);
+  absl::StatusOr<core::ExportResult> Execute(const std::shared_ptr<Run>& run, JobSpec spec,
+                                             std::optional<core::ExportResult>* partial);
+  HookOutcome RunHook(Run& run, core::ExportResult& result);
+  FinishRequest Outcome(Run& run, absl::StatusOr<core::ExportResult> result,
+                        std::optional<core::ExportResult> partial, const HookOutcome& hook,
+                        bool shutdown);
+  void StoreOutcome(const std::shared_ptr<Run>& run, FinishRequest req);
   void Publish(Run& run, JobEvent event, bool progress_only);
   JobEvent LiveEvent(const Run& run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Deliver(const std::string& id, const std::vector<JobEvent>& events);

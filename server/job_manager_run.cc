@@ -119,12 +119,12 @@ void JobManager::WorkerTask() {
   if (ran) Kick();
 }
 
-void JobManager::RunClaimed(StoredJob claimed) {
+std::shared_ptr<JobManager::Run> JobManager::StartRun(const StoredJob& claimed) {
   auto run = std::make_shared<Run>();
   run->ref = {claimed.snap.id, replica_.id, claimed.run};
   run->snap = claimed.snap;
   run->attempt = claimed.attempts;
-  const std::string id = claimed.snap.id;
+  const std::string& id = claimed.snap.id;
   JobEvent running;
   std::vector<std::shared_ptr<EventStream>> watchers;
   {
@@ -145,43 +145,134 @@ void JobManager::RunClaimed(StoredJob claimed) {
   }
   if (options_.observer) options_.observer->OnStarted(run->snap);
   for (auto& s : watchers) s->Push(running);
+  return run;
+}
 
+absl::StatusOr<core::ExportResult> JobManager::Execute(const std::shared_ptr<Run>& run, JobSpec spec,
+                                                       std::optional<core::ExportResult>* partial) {
   // The device is chosen here, by the server that runs the job.
-  JobSpec spec = claimed.snap.spec;
   const std::string asked = spec.device();
   absl::StatusOr<std::string> device =
       options_.devices ? options_.devices->Assign(asked) : absl::StatusOr<std::string>(asked.empty() ? "auto" : asked);
-  absl::StatusOr<core::ExportResult> result = absl::UnknownError("not run");
-  std::optional<core::ExportResult> partial;
   if (!device.ok()) {
-    result = core::WithDefaultReason(device.status(), core::ErrorReason::kDeviceUnavailable,
-                                     {{"device", asked}});
-  } else {
-    spec.set_device(*device);
-    Sink sink(this, run);
-    result = options_.runner(spec, sink, run->cancel);
-    if (!result.ok()) partial = sink.partial();
+    return core::WithDefaultReason(device.status(), core::ErrorReason::kDeviceUnavailable,
+                                   {{"device", asked}});
   }
-  HookOutcome hook;
-  if (result.ok() && options_.post_export && spec.kind() == JobKind::kExport && !result->skipped &&
-      !result->dry_run) {
-    JobEvent e;
-    JobSnapshot snap;
+  spec.set_device(*device);
+  Sink sink(this, run);
+  absl::StatusOr<core::ExportResult> result = options_.runner(spec, sink, run->cancel);
+  if (!result.ok()) *partial = sink.partial();
+  return result;
+}
+
+HookOutcome JobManager::RunHook(Run& run, core::ExportResult& result) {
+  JobEvent e;
+  JobSnapshot snap;
+  {
+    absl::MutexLock lock(&mu_);
+    run.snap.stage = "post-export-hook";
+    run.message = absl::StrCat("running the post-export hook on ", result.output_dir);
+    run.bytes_done = run.bytes_total = 0;
+    e = LiveEvent(run);
+    snap = run.snap;
+  }
+  Publish(run, std::move(e), false);
+  snap.result = result;
+  HookOutcome hook = options_.post_export(snap, run.cancel);
+  if (hook.ran && hook.exit_code != 0) {
+    result.warnings.push_back(absl::StrCat("post-export hook failed: ", hook.message,
+                                           " (the export itself succeeded)"));
+  }
+  return hook;
+}
+
+FinishRequest JobManager::Outcome(Run& run, absl::StatusOr<core::ExportResult> result,
+                                  std::optional<core::ExportResult> partial, const HookOutcome& hook,
+                                  bool shutdown) {
+  const std::string& id = run.ref.id;
+  FinishRequest req;
+  req.ref = run.ref;
+  req.hook = hook;
+  if (result.ok()) {
+    req.state = JobState::kSucceeded;
+    req.result = std::move(*result);
+  } else if (run.cancel.cancelled() || result.status().code() == absl::StatusCode::kCancelled) {
+    // Stopped by the shutdown (in memory: nobody will run it again): the
+    // server stopped under it, which a client may retry; else asked for.
+    req.state = JobState::kCancelled;
+    req.result = std::move(partial);
+    req.error = shutdown ? core::WithReason(absl::CancelledError(absl::StrCat(
+                                                "job ", id, " was cancelled: the server is stopping")),
+                                            core::ErrorReason::kInterrupted)
+                         : core::MakeError(core::ErrorReason::kCancelled, absl::StrCat("job ", id, " was cancelled"));
+  } else {
+    // A failed job keeps what it found (notes, warnings, the failing checks).
+    req.state = JobState::kFailed;
+    req.result = std::move(partial);
+    req.error = result.status();
+  }
+  return req;
+}
+
+void JobManager::StoreOutcome(const std::shared_ptr<Run>& run, FinishRequest req) {
+  const std::string id = run->ref.id;
+  absl::StatusOr<StoredJob> done = absl::UnknownError("not stored");
+  {
+    // After any flush in flight: the run's events are stored before its end.
+    absl::MutexLock flush(&flush_mu_);
+    JobEvent final;
     {
       absl::MutexLock lock(&mu_);
-      run->snap.stage = "post-export-hook";
-      run->message = absl::StrCat("running the post-export hook on ", result->output_dir);
-      run->bytes_done = run->bytes_total = 0;
-      e = LiveEvent(*run);
-      snap = run->snap;
+      for (auto it = unsaved_.begin(); it != unsaved_.end();) {
+        if (it->ref.id == id) {
+          req.events.push_back(std::move(it->event));
+          it = unsaved_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (req.state == JobState::kSucceeded) run->snap.percent = 100;
+      final = LiveEvent(*run);
+      final.state = req.state;
+      final.final = true;
+      final.result = req.result;
+      final.hook = req.hook;
+      final.error = req.error;
+      final.sequence = RunSequence(run->ref.run, ++run->n);
     }
-    Publish(*run, std::move(e), false);
-    snap.result = *result;
-    hook = options_.post_export(snap, run->cancel);
-    if (hook.ran && hook.exit_code != 0) {
-      result->warnings.push_back(absl::StrCat("post-export hook failed: ", hook.message,
-                                              " (the export itself succeeded)"));
+    req.events.push_back(final);
+    for (int i = 0; i < kFinishTries; ++i) {
+      done = store_->Finish(req);
+      if (done.ok() || done.status().code() == absl::StatusCode::kAborted) break;
+      absl::SleepFor(kFinishRetry);
     }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    runs_.erase(id);
+  }
+  if (!done.ok()) {
+    Log(JobLogLevel::kError, absl::StrCat("job ", id, ": its outcome (", JobStateName(req.state),
+                                          ") could not be stored: ", done.status().message()));
+    return;
+  }
+  if (options_.observer) {
+    options_.observer->OnFinished(
+        done->snap, JobState::kRunning,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - run->started).count());
+  }
+  Deliver(id, {req.events.back()});
+}
+
+void JobManager::RunClaimed(StoredJob claimed) {
+  const std::shared_ptr<Run> run = StartRun(claimed);
+  const std::string id = claimed.snap.id;
+  std::optional<core::ExportResult> partial;
+  absl::StatusOr<core::ExportResult> result = Execute(run, claimed.snap.spec, &partial);
+  HookOutcome hook;
+  if (result.ok() && options_.post_export && claimed.snap.spec.kind() == JobKind::kExport &&
+      !result->skipped && !result->dry_run) {
+    hook = RunHook(*run, *result);
   }
 
   bool release, lost, shutdown;
@@ -211,71 +302,7 @@ void JobManager::RunClaimed(StoredJob claimed) {
                : absl::StrCat("job ", id, ": release failed (its lease will expire): ", s.message()));
     return;
   }
-
-  FinishRequest req;
-  req.ref = run->ref;
-  req.hook = hook;
-  if (result.ok()) {
-    req.state = JobState::kSucceeded;
-    req.result = std::move(*result);
-  } else if (run->cancel.cancelled() || result.status().code() == absl::StatusCode::kCancelled) {
-    // Stopped by the shutdown (in memory: nobody will run it again): the
-    // server stopped under it, which a client may retry; else asked for.
-    req.state = JobState::kCancelled;
-    req.result = std::move(partial);
-    req.error = shutdown ? core::WithReason(absl::CancelledError(absl::StrCat(
-                                                "job ", id, " was cancelled: the server is stopping")),
-                                            core::ErrorReason::kInterrupted)
-                         : core::MakeError(core::ErrorReason::kCancelled, absl::StrCat("job ", id, " was cancelled"));
-  } else {
-    // A failed job keeps what it found (notes, warnings, the failing checks).
-    req.state = JobState::kFailed;
-    req.result = std::move(partial);
-    req.error = result.status();
-  }
-  absl::StatusOr<StoredJob> done = absl::UnknownError("not stored");
-  {
-    // After any flush in flight: the run's events are stored before its end.
-    absl::MutexLock flush(&flush_mu_);
-    JobEvent final;
-    {
-      absl::MutexLock lock(&mu_);
-      for (auto it = unsaved_.begin(); it != unsaved_.end();) {
-        if (it->ref.id == id) {
-          req.events.push_back(std::move(it->event));
-          it = unsaved_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      if (req.state == JobState::kSucceeded) run->snap.percent = 100;
-      final = LiveEvent(*run);
-      final.state = req.state;
-      final.final = true;
-      final.result = req.result;
-      final.hook = hook;
-      final.error = req.error;
-      final.sequence = RunSequence(run->ref.run, ++run->n);
-    }
-    req.events.push_back(final);
-    for (int i = 0; i < kFinishTries; ++i) {
-      done = store_->Finish(req);
-      if (done.ok() || done.status().code() == absl::StatusCode::kAborted) break;
-      absl::SleepFor(kFinishRetry);
-    }
-  }
-  forget();
-  if (!done.ok()) {
-    Log(JobLogLevel::kError, absl::StrCat("job ", id, ": its outcome (", JobStateName(req.state),
-                                          ") could not be stored: ", done.status().message()));
-    return;
-  }
-  if (options_.observer) {
-    options_.observer->OnFinished(
-        done->snap, JobState::kRunning,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - run->started).count());
-  }
-  Deliver(id, {req.events.back()});
+  StoreOutcome(run, Outcome(*run, std::move(result), std::move(partial), hook, shutdown));
 }
 
 }  // namespace neobert::server
