@@ -311,93 +311,60 @@ std::string PlaceholderToken(int64_t id) {
   return absl::StrCat("<|neobert_extra_token_", id, "|>");
 }
 
-absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
-                                                  const std::string& tokenizer_dir,
-                                                  const NeoBertConfig& config) {
-  const std::string& shown = tokenizer_dir;
-  // Fails e.g. for a tokenizer/ link leaving the root.
-  ASSIGN_OR_RETURN(auto st, root.StatIfExists(tokenizer_dir));
-  if (!st.has_value()) {
-    return absl::NotFoundError(absl::StrCat(shown, ": tokenizer folder not found"));
-  }
-  if (!S_ISDIR(st->st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory (a ",
-                                                   base::FileTypeName(st->st_mode), ")"));
-  }
-  ASSIGN_OR_RETURN(auto dir, root.RealPath(tokenizer_dir));
-  TokenizerPlan plan;
-  ASSIGN_OR_RETURN(const auto files, ListFiles(root, dir, shown, plan.notes));  // name -> path
-  auto path_of = [&](const char* name) -> const std::string* {
-    auto it = files.find(name);
-    return it == files.end() ? nullptr : &it->second;
-  };
+namespace {
 
-  // Special tokens (R17/R18, generalised to transformers 5's layout).
-  std::optional<Json> smap, tcfg;
-  if (const std::string* p = path_of("special_tokens_map.json")) {
+using FileMap = std::map<std::string, std::string>;  // name -> path in the tokenizer folder
+
+const std::string* PathOf(const FileMap& files, const char* name) {
+  auto it = files.find(name);
+  return it == files.end() ? nullptr : &it->second;
+}
+
+// Special tokens (R17/R18, generalised to transformers 5's layout), from
+// special_tokens_map.json and/or tokenizer_config.json; the latter is kept
+// in *tcfg for rewriting.
+absl::Status PlanSpecialTokens(const base::FsRoot& root, const FileMap& files,
+                               const std::string& shown, TokenizerPlan& plan,
+                               std::optional<Json>* tcfg) {
+  std::optional<Json> smap;
+  if (const std::string* p = PathOf(files, "special_tokens_map.json")) {
     ASSIGN_OR_RETURN(auto j, ParseJsonObject(root, *p, shown + "/special_tokens_map.json",
                                              kMaxTokenizerSmallJsonBytes));
     smap = std::move(j);
   }
-  if (const std::string* p = path_of("tokenizer_config.json")) {
+  if (const std::string* p = PathOf(files, "tokenizer_config.json")) {
     ASSIGN_OR_RETURN(auto j, ParseJsonObject(root, *p, shown + "/tokenizer_config.json",
                                              kMaxTokenizerSmallJsonBytes));
-    tcfg = std::move(j);
+    *tcfg = std::move(j);
   }
-  if (!smap && !tcfg) {
+  if (!smap && !*tcfg) {
     return absl::NotFoundError(absl::StrCat(
         shown, ": neither special_tokens_map.json nor tokenizer_config.json exists"));
   }
-  ASSIGN_OR_RETURN(auto special, SpecialTokensFrom(smap, tcfg, shown));
-  plan.special = std::move(special);
+  ASSIGN_OR_RETURN(plan.special, SpecialTokensFrom(smap, *tcfg, shown));
+  return absl::OkStatus();
+}
 
-  // Vocabulary size and alignment (R19).
-  const std::string* tok_path = path_of("tokenizer.json");
-  if (tok_path == nullptr) {
-    return absl::NotFoundError(absl::StrCat(
-        shown, ": tokenizer.json not found (only fast tokenizers are supported)"));
-  }
-  const std::string tok_shown = shown + "/tokenizer.json";
-  std::string tok_text;
-  bool quote_tokenizer = true;
-  ASSIGN_OR_RETURN(Json tj, ParseJsonObject(root, *tok_path, tok_shown, kMaxTokenizerJsonBytes,
-                                            &tok_text, &quote_tokenizer));
-  auto vocab = ReadVocab(tj, tok_shown);
-  if (!vocab.ok()) {
-    return quote_tokenizer ? vocab.status() : base::WithoutContent(vocab.status(), tok_shown);
-  }
-  const int64_t n = static_cast<int64_t>(vocab->ids.size());
-  const int64_t V = config.vocab_size;
-  if (n > V) {
-    return absl::InvalidArgumentError(absl::StrCat(tok_shown, ": tokenizer has ", n,
-                                                   " tokens, more than model.vocab_size ", V));
-  }
-  if (n > 0 && vocab->ids.back() != n - 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tok_shown, ": token ids are not contiguous (", n, " distinct ids, largest ",
-        vocab->ids.back(), ")"));
-  }
-  plan.tokenizer_size = n;
-  plan.metaspace = vocab->tokens.count("\xE2\x96\x81") > 0 && plan.special.unk != "\xE2\x96\x81";
-  const int64_t extra = V - n;
-  if (extra > kMaxPlaceholderTokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tok_shown, ": tokenizer has ", n, " tokens but model.vocab_size is ", V,
-        "; refusing to add more than ", kMaxPlaceholderTokens, " placeholder tokens"));
-  }
-  for (int64_t id = n; id < V; ++id) {
-    if (vocab->tokens.count(PlaceholderToken(id))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          tok_shown, ": placeholder ", PlaceholderToken(id), " already exists with another id"));
-    }
-  }
-  plan.placeholders_added = extra;
+// The tokenizer as read: tokenizer.json's text and parse, and its size.
+struct ReadTokenizer {
+  const std::string* path = nullptr;
+  std::string text;
+  Json json;
+  int64_t size = 0;  // tokens (ids 0..size-1)
+};
 
+// tokenizer.json, tokenizer_config.json and added_tokens.json rewritten for
+// `extra` placeholder tokens after the tokenizer's own (and
+// tokenizer_config.json's model_max_length in any case).
+absl::Status PlanRewrites(const base::FsRoot& root, const FileMap& files, const std::string& shown,
+                          const NeoBertConfig& config, const std::optional<Json>& tcfg,
+                          ReadTokenizer& tok, int64_t extra, TokenizerPlan& plan) {
+  const int64_t n = tok.size, V = config.vocab_size;
   try {
     if (extra > 0) {
-      std::optional<std::string> spliced = SplicePlaceholders(tok_text, n, extra);
+      std::optional<std::string> spliced = SplicePlaceholders(tok.text, n, extra);
       if (!spliced.has_value()) {  // no added_tokens list to extend: re-dump
-        Json& added = tj["added_tokens"];
+        Json& added = tok.json["added_tokens"];
         if (!added.is_array()) added = Json::array();
         for (int64_t id = n; id < V; ++id) {
           added.push_back(Json{{"id", id},           {"content", PlaceholderToken(id)},
@@ -405,9 +372,9 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
                                {"rstrip", false},      {"normalized", true},
                                {"special", false}});
         }
-        spliced = Dump(tj);
+        spliced = Dump(tok.json);
       }
-      plan.files.push_back({"tokenizer.json", *std::move(spliced), *tok_path});
+      plan.files.push_back({"tokenizer.json", *std::move(spliced), *tok.path});
       plan.notes.push_back(absl::StrCat("tokenizer: added ", extra, " placeholder tokens (ids ", n,
                                         "..", V - 1, ") to match vocab_size ", V));
     }
@@ -429,10 +396,10 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
                                          {"single_word", false},          {"special", false}};
       }
     }
-    const std::string* cfg_path = path_of("tokenizer_config.json");
+    const std::string* cfg_path = PathOf(files, "tokenizer_config.json");
     plan.files.push_back({"tokenizer_config.json", Dump(cfg), cfg_path ? *cfg_path : ""});
 
-    if (const std::string* p = path_of("added_tokens.json"); p != nullptr && extra > 0) {
+    if (const std::string* p = PathOf(files, "added_tokens.json"); p != nullptr && extra > 0) {
       ASSIGN_OR_RETURN(auto at, ParseJsonObject(root, *p, shown + "/added_tokens.json",
                                                 kMaxTokenizerSmallJsonBytes));
       for (int64_t id = n; id < V; ++id) at[PlaceholderToken(id)] = id;
@@ -443,7 +410,12 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
                                                    e.what()));
   }
 
-  // Everything else is copied as is.
+  return absl::OkStatus();
+}
+
+// Everything else in the folder is copied as is, but for the files the
+// exporter writes itself and files too large or unreadable (each noted).
+void PlanCopies(const base::FsRoot& root, const FileMap& files, TokenizerPlan& plan) {
   std::set<std::string> planned;
   for (const TokenizerFile& f : plan.files) planned.insert(f.name);
   for (const auto& [name, path] : files) {
@@ -464,6 +436,73 @@ absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
     }
     plan.files.push_back({name, std::nullopt, path});
   }
+}
+
+}  // namespace
+
+absl::StatusOr<TokenizerPlan> PlanTokenizerAssets(const base::FsRoot& root,
+                                                  const std::string& tokenizer_dir,
+                                                  const NeoBertConfig& config) {
+  const std::string& shown = tokenizer_dir;
+  // Fails e.g. for a tokenizer/ link leaving the root.
+  ASSIGN_OR_RETURN(auto st, root.StatIfExists(tokenizer_dir));
+  if (!st.has_value()) {
+    return absl::NotFoundError(absl::StrCat(shown, ": tokenizer folder not found"));
+  }
+  if (!S_ISDIR(st->st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(shown, ": not a directory (a ",
+                                                   base::FileTypeName(st->st_mode), ")"));
+  }
+  ASSIGN_OR_RETURN(auto dir, root.RealPath(tokenizer_dir));
+  TokenizerPlan plan;
+  ASSIGN_OR_RETURN(const auto files, ListFiles(root, dir, shown, plan.notes));  // name -> path
+  std::optional<Json> tcfg;
+  RETURN_IF_ERROR(PlanSpecialTokens(root, files, shown, plan, &tcfg));
+
+  // Vocabulary size and alignment (R19).
+  ReadTokenizer tok;
+  tok.path = PathOf(files, "tokenizer.json");
+  if (tok.path == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        shown, ": tokenizer.json not found (only fast tokenizers are supported)"));
+  }
+  const std::string tok_shown = shown + "/tokenizer.json";
+  bool quote_tokenizer = true;
+  ASSIGN_OR_RETURN(tok.json, ParseJsonObject(root, *tok.path, tok_shown, kMaxTokenizerJsonBytes,
+                                             &tok.text, &quote_tokenizer));
+  auto vocab = ReadVocab(tok.json, tok_shown);
+  if (!vocab.ok()) {
+    return quote_tokenizer ? vocab.status() : base::WithoutContent(vocab.status(), tok_shown);
+  }
+  const int64_t n = static_cast<int64_t>(vocab->ids.size());
+  const int64_t V = config.vocab_size;
+  if (n > V) {
+    return absl::InvalidArgumentError(absl::StrCat(tok_shown, ": tokenizer has ", n,
+                                                   " tokens, more than model.vocab_size ", V));
+  }
+  if (n > 0 && vocab->ids.back() != n - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tok_shown, ": token ids are not contiguous (", n, " distinct ids, largest ",
+        vocab->ids.back(), ")"));
+  }
+  plan.tokenizer_size = tok.size = n;
+  plan.metaspace = vocab->tokens.count("\xE2\x96\x81") > 0 && plan.special.unk != "\xE2\x96\x81";
+  const int64_t extra = V - n;
+  if (extra > kMaxPlaceholderTokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tok_shown, ": tokenizer has ", n, " tokens but model.vocab_size is ", V,
+        "; refusing to add more than ", kMaxPlaceholderTokens, " placeholder tokens"));
+  }
+  for (int64_t id = n; id < V; ++id) {
+    if (vocab->tokens.count(PlaceholderToken(id))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          tok_shown, ": placeholder ", PlaceholderToken(id), " already exists with another id"));
+    }
+  }
+  plan.placeholders_added = extra;
+
+  RETURN_IF_ERROR(PlanRewrites(root, files, shown, config, tcfg, tok, extra, plan));
+  PlanCopies(root, files, plan);
   std::sort(plan.files.begin(), plan.files.end(),
             [](const TokenizerFile& a, const TokenizerFile& b) { return a.name < b.name; });
   return plan;
