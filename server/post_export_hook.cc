@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 extern char** environ;
@@ -64,39 +65,45 @@ bool Drain(int fd, LineSplitter& lines) {
   }
 }
 
-}  // namespace
-
-HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookContext& ctx,
-                              const base::CancelToken& cancel) {
-  HookOutcome out;
-  if (options.command.empty()) return out;
-  out.ran = true;
-
-  // Everything the child needs is built before it is spawned.
-  std::vector<std::string> env_strings;
+// The server's environment without any NEOBERT_* variable the hook is
+// given, then those (export folder, checkpoint, job id).
+std::vector<std::string> HookEnvironment(const HookContext& ctx) {
+  std::vector<std::string> env;
   for (char** e = environ; e && *e; ++e) {
     const std::string kv = *e;
     if (kv.rfind("NEOBERT_EXPORT_DIR=", 0) == 0 || kv.rfind("NEOBERT_CHECKPOINT_DIR=", 0) == 0 ||
         kv.rfind("NEOBERT_JOB_ID=", 0) == 0) {
       continue;
     }
-    env_strings.push_back(kv);
+    env.push_back(kv);
   }
-  env_strings.push_back("NEOBERT_EXPORT_DIR=" + ctx.export_dir);
-  env_strings.push_back("NEOBERT_CHECKPOINT_DIR=" + ctx.checkpoint_dir);
-  env_strings.push_back("NEOBERT_JOB_ID=" + ctx.job_id);
+  env.push_back("NEOBERT_EXPORT_DIR=" + ctx.export_dir);
+  env.push_back("NEOBERT_CHECKPOINT_DIR=" + ctx.checkpoint_dir);
+  env.push_back("NEOBERT_JOB_ID=" + ctx.job_id);
+  return env;
+}
+
+// A started hook: its process (group) and the read end of its output pipe.
+struct Spawned {
+  pid_t pid = -1;
+  int output = -1;
+};
+
+// `sh -c COMMAND neobert-post-export-hook EXPORT_DIR`, or why it could not
+// start ("pipe: ...", "posix_spawn: ...").
+absl::StatusOr<Spawned> SpawnHook(const std::string& command, const HookContext& ctx) {
+  // Everything the child needs is built before it is spawned.
+  std::vector<std::string> env_strings = HookEnvironment(ctx);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = options.command, name = "neobert-post-export-hook",
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command, name = "neobert-post-export-hook",
               dir = ctx.export_dir;
   char* argv[] = {sh.data(), dash_c.data(), cmd.data(), name.data(), dir.data(), nullptr};
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    out.exit_code = -1;
-    out.message = absl::StrCat("could not start: pipe: ", std::strerror(errno));
-    return out;
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
   int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   // posix_spawn, not fork: glibc's posix_spawn runs no atfork handlers, and
@@ -127,63 +134,92 @@ HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookCo
   if (devnull >= 0) ::close(devnull);
   if (spawn_errno != 0) {
     ::close(pipe_fds[0]);
-    out.exit_code = -1;
-    out.message = absl::StrCat("could not start: posix_spawn: ", std::strerror(spawn_errno));
-    return out;
+    return absl::InternalError(absl::StrCat("posix_spawn: ", std::strerror(spawn_errno)));
   }
   ::setpgid(pid, pid);  // also from here: no race with the kill below
   ::fcntl(pipe_fds[0], F_SETFL, ::fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
+  return Spawned{pid, pipe_fds[0]};
+}
 
+// How the hook ended: its wait status (-1: lost track of it), and whether
+// it was stopped for the timeout or the job's cancellation.
+struct Ended {
+  int status = 0;
+  bool timed_out = false;
+  bool cancelled = false;
+};
+
+// Relays the hook's output lines until it exits; at the timeout or a cancel,
+// SIGTERM to its process group, then SIGKILL after kKillGrace. Closes the
+// pipe.
+Ended Supervise(const Spawned& hook, const PostExportHookOptions& options,
+                const base::CancelToken& cancel) {
   LineSplitter lines(options.log_line);
   const absl::Time deadline = absl::Now() + options.timeout;
   absl::Time kill_at = absl::InfiniteFuture();
-  bool timed_out = false, cancelled = false, pipe_open = true;
-  int status = 0;
+  Ended end;
+  bool pipe_open = true;
   for (;;) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    pid_t w = ::waitpid(hook.pid, &end.status, WNOHANG);
+    if (w == hook.pid) break;
     if (w < 0 && errno != EINTR) {
-      status = -1;
+      end.status = -1;
       break;
     }
     const absl::Time now = absl::Now();
-    if (!timed_out && !cancelled && (now >= deadline || cancel.cancelled())) {
-      (now >= deadline ? timed_out : cancelled) = true;
-      ::kill(-pid, SIGTERM);
+    if (!end.timed_out && !end.cancelled && (now >= deadline || cancel.cancelled())) {
+      (now >= deadline ? end.timed_out : end.cancelled) = true;
+      ::kill(-hook.pid, SIGTERM);
       kill_at = now + kKillGrace;
     } else if (now >= kill_at) {
-      ::kill(-pid, SIGKILL);
+      ::kill(-hook.pid, SIGKILL);
       kill_at = absl::InfiniteFuture();
     }
     if (pipe_open) {
-      pollfd p{pipe_fds[0], POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0) pipe_open = Drain(pipe_fds[0], lines);
+      pollfd p{hook.output, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) pipe_open = Drain(hook.output, lines);
     } else {
       ::usleep(50 * 1000);
     }
   }
   // Output written just before exit; a background grandchild that keeps the
   // pipe open does not hold the job up (non-blocking read).
-  if (pipe_open) Drain(pipe_fds[0], lines);
+  if (pipe_open) Drain(hook.output, lines);
   lines.Flush();
-  ::close(pipe_fds[0]);
+  ::close(hook.output);
+  return end;
+}
 
-  if (timed_out) {
+}  // namespace
+
+HookOutcome RunPostExportHook(const PostExportHookOptions& options, const HookContext& ctx,
+                              const base::CancelToken& cancel) {
+  HookOutcome out;
+  if (options.command.empty()) return out;
+  out.ran = true;
+  absl::StatusOr<Spawned> hook = SpawnHook(options.command, ctx);
+  if (!hook.ok()) {
+    out.exit_code = -1;
+    out.message = absl::StrCat("could not start: ", hook.status().message());
+    return out;
+  }
+  const Ended end = Supervise(*hook, options, cancel);
+  if (end.timed_out) {
     out.exit_code = 124;
     out.message = absl::StrCat("timed out after ", absl::ToInt64Seconds(options.timeout),
                                " s and was killed");
-  } else if (status == -1) {
+  } else if (end.status == -1) {
     out.exit_code = -1;
     out.message = "lost track of the hook process";
-  } else if (WIFEXITED(status)) {
-    out.exit_code = WEXITSTATUS(status);
+  } else if (WIFEXITED(end.status)) {
+    out.exit_code = WEXITSTATUS(end.status);
     out.message = out.exit_code == 127 ? "exited with 127 (command not found?)"
                                        : absl::StrCat("exited with ", out.exit_code);
-  } else if (WIFSIGNALED(status)) {
-    out.exit_code = 128 + WTERMSIG(status);
-    out.message = absl::StrCat("killed by signal ", WTERMSIG(status));
+  } else if (WIFSIGNALED(end.status)) {
+    out.exit_code = 128 + WTERMSIG(end.status);
+    out.message = absl::StrCat("killed by signal ", WTERMSIG(end.status));
   }
-  if (cancelled) out.message += " (the job was cancelled)";
+  if (end.cancelled) out.message += " (the job was cancelled)";
   return out;
 }
 
