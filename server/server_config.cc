@@ -91,6 +91,104 @@ absl::StatusOr<std::vector<std::string>> ConfigFileFlags(const std::string& path
   return flags;
 }
 
+namespace {
+
+// One valued flag, --NAME VALUE or --NAME=VALUE, into `c`. `where` names the
+// config file it came from ("" on the command line).
+absl::Status SetValuedFlag(ServerConfig& c, const std::string& name, const std::string& value,
+                           const std::string& where, bool* job_store_set) {
+  auto number = [&](int* out, int min) -> absl::Status {
+    if (!absl::SimpleAtoi(value, out) || *out < min || *out > 1000000) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": bad number '", value, "'", where));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s;
+  if (name == "listen") c.listen = value;
+  else if (name == "input-root") c.input_roots.push_back(value);
+  else if (name == "output-root") c.output_roots.push_back(value);
+  else if (name == "default-output-dir") c.default_output_dir = value;
+  else if (name == "workers") s = number(&c.workers, 1);
+  else if (name == "queue-capacity") s = number(&c.queue_capacity, 1);
+  else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
+  else if (name == "state-dir") c.state_dir = value;
+  else if (name == "job-store") {
+    *job_store_set = true;
+    c.job_store = value;
+  }
+  else if (name == "max-attempts") s = number(&c.max_attempts, 1);
+  else if (name == "lease-seconds") s = number(&c.lease_seconds, 1);
+  else if (name == "job-retention-days") s = number(&c.job_retention_days, 0);
+  else if (name == "job-retention-count") s = number(&c.job_retention_count, 0);
+  else if (name == "token-file") c.token_file = value;
+  else if (name == "device") c.device = value;
+  else if (name == "tls-cert") c.tls_cert = value;
+  else if (name == "tls-key") c.tls_key = value;
+  else if (name == "tls-client-ca") c.tls_client_ca = value;
+  else if (name == "metrics-listen") {
+    if (value.rfind(':') == std::string::npos || value.rfind(':') == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: expected HOST:PORT", where));
+    }
+    c.metrics_listen = value;
+  }
+  else if (name == "watch") c.watch_dirs.push_back(value);
+  else if (name == "watch-output") c.watch_output = value;
+  else if (name == "watch-poll-seconds") s = number(&c.watch_poll_seconds, 1);
+  else if (name == "watch-mode") {
+    if (value != "auto" && value != "inotify" && value != "poll") {
+      return absl::InvalidArgumentError("--watch-mode: expected auto, inotify or poll");
+    }
+    c.watch_mode = value;
+  } else if (name == "post-export-hook") c.post_export_hook = value;
+  else if (name == "post-export-hook-timeout") s = number(&c.post_export_hook_timeout_seconds, 1);
+  else if (name == "log-format") {
+    if (value != "text" && value != "json") {
+      return absl::InvalidArgumentError(absl::StrCat("--log-format: expected text or json", where));
+    }
+    c.log_format = value;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, where));
+  }
+  return s;
+}
+
+// What no single flag can check: the combinations, the job store, and the
+// token's transport.
+absl::Status CheckServerConfig(ServerConfig& c, bool job_store_set) {
+  // A Kubernetes Secret maps into the environment more easily than into flags.
+  if (const char* env = std::getenv("NEOBERT_JOB_STORE"); !job_store_set && env && *env) c.job_store = env;
+  if (c.job_store != "sqlite" && c.job_store.rfind("postgresql://", 0) != 0 &&
+      c.job_store.rfind("postgres://", 0) != 0) {
+    return absl::InvalidArgumentError("--job-store: expected sqlite or a postgresql://... DSN");
+  }
+  if (c.input_roots.empty() || c.output_roots.empty()) {
+    return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
+  }
+  if (!c.token_file.empty() && c.tls_cert.empty() && !c.allow_plaintext_token &&
+      !IsLoopbackListen(c.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to start: --token-file with --listen ", c.listen,
+        " (not a loopback address) and no TLS would send the bearer token in clear over the "
+        "network. Serve TLS (--tls-cert and --tls-key), listen on 127.0.0.1, or, when TLS is "
+        "terminated in front of the server, pass --allow-plaintext-token"));
+  }
+  if (!c.help && c.once && c.watch_dirs.empty()) {
+    return absl::InvalidArgumentError("--once needs at least one --watch DIR");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& raw_args) {
   ASSIGN_OR_RETURN(const std::vector<Arg> args, ExpandConfigFiles(raw_args));
   ServerConfig c;
@@ -130,90 +228,10 @@ absl::StatusOr<ServerConfig> ParseServerFlags(const std::vector<std::string>& ra
       if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
       value = args[++i].text;
     }
-    auto number = [&](int* out, int min) -> absl::Status {
-      if (!absl::SimpleAtoi(value, out) || *out < min || *out > 1000000) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, ": bad number '", value, "'", where));
-      }
-      return absl::OkStatus();
-    };
-    absl::Status s;
-    if (name == "listen") c.listen = value;
-    else if (name == "input-root") c.input_roots.push_back(value);
-    else if (name == "output-root") c.output_roots.push_back(value);
-    else if (name == "default-output-dir") c.default_output_dir = value;
-    else if (name == "workers") s = number(&c.workers, 1);
-    else if (name == "queue-capacity") s = number(&c.queue_capacity, 1);
-    else if (name == "grace-seconds") s = number(&c.grace_seconds, 0);
-    else if (name == "state-dir") c.state_dir = value;
-    else if (name == "job-store") {
-      job_store_set = true;
-      c.job_store = value;
-    }
-    else if (name == "max-attempts") s = number(&c.max_attempts, 1);
-    else if (name == "lease-seconds") s = number(&c.lease_seconds, 1);
-    else if (name == "job-retention-days") s = number(&c.job_retention_days, 0);
-    else if (name == "job-retention-count") s = number(&c.job_retention_count, 0);
-    else if (name == "token-file") c.token_file = value;
-    else if (name == "device") c.device = value;
-    else if (name == "tls-cert") c.tls_cert = value;
-    else if (name == "tls-key") c.tls_key = value;
-    else if (name == "tls-client-ca") c.tls_client_ca = value;
-    else if (name == "metrics-listen") {
-      if (value.rfind(':') == std::string::npos || value.rfind(':') == 0) {
-        return absl::InvalidArgumentError(absl::StrCat("--metrics-listen: expected HOST:PORT", where));
-      }
-      c.metrics_listen = value;
-    }
-    else if (name == "watch") c.watch_dirs.push_back(value);
-    else if (name == "watch-output") c.watch_output = value;
-    else if (name == "watch-poll-seconds") s = number(&c.watch_poll_seconds, 1);
-    else if (name == "watch-mode") {
-      if (value != "auto" && value != "inotify" && value != "poll") {
-        return absl::InvalidArgumentError("--watch-mode: expected auto, inotify or poll");
-      }
-      c.watch_mode = value;
-    } else if (name == "post-export-hook") c.post_export_hook = value;
-    else if (name == "post-export-hook-timeout") s = number(&c.post_export_hook_timeout_seconds, 1);
-    else if (name == "log-format") {
-      if (value != "text" && value != "json") {
-        return absl::InvalidArgumentError(absl::StrCat("--log-format: expected text or json", where));
-      }
-      c.log_format = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, where));
-    }
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(SetValuedFlag(c, name, value, where, &job_store_set));
   }
   if (c.help || c.version) return c;
-  // A Kubernetes Secret maps into the environment more easily than into flags.
-  if (const char* env = std::getenv("NEOBERT_JOB_STORE"); !job_store_set && env && *env) c.job_store = env;
-  if (c.job_store != "sqlite" && c.job_store.rfind("postgresql://", 0) != 0 &&
-      c.job_store.rfind("postgres://", 0) != 0) {
-    return absl::InvalidArgumentError("--job-store: expected sqlite or a postgresql://... DSN");
-  }
-  if (c.input_roots.empty() || c.output_roots.empty()) {
-    return absl::InvalidArgumentError("at least one --input-root and one --output-root are required");
-  }
-  if (c.tls_cert.empty() != c.tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
-  }
-  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
-    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
-  }
-  if (!c.help && !c.watch_output.empty() && c.watch_dirs.empty()) {
-    return absl::InvalidArgumentError("--watch-output needs at least one --watch DIR");
-  }
-  if (!c.token_file.empty() && c.tls_cert.empty() && !c.allow_plaintext_token &&
-      !IsLoopbackListen(c.listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing to start: --token-file with --listen ", c.listen,
-        " (not a loopback address) and no TLS would send the bearer token in clear over the "
-        "network. Serve TLS (--tls-cert and --tls-key), listen on 127.0.0.1, or, when TLS is "
-        "terminated in front of the server, pass --allow-plaintext-token"));
-  }
-  if (!c.help && c.once && c.watch_dirs.empty()) {
-    return absl::InvalidArgumentError("--once needs at least one --watch DIR");
-  }
+  RETURN_IF_ERROR(CheckServerConfig(c, job_store_set));
   return c;
 }
 
