@@ -161,11 +161,15 @@ struct JobManagerOptions {
   JobRunner runner;
   // Logs / metrics; null → none.
   std::shared_ptr<JobObserver> observer;
-  // Runs after an export succeeded (not for dry runs or skipped exports),
-  // on the job's thread while the job is still RUNNING (stage
+  // Runs after an export succeeded (not for dry runs; for an export skipped
+  // because it was already there only when this is a later attempt of the
+  // job, whose earlier attempt may have published it and died before its
+  // hook ran), on the job's thread while the job is still RUNNING (stage
   // "post-export-hook"); its outcome is stored in the job (JobSnapshot::hook)
-  // and does not change the job's state (see post_export_hook.h). Null: none.
-  std::function<HookOutcome(const JobSnapshot& job, const base::CancelToken& cancel)> post_export;
+  // and does not change the job's state (see post_export_hook.h). `attempt`
+  // counts the job's runs, 1 the first. Null: none.
+  std::function<HookOutcome(const JobSnapshot& job, int attempt, const base::CancelToken& cancel)>
+      post_export;
   // Assigns each job's device when a worker here claims it, and says whether
   // this server has a GPU (only then does it claim jobs asking for CUDA).
   // Null: the requested device as is ("" → "auto"), no GPU claims.

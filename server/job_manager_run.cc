@@ -178,7 +178,7 @@ HookOutcome JobManager::RunHook(Run& run, core::ExportResult& result) {
   }
   Publish(run, std::move(e), false);
   snap.result = result;
-  HookOutcome hook = options_.post_export(snap, run.cancel);
+  HookOutcome hook = options_.post_export(snap, run.attempt, run.cancel);
   if (hook.ran && hook.exit_code != 0) {
     result.warnings.push_back(absl::StrCat("post-export hook failed: ", hook.message,
                                            " (the export itself succeeded)"));
@@ -270,8 +270,11 @@ void JobManager::RunClaimed(StoredJob claimed) {
   std::optional<core::ExportResult> partial;
   absl::StatusOr<core::ExportResult> result = Execute(run, claimed.snap.spec, &partial);
   HookOutcome hook;
+  // The hook runs at least once per export a job publishes: a later attempt
+  // that finds the export already there (its earlier attempt published it,
+  // then its server died, maybe before the hook ran) runs it again.
   if (result.ok() && options_.post_export && claimed.snap.spec.kind() == JobKind::kExport &&
-      !result->skipped && !result->dry_run) {
+      !result->dry_run && (!result->skipped || run->attempt > 1)) {
     hook = RunHook(*run, *result);
   }
 

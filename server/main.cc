@@ -109,12 +109,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
 }
 
 // --post-export-hook: its output lines go to the log tagged with the job.
-std::function<neobert::server::HookOutcome(const neobert::server::JobSnapshot&,
+std::function<neobert::server::HookOutcome(const neobert::server::JobSnapshot&, int,
                                            const neobert::base::CancelToken&)>
 MakePostExportHook(const ServerConfig& c) {
   namespace srv = neobert::server;
   return [command = c.post_export_hook, timeout = absl::Seconds(c.post_export_hook_timeout_seconds)](
-             const srv::JobSnapshot& job, const neobert::base::CancelToken& cancel) {
+             const srv::JobSnapshot& job, int attempt, const neobert::base::CancelToken& cancel) {
     srv::PostExportHookOptions o;
     o.command = command;
     o.timeout = timeout;
@@ -123,7 +123,7 @@ MakePostExportHook(const ServerConfig& c) {
     };
     const std::string dir = job.result ? job.result->output_dir : "";
     srv::HookOutcome h = srv::RunPostExportHook(
-        o, {dir, srv::JobSource(job.spec), job.id}, cancel);
+        o, {dir, srv::JobSource(job.spec), job.id, attempt}, cancel);
     Log(h.exit_code == 0 ? spdlog::level::info : spdlog::level::warn,
         absl::StrCat("job ", job.id, " post-export hook ", h.message, " (", dir, ")"));
     return h;

@@ -72,7 +72,7 @@ std::vector<std::string> HookEnvironment(const HookContext& ctx) {
   for (char** e = environ; e && *e; ++e) {
     const std::string kv = *e;
     if (kv.rfind("NEOBERT_EXPORT_DIR=", 0) == 0 || kv.rfind("NEOBERT_CHECKPOINT_DIR=", 0) == 0 ||
-        kv.rfind("NEOBERT_JOB_ID=", 0) == 0) {
+        kv.rfind("NEOBERT_JOB_ID=", 0) == 0 || kv.rfind("NEOBERT_JOB_ATTEMPT=", 0) == 0) {
       continue;
     }
     env.push_back(kv);
@@ -80,6 +80,7 @@ std::vector<std::string> HookEnvironment(const HookContext& ctx) {
   env.push_back("NEOBERT_EXPORT_DIR=" + ctx.export_dir);
   env.push_back("NEOBERT_CHECKPOINT_DIR=" + ctx.checkpoint_dir);
   env.push_back("NEOBERT_JOB_ID=" + ctx.job_id);
+  env.push_back(absl::StrCat("NEOBERT_JOB_ATTEMPT=", ctx.attempt));
   return env;
 }
 

@@ -6,6 +6,7 @@
 //   NEOBERT_EXPORT_DIR      the export folder (same as $1)
 //   NEOBERT_CHECKPOINT_DIR  the checkpoint it was exported from
 //   NEOBERT_JOB_ID          the job
+//   NEOBERT_JOB_ATTEMPT     1, or the job's later run after its server died
 // stdin is /dev/null; stdout and stderr are read line by line into the server
 // log (one log line per output line, tagged with the job id, so JSON logs stay
 // one object per line). The hook runs in its own process group with the
@@ -19,7 +20,11 @@
 // result's warnings and a warn-level log line. Callers that need the upload
 // to have happened check hook_exit_code. The hook is not run for dry runs or
 // for exports skipped because an identical one was already there (it ran
-// when that export was made).
+// when that export was made), except on a later attempt of the same job: a
+// server that died after publishing the export may not have run it. So a
+// hook runs AT LEAST ONCE per export: twice when a server died after its hook
+// ran but before the job's outcome was stored; NEOBERT_JOB_ATTEMPT > 1 tells
+// such a run (an upload can check whether it is already there).
 #pragma once
 
 #include <functional>
@@ -45,6 +50,7 @@ struct HookContext {
   std::string export_dir;
   std::string checkpoint_dir;
   std::string job_id;
+  int attempt = 1;  // NEOBERT_JOB_ATTEMPT
 };
 
 // Runs the hook to completion (or timeout / cancellation) and reports what

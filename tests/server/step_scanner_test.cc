@@ -332,13 +332,19 @@ TEST(PostExportHookTest, ArgsEnvExitCodeAndTimeout) {
   const std::string tmp = testing::MakeTempDir("hook");
   std::vector<std::string> lines;
   PostExportHookOptions o;
-  o.command = "echo \"dir=$1\"; echo \"env=$NEOBERT_EXPORT_DIR $NEOBERT_CHECKPOINT_DIR $NEOBERT_JOB_ID\" >&2; exit 3";
+  o.command =
+      "echo \"dir=$1\"; echo \"env=$NEOBERT_EXPORT_DIR $NEOBERT_CHECKPOINT_DIR $NEOBERT_JOB_ID "
+      "$NEOBERT_JOB_ATTEMPT\" >&2; exit 3";
   o.log_line = [&](const std::string& l) { lines.push_back(l); };
   base::CancelToken cancel;
-  HookOutcome h = RunPostExportHook(o, {"/x/export dir", "/x/ckpt", "job-1"}, cancel);
+  // The server's own NEOBERT_JOB_ATTEMPT (a server started from a hook) never leaks through.
+  ::setenv("NEOBERT_JOB_ATTEMPT", "99", 1);
+  HookOutcome h = RunPostExportHook(o, {"/x/export dir", "/x/ckpt", "job-1", 2}, cancel);
+  ::unsetenv("NEOBERT_JOB_ATTEMPT");
   EXPECT_TRUE(h.ran);
   EXPECT_EQ(h.exit_code, 3);
-  EXPECT_EQ(lines, (std::vector<std::string>{"dir=/x/export dir", "env=/x/export dir /x/ckpt job-1"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"dir=/x/export dir", "env=/x/export dir /x/ckpt job-1 2"}));
 
   o.command = "sleep 30";
   o.timeout = absl::Milliseconds(300);
