@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/status_macros.h"
-#include "core/export/export_options.h"
 #include "core/neobert/output_location.h"
 #include "core/status/error_reason.h"
 #include "server/job_roots.h"
@@ -80,23 +79,20 @@ absl::StatusOr<JobSpec> ExportServiceImpl::ExportSpec(const pb::ExportRequest& r
   // one lacks); JobManager::Submit checks that some server can.
   ASSIGN_OR_RETURN(core::ExportOptions o, ExportOptionsFromProto(req));
   o.sync = options_.sync;
-  auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
-  if (!ckpt.ok()) return PathError(ckpt.status());
-  o.checkpoint_dir = ckpt->path;
-  o.input_root = ckpt->root;
-  std::string out = o.output_dir;
-  if (out.empty()) {
+  if (o.output_dir.empty()) {
+    // The default destination follows from the checkpoint as resolved.
+    auto ckpt = policy_.ResolveInput(o.checkpoint_dir);
+    if (!ckpt.ok()) return PathError(ckpt.status());
     auto def = options_.default_output_pattern.empty()
-                   ? core::DefaultOutputDir(o.input_root, o.checkpoint_dir)
-                   : OutputForCheckpoint(options_.default_output_pattern, o.checkpoint_dir);
+                   ? core::DefaultOutputDir(ckpt->root, ckpt->path)
+                   : OutputForCheckpoint(options_.default_output_pattern, ckpt->path);
     if (!def.ok()) return PathError(def.status());
-    out = *def;
+    o.output_dir = *def;
   }
-  auto resolved = policy_.ResolveOutput(out);
-  if (!resolved.ok()) return PathError(resolved.status());
-  o.output_dir = resolved->path;
-  o.output_root = resolved->root;
-  return JobSpec{.options = std::move(o), .idempotency_key = req.idempotency_key()};
+  JobSpec spec{.options = std::move(o), .idempotency_key = req.idempotency_key()};
+  // Resolved as the claiming server binds it again (server/job_roots.h).
+  if (auto bound = BindJobRoots(policy_, spec); !bound.ok()) return PathError(bound);
+  return spec;
 }
 
 absl::StatusOr<JobSpec> ExportServiceImpl::ValidateSpec(const pb::ValidateRequest& req) const {
